@@ -1,0 +1,68 @@
+//! Which burn backend runs the networks. `cpu` is burn's Flex backend: measured faster than
+//! NdArray on the reference step (see README), pure Rust, and it builds for wasm32. `ndarray` stays
+//! selectable for comparison; `gpu` is burn's wgpu backend (Vulkan, Metal, DX12 or WebGPU).
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Cpu,
+    Ndarray,
+    Gpu,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Gpu => "gpu",
+        }
+    }
+
+    /// The plain (no autodiff) device, checked with one tiny operation so that a GPU backend
+    /// that cannot start is reported here rather than panicking mid-training.
+    pub fn device(self) -> Result<Device, String> {
+        let device = match self {
+            BackendKind::Cpu => Device::flex(),
+            #[allow(deprecated)] // kept on purpose, as the measured alternative to Flex
+            BackendKind::Ndarray => Device::ndarray(),
+            BackendKind::Gpu => gpu_device()?,
+        };
+        let probe = device.clone();
+        std::panic::catch_unwind(move || {
+            Tensor::<1>::from_floats([1.0f32, 2.0], &probe)
+                .sum()
+                .into_scalar::<f32>()
+        })
+        .map(|_| device)
+        .map_err(|panic| {
+            format!(
+                "the {} backend cannot start: {}",
+                self.name(),
+                panic_text(&panic)
+            )
+        })
+    }
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_device() -> Result<Device, String> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_device() -> Result<Device, String> {
+    Err("this build has no GPU backend (built without the `gpu` feature)".into())
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into())
+}

@@ -1,0 +1,494 @@
+//! The `mixflow` command line: train, eval, sample and datasets. Every failure is one line naming
+//! the file, row, column or setting at fault, with a non-zero exit; nothing is overwritten.
+
+use crate::backend::BackendKind;
+use crate::config::TrainConfig;
+use crate::data::{self, Dataset, Points, Split};
+use crate::eval::{self, Report};
+use crate::method::Method;
+use crate::nn::TimeEmbedding;
+use crate::rng::{self, Stream};
+use crate::solve::Solver;
+use crate::train::{Trainer, write_json};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mixflow",
+    version,
+    about = "MixFlow Explorer: train flow-matching models and measure what they learn."
+)]
+#[command(
+    long_about = "MixFlow Explorer: train flow-matching models (RF, OT-CFM, C-OT) on 2D and \
+low-dimensional data, evaluate them (W2 beside its floor, MMD², energy, curvature, W2 vs NFE) and \
+sample from them. Without a subcommand it trains the default model (rf on moons) and prints its metrics."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model into a run folder (config.json, model.bpk, optimizer.bpk, state.json, metrics.json).
+    Train(TrainArgs),
+    /// Evaluate a trained run: W2 (with its finite-sample floor), MMD², energy, curvature, W2 vs NFE.
+    Eval {
+        /// The run folder written by `mixflow train`.
+        run: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw samples from a trained run into a CSV file.
+    Sample {
+        run: PathBuf,
+        /// Number of samples.
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        /// Output CSV file (columns x0, x1, ...).
+        #[arg(long)]
+        out: PathBuf,
+        /// Descriptor values, comma separated (conditional runs only).
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        descriptor: Option<Vec<f32>>,
+        /// Seed of the base noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum)]
+        solver: Option<Solver>,
+        #[arg(long)]
+        solver_steps: Option<usize>,
+    },
+    /// List the datasets with their dimensions and descriptor splits.
+    Datasets,
+}
+
+/// Every training setting. Flags override the `--config` file, which overrides the defaults.
+#[derive(Args, Debug, Default)]
+struct TrainArgs {
+    /// TOML file with any of the settings below (kebab-case keys, e.g. `solver-steps = 50`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run folder to write. Default: runs/DATASET-METHOD-sSEED.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder (up to --steps in total).
+    #[arg(long, conflicts_with_all = ["config", "out"])]
+    resume: Option<PathBuf>,
+    /// Replace an existing run folder.
+    #[arg(long)]
+    force: bool,
+    /// Target: a dataset name (see `mixflow datasets`), csv:PATH, or SOURCE->TARGET [default: moons].
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Source distribution: gaussian, or a 2D dataset name [default: gaussian].
+    #[arg(long)]
+    source: Option<String>,
+    /// Dimension of lowdim-perturbation, 3..32 [default: 8].
+    #[arg(long)]
+    dim: Option<usize>,
+    /// CSV columns used as data dimensions [default: every non-descriptor column].
+    #[arg(long, value_delimiter = ',')]
+    data_cols: Option<Vec<String>>,
+    /// CSV columns used as the descriptor.
+    #[arg(long, value_delimiter = ',')]
+    descriptor_cols: Option<Vec<String>>,
+    #[arg(long, value_enum)]
+    method: Option<Method>,
+    /// Training steps [default: 4000].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Minibatch size [default: 256].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Descriptor groups per minibatch on conditional data [default: 8].
+    #[arg(long)]
+    groups: Option<usize>,
+    /// Adam learning rate [default: 1e-3].
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    beta1: Option<f64>,
+    #[arg(long)]
+    beta2: Option<f64>,
+    #[arg(long)]
+    eps: Option<f64>,
+    /// Clip the gradient norm to this value [default: off].
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// Hidden width of the velocity MLP [default: 128].
+    #[arg(long)]
+    width: Option<usize>,
+    /// Hidden layers of the velocity MLP [default: 3].
+    #[arg(long)]
+    hidden_layers: Option<usize>,
+    #[arg(long, value_enum)]
+    time_embedding: Option<TimeEmbedding>,
+    /// Re-feed the descriptor embedding at every hidden layer.
+    #[arg(long)]
+    refeed: Option<bool>,
+    /// Init seed: weights and training draws [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Data seed: dataset layout and evaluation draws [default: 0].
+    #[arg(long)]
+    data_seed: Option<u64>,
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// ODE solver for sampling and evaluation [default: dopri5].
+    #[arg(long, value_enum)]
+    solver: Option<Solver>,
+    /// Steps of the fixed-step solvers [default: 100].
+    #[arg(long)]
+    solver_steps: Option<usize>,
+    /// Dopri5 relative tolerance [default: 1e-5].
+    #[arg(long)]
+    rtol: Option<f64>,
+    /// Dopri5 absolute tolerance [default: 1e-5].
+    #[arg(long)]
+    atol: Option<f64>,
+    /// Samples per evaluation on unconditional data [default: 2000].
+    #[arg(long)]
+    eval_n: Option<usize>,
+    /// Samples per descriptor on conditional data [default: 500].
+    #[arg(long)]
+    eval_per_condition: Option<usize>,
+    /// Descriptors evaluated per split, evenly spaced [default: 6].
+    #[arg(long)]
+    eval_conditions: Option<usize>,
+    /// Trajectories for the curvature metric [default: 2000].
+    #[arg(long)]
+    curvature_n: Option<usize>,
+    /// Checkpoint every this many steps [default: 1000].
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+}
+
+impl TrainArgs {
+    /// The config these arguments describe: defaults, then the TOML file, then the flags.
+    fn config(&self) -> Result<TrainConfig, String> {
+        let mut c = match &self.config {
+            Some(path) => TrainConfig::from_toml(path)?,
+            None => TrainConfig::default(),
+        };
+        self.apply(&mut c);
+        Ok(c)
+    }
+
+    fn apply(&self, c: &mut TrainConfig) {
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
+        }
+        set!(
+            dataset,
+            source,
+            data_cols,
+            descriptor_cols,
+            method,
+            steps,
+            batch,
+            groups,
+            lr,
+            beta1,
+            beta2,
+            eps
+        );
+        set!(
+            width,
+            hidden_layers,
+            time_embedding,
+            refeed,
+            seed,
+            data_seed,
+            backend,
+            solver,
+            solver_steps
+        );
+        set!(
+            rtol,
+            atol,
+            eval_n,
+            eval_per_condition,
+            eval_conditions,
+            curvature_n,
+            checkpoint_every
+        );
+        if self.dim.is_some() {
+            c.dim = self.dim;
+        }
+        if self.grad_clip.is_some() {
+            c.grad_clip = self.grad_clip;
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Train(args)) => train(&args).map(|_| ()),
+        Some(Command::Eval { run, json }) => eval_run(&run, json),
+        Some(Command::Sample {
+            run,
+            n,
+            out,
+            descriptor,
+            seed,
+            solver,
+            solver_steps,
+        }) => sample(&run, n, &out, descriptor, seed, solver, solver_steps),
+        Some(Command::Datasets) => list_datasets(),
+        None => default_run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mixflow` alone: the default model, trained headless, with its metrics.
+fn default_run() -> Result<(), String> {
+    let args = TrainArgs {
+        out: Some(PathBuf::from("runs/default")),
+        force: true,
+        ..TrainArgs::default()
+    };
+    println!("Training the default model (rf on moons) headless into runs/default.");
+    train(&args)?;
+    println!(
+        "\nThe desktop app is not part of this build yet; `mixflow --help` lists the command line."
+    );
+    Ok(())
+}
+
+fn train(args: &TrainArgs) -> Result<Report, String> {
+    let (mut trainer, out) = match &args.resume {
+        Some(dir) => {
+            let steps = args.steps;
+            let backend = args.backend;
+            let t = Trainer::load_with(dir, |c| {
+                c.steps = steps.unwrap_or(c.steps);
+                c.backend = backend.unwrap_or(c.backend);
+            })?;
+            (t, dir.clone())
+        }
+        None => {
+            let config = args.config()?;
+            let out = args.out.clone().unwrap_or_else(|| {
+                let name = config.dataset.replace(['/', ':', '>'], "-");
+                PathBuf::from(format!(
+                    "runs/{name}-{}-s{}",
+                    config.method.name(),
+                    config.seed
+                ))
+            });
+            if out.join("config.json").exists() && !args.force {
+                return Err(format!(
+                    "{}: a run is already there; pass --force to replace it or --resume to continue it",
+                    out.display()
+                ));
+            }
+            (Trainer::new(config)?, out)
+        }
+    };
+    let (velocity, encoder) = trainer.param_counts();
+    println!(
+        "{} on {} ({}D{}), backend {}: velocity field {velocity} parameters, descriptor encoder {encoder}",
+        trainer.config.method.name(),
+        trainer.dataset.name,
+        trainer.dataset.dim,
+        if trainer.dataset.is_conditional() {
+            format!(", descriptor {}D", trainer.dataset.descriptor_dim)
+        } else {
+            String::new()
+        },
+        trainer.config.backend.name(),
+    );
+    let total = trainer.config.steps;
+    let bar = ProgressBar::new(total as u64).with_position(trainer.steps_done() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {per_sec}  loss {msg}  eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let every = trainer.config.checkpoint_every;
+    let (started, first_step) = (std::time::Instant::now(), trainer.steps_done());
+    while !trainer.is_finished() {
+        match trainer.step() {
+            Ok(msg) => {
+                bar.set_position(msg.step as u64);
+                if msg.step % 10 == 0 || msg.step == total {
+                    bar.set_message(format!("{:.4}", msg.losses.flow));
+                }
+                if msg.step % every == 0 && msg.step < total {
+                    trainer.save(&out)?;
+                }
+            }
+            Err(e) => {
+                bar.abandon();
+                let kept = if out.join("state.json").exists() {
+                    format!("; the last good checkpoint is kept in {}", out.display())
+                } else {
+                    "; no checkpoint had been written yet".into()
+                };
+                return Err(format!("{e}{kept}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let rate = (total - first_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    trainer.save(&out)?;
+    println!(
+        "trained to step {total} at {rate:.0} steps/s; run saved in {}",
+        out.display()
+    );
+    let report = eval::evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+    write_json(&out.join("metrics.json"), &report)?;
+    print_report(&report);
+    Ok(report)
+}
+
+fn eval_run(run: &Path, json: bool) -> Result<(), String> {
+    let trainer = Trainer::load(run)?;
+    let report = eval::evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+    if json {
+        println!("{}", serde_json::to_string(&report).expect("serialisable"));
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "metrics (original units, {} samples per comparison, solver {} with {:.0} NFE):",
+        r.n, r.solver, r.nfe
+    );
+    let row = |name: &str, q: &eval::Quality| {
+        println!(
+            "  {name:<14} W2 {:.4}  (floor {:.4})  MMD² {:.5}  energy {:.5}",
+            q.w2, q.w2_floor, q.mmd2, q.energy
+        )
+    };
+    match &r.splits {
+        Some(splits) => {
+            for split in Split::ALL {
+                if let Some(s) = splits.get(split.name()) {
+                    row(&format!("{} ({})", split.name(), s.descriptors), &s.quality);
+                }
+            }
+        }
+        None => row("all", &r.quality),
+    }
+    println!(
+        "  curvature      {:.4} ± {:.4}",
+        r.curvature_mean, r.curvature_std
+    );
+    let sweep: Vec<String> = eval::NFE_SWEEP
+        .iter()
+        .map(|k| k.to_string())
+        .chain(["dopri5".to_string()])
+        .filter_map(|k| r.w2_by_nfe.get(&k).map(|w| format!("{k}: {w:.3}")))
+        .collect();
+    println!("  W2 vs Euler steps  {}", sweep.join("  "));
+}
+
+fn sample(
+    run: &Path,
+    n: usize,
+    out: &Path,
+    descriptor: Option<Vec<f32>>,
+    seed: u64,
+    solver: Option<Solver>,
+    solver_steps: Option<usize>,
+) -> Result<(), String> {
+    if !(1..=10_000_000).contains(&n) {
+        return Err(format!(
+            "setting `n`: must be between 1 and 10,000,000, got {n}"
+        ));
+    }
+    let trainer = Trainer::load(run)?;
+    let ds = &trainer.dataset;
+    match (&descriptor, ds.is_conditional()) {
+        (None, true) => {
+            return Err(format!(
+                "setting `descriptor`: {} is conditional; give {} values",
+                ds.name, ds.descriptor_dim
+            ));
+        }
+        (Some(d), true) if d.len() != ds.descriptor_dim => {
+            return Err(format!(
+                "setting `descriptor`: {} takes {} values, got {}",
+                ds.name,
+                ds.descriptor_dim,
+                d.len()
+            ));
+        }
+        (Some(_), false) => {
+            return Err(format!(
+                "setting `descriptor`: {} is unconditional",
+                ds.name
+            ));
+        }
+        _ => {}
+    }
+    if descriptor.iter().flatten().any(|x| !x.is_finite()) {
+        return Err("setting `descriptor`: values must be finite numbers".into());
+    }
+    let mut opts = trainer.config.solve_options();
+    opts.solver = solver.unwrap_or(opts.solver);
+    opts.steps = solver_steps.unwrap_or(opts.steps);
+    let sampler = trainer.sampler();
+    let base = sampler.base(n, &mut rng::seeded(seed, Stream::Eval, u64::MAX));
+    let generated = sampler.generate(descriptor.as_deref(), &base, &opts, false)?;
+    write_points(out, &generated.samples)?;
+    println!(
+        "wrote {n} samples to {} ({} NFE)",
+        out.display(),
+        generated.nfe
+    );
+    Ok(())
+}
+
+fn write_points(path: &Path, p: &Points) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", path.display());
+    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
+    w.write_record((0..p.dim).map(|d| format!("x{d}")))
+        .map_err(|e| err(&e))?;
+    for r in p.rows() {
+        w.write_record(r.iter().map(|x| x.to_string()))
+            .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
+}
+
+fn list_datasets() -> Result<(), String> {
+    for name in data::NAMES {
+        let ds = Dataset::load(&data::DatasetRequest {
+            name: name.to_string(),
+            ..Default::default()
+        })?;
+        if ds.is_conditional() {
+            let count = |s| ds.split_indices(s).len();
+            println!(
+                "{name:<22} {}D, descriptor {}D: {} train, {} interpolation, {} extrapolation descriptors",
+                ds.dim,
+                ds.descriptor_dim,
+                count(Split::Train),
+                count(Split::Interpolation),
+                count(Split::Extrapolation)
+            );
+        } else {
+            println!("{name:<22} {}D", ds.dim);
+        }
+    }
+    println!("csv:PATH               --data-cols a,b[,..] [--descriptor-cols c,..]");
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Every setting of a training run, with the defaults of SPEC sections 2-4. One struct serves the
+//! TOML config file, the command-line flags (which override it) and the run folder's config.json.
+
+use crate::backend::BackendKind;
+use crate::data::{CsvSpec, Dataset, DatasetRequest};
+use crate::method::Method;
+use crate::nn::{NetShape, TimeEmbedding};
+use crate::solve::{SolveOptions, Solver};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrainConfig {
+    /// Target dataset name, `csv:PATH`, or `SOURCE->TARGET` (e.g. `8gaussians->moons`).
+    pub dataset: String,
+    /// Source distribution x0 for the baselines: `gaussian` (N(0, I)) or any 2D target name.
+    pub source: String,
+    /// Dimension of `lowdim-perturbation` (3..32).
+    pub dim: Option<usize>,
+    pub data_cols: Vec<String>,
+    pub descriptor_cols: Vec<String>,
+    pub method: Method,
+    pub steps: usize,
+    /// Minibatch size; for conditional data, `groups` descriptor groups of `batch / groups` samples.
+    pub batch: usize,
+    pub groups: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Clip the gradient's global norm to this value (off when absent).
+    pub grad_clip: Option<f64>,
+    pub width: usize,
+    pub hidden_layers: usize,
+    pub time_embedding: TimeEmbedding,
+    pub refeed: bool,
+    /// Init seed: network weights and the training stream (minibatches, noise, t).
+    pub seed: u64,
+    /// Data seed: the dataset's fixed layout and evaluation draws.
+    pub data_seed: u64,
+    pub backend: BackendKind,
+    pub solver: Solver,
+    pub solver_steps: usize,
+    pub rtol: f64,
+    pub atol: f64,
+    /// Samples per W2 / MMD / energy evaluation (unconditional data).
+    pub eval_n: usize,
+    /// Samples per descriptor when evaluating conditional data.
+    pub eval_per_condition: usize,
+    /// At most this many descriptors evaluated per split (evenly spaced).
+    pub eval_conditions: usize,
+    /// Trajectories for the curvature metric.
+    pub curvature_n: usize,
+    /// Save a checkpoint every this many steps (and at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        let solve = SolveOptions::default();
+        let net = NetShape::default();
+        Self {
+            dataset: "moons".into(),
+            source: "gaussian".into(),
+            dim: None,
+            data_cols: Vec::new(),
+            descriptor_cols: Vec::new(),
+            method: Method::Rf,
+            steps: 4000,
+            batch: 256,
+            groups: 8,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            grad_clip: None,
+            width: net.width,
+            hidden_layers: net.hidden_layers,
+            time_embedding: net.time_embedding,
+            refeed: net.refeed,
+            seed: 0,
+            data_seed: 0,
+            backend: BackendKind::Cpu,
+            solver: solve.solver,
+            solver_steps: solve.steps,
+            rtol: solve.rtol,
+            atol: solve.atol,
+            eval_n: 2000,
+            eval_per_condition: 500,
+            eval_conditions: 6,
+            curvature_n: 2000,
+            checkpoint_every: 1000,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_toml(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e.to_string().replace('\n', " ")))
+    }
+
+    /// (source name, target name) from `dataset`, which may be written `SOURCE->TARGET`.
+    pub fn source_and_target(&self) -> (String, String) {
+        match self.dataset.split_once("->") {
+            Some((s, t)) => (s.trim().to_string(), t.trim().to_string()),
+            None => (self.source.clone(), self.dataset.clone()),
+        }
+    }
+
+    pub fn dataset_request(&self) -> DatasetRequest {
+        DatasetRequest {
+            name: self.source_and_target().1,
+            dim: self.dim,
+            csv: Some(CsvSpec {
+                data_cols: self.data_cols.clone(),
+                descriptor_cols: self.descriptor_cols.clone(),
+            }),
+            data_seed: self.data_seed,
+        }
+    }
+
+    pub fn net_shape(&self) -> NetShape {
+        NetShape {
+            width: self.width,
+            hidden_layers: self.hidden_layers,
+            time_embedding: self.time_embedding,
+            refeed: self.refeed,
+            encoder_width: NetShape::default().encoder_width,
+        }
+    }
+
+    pub fn solve_options(&self) -> SolveOptions {
+        SolveOptions {
+            solver: self.solver,
+            steps: self.solver_steps,
+            rtol: self.rtol,
+            atol: self.atol,
+        }
+    }
+
+    /// Checks every setting on its own and against the dataset; the message names the setting.
+    pub fn validate(&self, dataset: &Dataset) -> Result<(), String> {
+        let bad = |setting: &str, why: String| Err(format!("setting `{setting}`: {why}"));
+        if self.steps == 0 || self.steps > 10_000_000 {
+            return bad(
+                "steps",
+                format!("must be between 1 and 10,000,000, got {}", self.steps),
+            );
+        }
+        if !(2..=65_536).contains(&self.batch) {
+            return bad(
+                "batch",
+                format!("must be between 2 and 65,536, got {}", self.batch),
+            );
+        }
+        if !(self.lr > 0.0 && self.lr <= 10.0) {
+            return bad("lr", format!("must be in (0, 10], got {}", self.lr));
+        }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(name, format!("must be in [0, 1), got {b}"));
+            }
+        }
+        if !(self.eps > 0.0) {
+            return bad("eps", format!("must be positive, got {}", self.eps));
+        }
+        if let Some(c) = self.grad_clip
+            && !(c > 0.0)
+        {
+            return bad("grad-clip", format!("must be positive, got {c}"));
+        }
+        if !(1..=4096).contains(&self.width) {
+            return bad(
+                "width",
+                format!("must be between 1 and 4096, got {}", self.width),
+            );
+        }
+        if !(1..=16).contains(&self.hidden_layers) {
+            return bad(
+                "hidden-layers",
+                format!("must be between 1 and 16, got {}", self.hidden_layers),
+            );
+        }
+        if self.solver != Solver::Dopri5 && !(1..=100_000).contains(&self.solver_steps) {
+            return bad(
+                "solver-steps",
+                format!("must be between 1 and 100,000, got {}", self.solver_steps),
+            );
+        }
+        if !(self.rtol > 0.0 && self.atol > 0.0) {
+            return bad("rtol", "rtol and atol must be positive".into());
+        }
+        if !(2..=20_000).contains(&self.eval_n) {
+            return bad(
+                "eval-n",
+                format!("must be between 2 and 20,000, got {}", self.eval_n),
+            );
+        }
+        if !(2..=20_000).contains(&self.eval_per_condition) {
+            return bad(
+                "eval-per-condition",
+                format!(
+                    "must be between 2 and 20,000, got {}",
+                    self.eval_per_condition
+                ),
+            );
+        }
+        if self.eval_conditions == 0 {
+            return bad("eval-conditions", "must be at least 1".into());
+        }
+        if !(2..=20_000).contains(&self.curvature_n) {
+            return bad(
+                "curvature-n",
+                format!("must be between 2 and 20,000, got {}", self.curvature_n),
+            );
+        }
+        if self.checkpoint_every == 0 {
+            return bad("checkpoint-every", "must be at least 1".into());
+        }
+        let (source, _) = self.source_and_target();
+        if source != "gaussian" && source != "normal" {
+            match crate::data::Toy::parse(&source) {
+                Some(_) if dataset.dim == 2 => {}
+                Some(_) => {
+                    return bad(
+                        "source",
+                        format!(
+                            "`{source}` is 2D but the data has {} dimensions",
+                            dataset.dim
+                        ),
+                    );
+                }
+                None => {
+                    return bad(
+                        "source",
+                        format!("unknown source `{source}`; use gaussian or a 2D target name"),
+                    );
+                }
+            }
+        }
+        if dataset.is_conditional() {
+            let train = dataset.split_indices(crate::data::Split::Train).len();
+            if self.groups == 0 || self.groups > train {
+                return bad(
+                    "groups",
+                    format!(
+                        "must be between 1 and the {train} training descriptors, got {}",
+                        self.groups
+                    ),
+                );
+            }
+            if self.batch < self.groups {
+                return bad(
+                    "batch",
+                    format!("{} is smaller than groups ({})", self.batch, self.groups),
+                );
+            }
+        }
+        self.method.check(dataset)
+    }
+}

@@ -1,0 +1,226 @@
+//! Evaluation of a trained model against its dataset (SPEC section 5): W2 beside its finite-sample
+//! floor, MMD², energy distance, curvature, W2 against NFE, and per-split averages for conditional
+//! data. Every draw comes from the data seed's evaluation streams, so reports are reproducible.
+
+use crate::config::TrainConfig;
+use crate::data::{Dataset, Points, Split};
+use crate::metrics;
+use crate::rng::{self, Stream};
+use crate::solve::{SolveOptions, Solver};
+use crate::train::Sampler;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Euler step counts of the quality-vs-NFE sweep.
+pub const NFE_SWEEP: [usize; 7] = [1, 2, 4, 8, 16, 32, 128];
+/// Euler steps of the curvature metric.
+pub const CURVATURE_STEPS: usize = 128;
+
+/// Distances between generated and true samples, with the W2 that two true draws already have.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    pub w2: f64,
+    pub w2_floor: f64,
+    pub mmd2: f64,
+    pub energy: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitReport {
+    #[serde(flatten)]
+    pub quality: Quality,
+    /// How many descriptors were averaged.
+    pub descriptors: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// For conditional data: the training split's averages (each split is in `splits`).
+    #[serde(flatten)]
+    pub quality: Quality,
+    pub curvature_mean: f64,
+    pub curvature_std: f64,
+    /// Function evaluations of the configured solver (mean per descriptor for conditional data).
+    pub nfe: f64,
+    pub solver: String,
+    /// Samples per comparison.
+    pub n: usize,
+    /// W2 after Euler with 1..128 steps, and after Dopri5.
+    pub w2_by_nfe: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub splits: Option<BTreeMap<String, SplitReport>>,
+}
+
+/// The target draw, a second independent draw (for the floor), and the base noise of one comparison.
+struct Draws {
+    target: Points,
+    second: Points,
+    base: Points,
+}
+
+pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Result<Report, String> {
+    let solve = cfg.solve_options();
+    let conditions: Vec<Option<usize>> = if dataset.is_conditional() {
+        pick(&dataset.split_indices(Split::Train), cfg.eval_conditions)
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None]
+    };
+    let n = if dataset.is_conditional() {
+        cfg.eval_per_condition
+    } else {
+        cfg.eval_n
+    };
+    let draws = |cond: Option<usize>| {
+        let key = cond.map_or(0, |c| c as u64 + 1);
+        Draws {
+            target: dataset.sample(
+                cond,
+                n,
+                &mut rng::seeded(cfg.data_seed, Stream::Reference, key),
+            ),
+            second: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Floor, key)),
+            base: sampler.base(n, &mut rng::seeded(cfg.data_seed, Stream::Eval, key)),
+        }
+    };
+    let descriptor =
+        |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
+
+    // Quality with the configured solver, per split.
+    let mut nfe_total = 0.0;
+    let mut per_split = BTreeMap::new();
+    let splits: &[Split] = if dataset.is_conditional() {
+        &Split::ALL
+    } else {
+        &[Split::Train]
+    };
+    for &split in splits {
+        let conds: Vec<Option<usize>> = if dataset.is_conditional() {
+            pick(&dataset.split_indices(split), cfg.eval_conditions)
+                .into_iter()
+                .map(Some)
+                .collect()
+        } else {
+            vec![None]
+        };
+        let mut sum = Quality::default();
+        for &cond in &conds {
+            let d = draws(cond);
+            let generated = sampler.generate(descriptor(cond), &d.base, &solve, false)?;
+            if split == Split::Train {
+                nfe_total += generated.nfe as f64;
+            }
+            add(&mut sum, &quality(&generated.samples, &d.target, &d.second));
+        }
+        if !conds.is_empty() {
+            per_split.insert(
+                split.name().to_string(),
+                SplitReport {
+                    quality: scale(sum, conds.len()),
+                    descriptors: conds.len(),
+                },
+            );
+        }
+    }
+    let headline = per_split
+        .get("train")
+        .map(|s| s.quality.clone())
+        .unwrap_or_default();
+
+    // W2 against NFE, averaged over the same conditions as the headline.
+    let mut w2_by_nfe = BTreeMap::new();
+    let sweep = NFE_SWEEP
+        .iter()
+        .map(|&k| (k.to_string(), SolveOptions::euler(k)));
+    let sweep = sweep.chain([(
+        "dopri5".to_string(),
+        SolveOptions {
+            solver: Solver::Dopri5,
+            ..solve.clone()
+        },
+    )]);
+    for (name, opts) in sweep {
+        let mut total = 0.0;
+        for &cond in &conditions {
+            let d = draws(cond);
+            total += metrics::w2(
+                &sampler
+                    .generate(descriptor(cond), &d.base, &opts, false)?
+                    .samples,
+                &d.target,
+            );
+        }
+        w2_by_nfe.insert(name, total / conditions.len() as f64);
+    }
+
+    // Curvature of 128-step Euler trajectories, particles shared out over the conditions.
+    let mut curvatures = Vec::new();
+    let per = (cfg.curvature_n / conditions.len()).max(1);
+    for &cond in &conditions {
+        let key = cond.map_or(0, |c| c as u64 + 1) + 1_000_000;
+        let base = sampler.base(per, &mut rng::seeded(cfg.data_seed, Stream::Eval, key));
+        let traj = sampler
+            .generate(
+                descriptor(cond),
+                &base,
+                &SolveOptions::euler(CURVATURE_STEPS),
+                true,
+            )?
+            .trajectory;
+        let states: Vec<Points> = traj.into_iter().map(|(_, p)| p).collect();
+        curvatures.extend(metrics::curvature(&states));
+    }
+    let (curvature_mean, curvature_std) = metrics::mean_std(&curvatures);
+
+    Ok(Report {
+        quality: headline,
+        curvature_mean,
+        curvature_std,
+        nfe: nfe_total / conditions.len() as f64,
+        solver: solve.solver.name().to_string(),
+        n,
+        w2_by_nfe,
+        splits: dataset.is_conditional().then_some(per_split),
+    })
+}
+
+fn quality(generated: &Points, target: &Points, second: &Points) -> Quality {
+    Quality {
+        w2: metrics::w2(generated, target),
+        w2_floor: metrics::w2(second, target),
+        mmd2: metrics::mmd2(generated, target),
+        energy: metrics::energy(generated, target),
+    }
+}
+
+fn add(sum: &mut Quality, q: &Quality) {
+    sum.w2 += q.w2;
+    sum.w2_floor += q.w2_floor;
+    sum.mmd2 += q.mmd2;
+    sum.energy += q.energy;
+}
+
+fn scale(q: Quality, n: usize) -> Quality {
+    let k = n.max(1) as f64;
+    Quality {
+        w2: q.w2 / k,
+        w2_floor: q.w2_floor / k,
+        mmd2: q.mmd2 / k,
+        energy: q.energy / k,
+    }
+}
+
+/// At most `k` items of `from`, evenly spaced, first and last included.
+fn pick(from: &[usize], k: usize) -> Vec<usize> {
+    if from.len() <= k {
+        return from.to_vec();
+    }
+    if k == 1 {
+        return vec![from[0]];
+    }
+    (0..k)
+        .map(|i| from[i * (from.len() - 1) / (k - 1)])
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! The trained networks (SPEC section 2, reference shapes): the velocity field v(x, t, e) and the
+//! descriptor encoder E(c). Weights are initialised from the init seed on the CPU, so the same
+//! seed gives the same network on every backend.
+
+use crate::rng::{self, Rng, Stream};
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::{relu, silu};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// How the velocity field sees time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeEmbedding {
+    /// t itself, one feature.
+    #[default]
+    Raw,
+    /// sin and cos of 2^k·π·t for k = 0..7 (16 features).
+    Sinusoidal,
+}
+
+impl TimeEmbedding {
+    const FREQUENCIES: usize = 8;
+
+    pub fn features(self) -> usize {
+        match self {
+            TimeEmbedding::Raw => 1,
+            TimeEmbedding::Sinusoidal => 2 * Self::FREQUENCIES,
+        }
+    }
+
+    /// `t`: [B, 1] -> [B, features].
+    pub fn embed(self, t: Tensor<2>) -> Tensor<2> {
+        match self {
+            TimeEmbedding::Raw => t,
+            TimeEmbedding::Sinusoidal => {
+                let freqs: Vec<f32> = (0..Self::FREQUENCIES)
+                    .map(|k| std::f32::consts::PI * 2f32.powi(k as i32))
+                    .collect();
+                let freqs =
+                    Tensor::<1>::from_floats(freqs.as_slice(), &t.device()).unsqueeze::<2>();
+                let angles = t.matmul(freqs);
+                Tensor::cat(vec![angles.clone().sin(), angles.cos()], 1)
+            }
+        }
+    }
+}
+
+/// Shape of the velocity MLP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetShape {
+    pub width: usize,
+    pub hidden_layers: usize,
+    pub time_embedding: TimeEmbedding,
+    /// Re-feed the descriptor embedding at every hidden layer (as MixFlow-OOD's code does).
+    pub refeed: bool,
+    /// Width of the descriptor encoder (its output is the embedding e).
+    pub encoder_width: usize,
+}
+
+impl Default for NetShape {
+    fn default() -> Self {
+        Self {
+            width: 128,
+            hidden_layers: 3,
+            time_embedding: TimeEmbedding::Raw,
+            refeed: false,
+            encoder_width: 128,
+        }
+    }
+}
+
+/// A linear layer drawn as PyTorch's default: weight and bias ~ U(-1/√fan_in, 1/√fan_in).
+pub fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
+    let k = 1.0 / (d_in as f32).sqrt();
+    let mut draw = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| (2.0 * rng::uniform(rng) - 1.0) * k)
+            .collect()
+    };
+    let weight = Tensor::<2>::from_data(TensorData::new(draw(d_in * d_out), [d_in, d_out]), device);
+    let bias = Tensor::<1>::from_data(TensorData::new(draw(d_out), [d_out]), device);
+    Linear {
+        weight: Param::from_tensor(weight),
+        bias: Some(Param::from_tensor(bias)),
+    }
+}
+
+/// v(x, t, e): input [x, emb(t), e], `hidden_layers` SiLU layers, linear output of size D.
+#[derive(Module, Debug)]
+pub struct VelocityField {
+    layers: Vec<Linear>,
+    #[module(skip)]
+    time_embedding: TimeEmbedding,
+    #[module(skip)]
+    refeed: bool,
+}
+
+impl VelocityField {
+    pub fn new(
+        dim: usize,
+        embedding_dim: usize,
+        shape: &NetShape,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let w = shape.width;
+        let mut layers = vec![linear(
+            dim + shape.time_embedding.features() + embedding_dim,
+            w,
+            rng,
+            device,
+        )];
+        let refeed = shape.refeed && embedding_dim > 0;
+        let hidden_in = if refeed { w + embedding_dim } else { w };
+        for _ in 1..shape.hidden_layers {
+            layers.push(linear(hidden_in, w, rng, device));
+        }
+        layers.push(linear(w, dim, rng, device));
+        Self {
+            layers,
+            time_embedding: shape.time_embedding,
+            refeed,
+        }
+    }
+
+    /// x: [B, D], t: [B, 1], e: [B, E] or none -> [B, D].
+    pub fn forward(&self, x: Tensor<2>, t: Tensor<2>, e: Option<Tensor<2>>) -> Tensor<2> {
+        let mut input = vec![x, self.time_embedding.embed(t)];
+        input.extend(e.clone());
+        let mut h = silu(self.layers[0].forward(Tensor::cat(input, 1)));
+        let last = self.layers.len() - 1;
+        for layer in &self.layers[1..last] {
+            let inp = match (&e, self.refeed) {
+                (Some(e), true) => Tensor::cat(vec![h, e.clone()], 1),
+                _ => h,
+            };
+            h = silu(layer.forward(inp));
+        }
+        self.layers[last].forward(h)
+    }
+}
+
+/// E(c): c -> width -> width, ReLU between; shared by base and flow.
+#[derive(Module, Debug)]
+pub struct DescriptorEncoder {
+    first: Linear,
+    second: Linear,
+}
+
+impl DescriptorEncoder {
+    pub fn new(descriptor_dim: usize, width: usize, rng: &mut Rng, device: &Device) -> Self {
+        Self {
+            first: linear(descriptor_dim, width, rng, device),
+            second: linear(width, width, rng, device),
+        }
+    }
+
+    pub fn forward(&self, c: Tensor<2>) -> Tensor<2> {
+        self.second.forward(relu(self.first.forward(c)))
+    }
+}
+
+/// The model of the baselines: a velocity field, plus a descriptor encoder for conditional data.
+#[derive(Module, Debug)]
+pub struct FlowModel {
+    pub velocity: VelocityField,
+    pub encoder: Option<DescriptorEncoder>,
+}
+
+impl FlowModel {
+    pub fn new(
+        dim: usize,
+        descriptor_dim: usize,
+        shape: &NetShape,
+        init_seed: u64,
+        device: &Device,
+    ) -> Self {
+        let mut rng = rng::seeded(init_seed, Stream::Init, 0);
+        let encoder = (descriptor_dim > 0)
+            .then(|| DescriptorEncoder::new(descriptor_dim, shape.encoder_width, &mut rng, device));
+        let embedding_dim = if descriptor_dim > 0 {
+            shape.encoder_width
+        } else {
+            0
+        };
+        let velocity = VelocityField::new(dim, embedding_dim, shape, &mut rng, device);
+        Self { velocity, encoder }
+    }
+
+    pub fn velocity(&self, x: Tensor<2>, t: Tensor<2>, c: Option<Tensor<2>>) -> Tensor<2> {
+        let e = match (&self.encoder, c) {
+            (Some(enc), Some(c)) => Some(enc.forward(c)),
+            _ => None,
+        };
+        self.velocity.forward(x, t, e)
+    }
+
+    /// Parameter counts: (velocity field, descriptor encoder).
+    pub fn param_counts(&self) -> (usize, usize) {
+        (
+            self.velocity.num_params(),
+            self.encoder.as_ref().map_or(0, |e| e.num_params()),
+        )
+    }
+}

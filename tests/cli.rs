@@ -1,0 +1,285 @@
+//! The command line as a user meets it: the documented forms work, run folders hold what they
+//! should, and bad input gets one line naming what is wrong, a non-zero exit and no overwrite.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mixflow(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mixflow"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mixflow-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure: non-zero exit, and one `error:` line saying `expected`.
+fn assert_error(o: &Output, expected: &str) {
+    assert!(!o.status.success(), "should fail");
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or_else(|| panic!("no error line in {err}"));
+    assert!(
+        line.contains(expected),
+        "`{line}` should mention `{expected}`"
+    );
+}
+
+const QUICK: &[&str] = &[
+    "--steps",
+    "60",
+    "--eval-n",
+    "200",
+    "--curvature-n",
+    "100",
+    "--solver",
+    "euler",
+    "--solver-steps",
+    "20",
+];
+
+#[test]
+fn train_eval_sample_round_trip() {
+    let dir = workdir("roundtrip");
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "moons",
+        "--method",
+        "rf",
+        "--seed",
+        "0",
+        "--out",
+        "runs/quick",
+    ];
+    args.extend(QUICK);
+    let o = mixflow(&args, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("velocity field 33794 parameters"),
+        "{stdout}"
+    );
+    for file in [
+        "config.json",
+        "model.bpk",
+        "optimizer.bpk",
+        "state.json",
+        "metrics.json",
+    ] {
+        assert!(dir.join("runs/quick").join(file).exists(), "{file}");
+    }
+
+    let o = mixflow(&["eval", "runs/quick", "--json"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "w2",
+        "w2_floor",
+        "mmd2",
+        "energy",
+        "curvature_mean",
+        "curvature_std",
+        "nfe",
+        "w2_by_nfe",
+    ] {
+        assert!(json.get(key).is_some(), "eval --json lacks {key}: {json}");
+    }
+    assert_eq!(json["nfe"], 20.0);
+    // Evaluation is deterministic: the same numbers as the metrics written after training.
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/quick/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["w2"], saved["w2"]);
+
+    let o = mixflow(
+        &["sample", "runs/quick", "--n", "300", "--out", "samples.csv"],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
+    assert_eq!(text.lines().count(), 301);
+    assert_eq!(text.lines().next(), Some("x0,x1"));
+
+    // An existing run is never overwritten by accident.
+    let before = std::fs::read(dir.join("runs/quick/model.bpk")).unwrap();
+    assert_error(&mixflow(&args, &dir), "--force");
+    assert_eq!(
+        std::fs::read(dir.join("runs/quick/model.bpk")).unwrap(),
+        before
+    );
+
+    // Resuming continues to the new total.
+    let o = mixflow(&["train", "--resume", "runs/quick", "--steps", "80"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/quick/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["step"], 80);
+}
+
+#[test]
+fn config_file_accepts_the_flag_settings() {
+    let dir = workdir("config");
+    std::fs::write(
+        dir.join("run.toml"),
+        "dataset = \"8gaussians\"\nmethod = \"ot-cfm\"\nsteps = 30\nbatch = 64\neval-n = 100\ncurvature-n = 50\nsolver = \"rk4\"\nsolver-steps = 5\n",
+    )
+    .unwrap();
+    let o = mixflow(
+        &["train", "--config", "run.toml", "--seed", "3", "--out", "r"],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/config.json")).unwrap()).unwrap();
+    assert_eq!(config["method"], "ot-cfm");
+    assert_eq!(config["batch"], 64);
+    assert_eq!(config["seed"], 3);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(metrics["nfe"], 20.0, "rk4 with 5 steps");
+}
+
+#[test]
+fn conditional_runs_sample_for_a_descriptor_and_report_splits() {
+    let dir = workdir("conditional");
+    let o = mixflow(
+        &[
+            "train",
+            "--dataset",
+            "ring-radius",
+            "--method",
+            "c-ot",
+            "--steps",
+            "30",
+            "--eval-per-condition",
+            "100",
+            "--eval-conditions",
+            "2",
+            "--curvature-n",
+            "50",
+            "--solver",
+            "euler",
+            "--solver-steps",
+            "10",
+            "--out",
+            "r",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mixflow(&["eval", "r", "--json"], &dir);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for split in ["train", "interpolation", "extrapolation"] {
+        assert!(json["splits"][split]["w2"].is_number(), "{json}");
+    }
+    let o = mixflow(
+        &[
+            "sample",
+            "r",
+            "--n",
+            "10",
+            "--out",
+            "s.csv",
+            "--descriptor",
+            "2.5",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_error(
+        &mixflow(&["sample", "r", "--n", "10", "--out", "s.csv"], &dir),
+        "`descriptor`",
+    );
+    assert_error(
+        &mixflow(
+            &[
+                "sample",
+                "r",
+                "--n",
+                "10",
+                "--out",
+                "s.csv",
+                "--descriptor",
+                "1,2",
+            ],
+            &dir,
+        ),
+        "takes 1 values",
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let dir = workdir("bad");
+    assert_error(
+        &mixflow(&["train", "--dataset", "moonz", "--out", "x"], &dir),
+        "unknown dataset `moonz`",
+    );
+    let o = mixflow(&["train", "--method", "sgd"], &dir);
+    assert!(
+        !o.status.success() && stderr(&o).contains("rf, ot-cfm, c-ot"),
+        "{}",
+        stderr(&o)
+    );
+    assert_error(
+        &mixflow(&["train", "--lr", "-1", "--out", "x"], &dir),
+        "`lr`",
+    );
+    assert_error(
+        &mixflow(&["train", "--method", "c-ot", "--out", "x"], &dir),
+        "`method`",
+    );
+    std::fs::write(dir.join("broken.toml"), "steps = [\n").unwrap();
+    assert_error(
+        &mixflow(&["train", "--config", "broken.toml"], &dir),
+        "broken.toml",
+    );
+    std::fs::write(dir.join("bad.csv"), "a,b\n1,2\n3,oops\n").unwrap();
+    assert_error(
+        &mixflow(&["train", "--dataset", "csv:bad.csv", "--out", "x"], &dir),
+        "row 3, column `b`",
+    );
+    assert_error(
+        &mixflow(
+            &[
+                "train",
+                "--dataset",
+                "csv:bad.csv",
+                "--data-cols",
+                "a,c",
+                "--out",
+                "x",
+            ],
+            &dir,
+        ),
+        "no column named `c`",
+    );
+    assert_error(&mixflow(&["eval", "runs/none"], &dir), "no such run folder");
+    assert!(!dir.join("x").exists(), "nothing written for a refused run");
+}
+
+#[test]
+fn datasets_are_listed_with_their_splits() {
+    let o = mixflow(&["datasets"], &std::env::temp_dir());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("letters") && text.contains("interpolation") && text.contains("csv:PATH"),
+        "{text}"
+    );
+}

@@ -1,0 +1,181 @@
+//! Training end to end on the CPU backend: quality against the finite-sample floor, OT straightening
+//! paths, exact resumption from checkpoints, snapshots that leave training untouched, conditional
+//! evaluation per split, and divergence reported rather than hidden.
+
+use mixflow::config::TrainConfig;
+use mixflow::eval::evaluate;
+use mixflow::method::Method;
+use mixflow::solve::SolveOptions;
+use mixflow::train::{SnapshotRequest, TrainError, Trainer};
+
+fn config(dataset: &str, method: Method, steps: usize) -> TrainConfig {
+    TrainConfig {
+        dataset: dataset.into(),
+        method,
+        steps,
+        ..TrainConfig::default()
+    }
+}
+
+fn train(config: TrainConfig) -> Trainer {
+    let mut t = Trainer::new(config).unwrap();
+    while !t.is_finished() {
+        t.step().unwrap();
+    }
+    t
+}
+
+#[test]
+fn rf_on_moons_reaches_the_finite_sample_floor() {
+    let t = train(config("moons", Method::Rf, 5000));
+    let report = evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
+    let q = &report.quality;
+    println!(
+        "rf moons: W2 {:.4}, floor {:.4}, NFE {}",
+        q.w2, q.w2_floor, report.nfe
+    );
+    assert_eq!(report.n, 2000);
+    assert!(
+        q.w2 - q.w2_floor <= 0.15,
+        "W2 {} vs floor {}",
+        q.w2,
+        q.w2_floor
+    );
+    assert!(
+        report.w2_by_nfe["1"] > report.w2_by_nfe["128"],
+        "one Euler step is worse than 128"
+    );
+}
+
+#[test]
+fn ot_cfm_paths_are_straighter_than_rf_on_8gaussians() {
+    let curvature = |method| {
+        let mut c = config("8gaussians", method, 1500);
+        c.eval_n = 300;
+        let t = train(c);
+        evaluate(&t.sampler(), &t.dataset, &t.config)
+            .unwrap()
+            .curvature_mean
+    };
+    let (rf, ot) = (curvature(Method::Rf), curvature(Method::OtCfm));
+    println!("curvature on 8gaussians: rf {rf:.4}, ot-cfm {ot:.4}");
+    assert!(ot < 0.5 * rf, "ot-cfm {ot} vs rf {rf}");
+}
+
+#[test]
+fn a_checkpoint_resumes_exactly_where_training_stopped() {
+    let dir = std::env::temp_dir().join(format!("mixflow-resume-{}", std::process::id()));
+    let straight = train(config("8gaussians", Method::OtCfm, 40));
+
+    let mut first = Trainer::new(config("8gaussians", Method::OtCfm, 40)).unwrap();
+    for _ in 0..25 {
+        first.step().unwrap();
+    }
+    first.save(&dir).unwrap();
+    let mut resumed = Trainer::load(&dir).unwrap();
+    assert_eq!(resumed.steps_done(), 25);
+    while !resumed.is_finished() {
+        resumed.step().unwrap();
+    }
+    assert_eq!(
+        resumed.history(),
+        straight.history(),
+        "same losses as an uninterrupted run"
+    );
+    assert_eq!(resumed.step().unwrap_err(), TrainError::Finished);
+    assert!(
+        Trainer::load(&dir.join("missing"))
+            .err()
+            .unwrap()
+            .contains("no such run folder")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn snapshots_leave_training_untouched() {
+    let mut a = Trainer::new(config("moons", Method::Rf, 30)).unwrap();
+    let mut b = Trainer::new(config("moons", Method::Rf, 30)).unwrap();
+    let req = SnapshotRequest {
+        particles: 500,
+        trajectories: 20,
+        solve: SolveOptions::euler(16),
+        descriptor: None,
+    };
+    for step in 0..30 {
+        a.step().unwrap();
+        b.step().unwrap();
+        if step % 10 == 0 {
+            let s = b.snapshot(&req).unwrap();
+            assert_eq!((s.samples.len(), s.base.len()), (500, 500));
+            assert_eq!((s.times.len(), s.trajectories[0].len()), (17, 20));
+            assert_eq!(s.losses.len(), step + 1);
+            assert_eq!(s.nfe, 16);
+        }
+    }
+    assert_eq!(a.history(), b.history());
+}
+
+#[test]
+fn conditional_baselines_train_and_report_every_split() {
+    for method in [Method::Rf, Method::COt, Method::OtCfm] {
+        let mut c = config("rotating-moons", method, 60);
+        c.eval_per_condition = 100;
+        c.eval_conditions = 2;
+        c.curvature_n = 100;
+        let t = train(c);
+        let (velocity, encoder) = t.param_counts();
+        assert_eq!(
+            encoder,
+            2 * 128 + 128 + 128 * 128 + 128,
+            "encoder c -> 128 -> 128"
+        );
+        assert_eq!(
+            velocity,
+            (2 + 1 + 128) * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2
+        );
+        let report = evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
+        let splits = report.splits.as_ref().expect("per-split values");
+        for split in ["train", "interpolation", "extrapolation"] {
+            let s = &splits[split];
+            assert_eq!(s.descriptors, 2);
+            assert!(
+                s.quality.w2.is_finite() && s.quality.w2_floor > 0.0,
+                "{split}: {:?}",
+                s.quality
+            );
+        }
+        assert_eq!(report.quality, splits["train"].quality);
+    }
+}
+
+#[test]
+fn unconditional_network_has_the_reference_shape() {
+    let t = Trainer::new(config("moons", Method::Rf, 1)).unwrap();
+    // [x, t] -> 128 -> 128 -> 128 -> 2.
+    assert_eq!(
+        t.param_counts(),
+        (3 * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2, 0)
+    );
+}
+
+#[test]
+fn divergence_stops_training_with_a_message() {
+    let mut c = config("8gaussians", Method::Rf, 2000);
+    c.lr = 10.0;
+    c.beta1 = 0.0;
+    let mut t = Trainer::new(c).unwrap();
+    let err = loop {
+        match t.step() {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    match &err {
+        TrainError::Diverged { step, loss } => {
+            assert!(!loss.is_finite() && *step == t.steps_done() + 1)
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    assert!(err.to_string().contains("diverged"));
+}
