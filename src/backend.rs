@@ -39,13 +39,7 @@ impl BackendKind {
                 .into_scalar::<f32>()
         })
         .map(|_| device)
-        .map_err(|panic| {
-            format!(
-                "the {} backend cannot start: {}",
-                self.name(),
-                panic_text(&panic)
-            )
-        })
+        .map_err(|panic| format!("the {} backend cannot start: {}", self.name(), panic_text(&panic)))
     }
 }
 

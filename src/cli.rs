@@ -34,6 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a model into a run folder (config.json, model.bpk, optimizer.bpk, state.json, metrics.json).
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Evaluate a trained run: W2 (with its finite-sample floor), MMD², energy, curvature, W2 vs NFE.
     Eval {
@@ -227,6 +228,12 @@ impl TrainArgs {
 }
 
 pub fn main() -> ExitCode {
+    // burn puts some state (a reloaded optimiser's) on its default device, which prefers a GPU
+    // when one is compiled in; keep it on the CPU unless the user says otherwise. Nothing else
+    // runs yet, so changing the environment is sound.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Train(args)) => train(&args).map(|_| ()),
@@ -261,9 +268,7 @@ fn default_run() -> Result<(), String> {
     };
     println!("Training the default model (rf on moons) headless into runs/default.");
     train(&args)?;
-    println!(
-        "\nThe desktop app is not part of this build yet; `mixflow --help` lists the command line."
-    );
+    println!("\nThe desktop app is not part of this build yet; `mixflow --help` lists the command line.");
     Ok(())
 }
 
@@ -272,7 +277,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
         Some(dir) => {
             let steps = args.steps;
             let backend = args.backend;
-            let t = Trainer::load_with(dir, |c| {
+            let t = Trainer::resume(dir, |c| {
                 c.steps = steps.unwrap_or(c.steps);
                 c.backend = backend.unwrap_or(c.backend);
             })?;
@@ -282,11 +287,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
             let config = args.config()?;
             let out = args.out.clone().unwrap_or_else(|| {
                 let name = config.dataset.replace(['/', ':', '>'], "-");
-                PathBuf::from(format!(
-                    "runs/{name}-{}-s{}",
-                    config.method.name(),
-                    config.seed
-                ))
+                PathBuf::from(format!("runs/{name}-{}-s{}", config.method.name(), config.seed))
             });
             if out.join("config.json").exists() && !args.force {
                 return Err(format!(
@@ -313,10 +314,8 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
     let total = trainer.config.steps;
     let bar = ProgressBar::new(total as u64).with_position(trainer.steps_done() as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps  {per_sec}  loss {msg}  eta {eta}",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  loss {msg}  eta {eta}")
+            .expect("valid template"),
     );
     let every = trainer.config.checkpoint_every;
     let (started, first_step) = (std::time::Instant::now(), trainer.steps_done());
@@ -387,10 +386,7 @@ fn print_report(r: &Report) {
         }
         None => row("all", &r.quality),
     }
-    println!(
-        "  curvature      {:.4} ± {:.4}",
-        r.curvature_mean, r.curvature_std
-    );
+    println!("  curvature      {:.4} ± {:.4}", r.curvature_mean, r.curvature_std);
     let sweep: Vec<String> = eval::NFE_SWEEP
         .iter()
         .map(|k| k.to_string())
@@ -410,9 +406,7 @@ fn sample(
     solver_steps: Option<usize>,
 ) -> Result<(), String> {
     if !(1..=10_000_000).contains(&n) {
-        return Err(format!(
-            "setting `n`: must be between 1 and 10,000,000, got {n}"
-        ));
+        return Err(format!("setting `n`: must be between 1 and 10,000,000, got {n}"));
     }
     let trainer = Trainer::load(run)?;
     let ds = &trainer.dataset;
@@ -432,10 +426,7 @@ fn sample(
             ));
         }
         (Some(_), false) => {
-            return Err(format!(
-                "setting `descriptor`: {} is unconditional",
-                ds.name
-            ));
+            return Err(format!("setting `descriptor`: {} is unconditional", ds.name));
         }
         _ => {}
     }
@@ -449,11 +440,7 @@ fn sample(
     let base = sampler.base(n, &mut rng::seeded(seed, Stream::Eval, u64::MAX));
     let generated = sampler.generate(descriptor.as_deref(), &base, &opts, false)?;
     write_points(out, &generated.samples)?;
-    println!(
-        "wrote {n} samples to {} ({} NFE)",
-        out.display(),
-        generated.nfe
-    );
+    println!("wrote {n} samples to {} ({} NFE)", out.display(), generated.nfe);
     Ok(())
 }
 
@@ -463,8 +450,7 @@ fn write_points(path: &Path, p: &Points) -> Result<(), String> {
     w.write_record((0..p.dim).map(|d| format!("x{d}")))
         .map_err(|e| err(&e))?;
     for r in p.rows() {
-        w.write_record(r.iter().map(|x| x.to_string()))
-            .map_err(|e| err(&e))?;
+        w.write_record(r.iter().map(|x| x.to_string())).map_err(|e| err(&e))?;
     }
     w.flush().map_err(|e| err(&e))
 }

@@ -96,10 +96,8 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn from_toml(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| format!("{}: {}", path.display(), e.to_string().replace('\n', " ")))
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().replace('\n', " ")))
     }
 
     /// (source name, target name) from `dataset`, which may be written `SOURCE->TARGET`.
@@ -145,19 +143,14 @@ impl TrainConfig {
     pub fn validate(&self, dataset: &Dataset) -> Result<(), String> {
         let bad = |setting: &str, why: String| Err(format!("setting `{setting}`: {why}"));
         if self.steps == 0 || self.steps > 10_000_000 {
-            return bad(
-                "steps",
-                format!("must be between 1 and 10,000,000, got {}", self.steps),
-            );
+            return bad("steps", format!("must be between 1 and 10,000,000, got {}", self.steps));
         }
         if !(2..=65_536).contains(&self.batch) {
-            return bad(
-                "batch",
-                format!("must be between 2 and 65,536, got {}", self.batch),
-            );
+            return bad("batch", format!("must be between 2 and 65,536, got {}", self.batch));
         }
-        if !(self.lr > 0.0 && self.lr <= 10.0) {
-            return bad("lr", format!("must be in (0, 10], got {}", self.lr));
+        // Learning rates far too high are allowed on purpose: divergence is reported, not prevented.
+        if !(self.lr > 0.0 && self.lr <= 1e6) {
+            return bad("lr", format!("must be in (0, 1e6], got {}", self.lr));
         }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {
@@ -173,10 +166,7 @@ impl TrainConfig {
             return bad("grad-clip", format!("must be positive, got {c}"));
         }
         if !(1..=4096).contains(&self.width) {
-            return bad(
-                "width",
-                format!("must be between 1 and 4096, got {}", self.width),
-            );
+            return bad("width", format!("must be between 1 and 4096, got {}", self.width));
         }
         if !(1..=16).contains(&self.hidden_layers) {
             return bad(
@@ -194,18 +184,12 @@ impl TrainConfig {
             return bad("rtol", "rtol and atol must be positive".into());
         }
         if !(2..=20_000).contains(&self.eval_n) {
-            return bad(
-                "eval-n",
-                format!("must be between 2 and 20,000, got {}", self.eval_n),
-            );
+            return bad("eval-n", format!("must be between 2 and 20,000, got {}", self.eval_n));
         }
         if !(2..=20_000).contains(&self.eval_per_condition) {
             return bad(
                 "eval-per-condition",
-                format!(
-                    "must be between 2 and 20,000, got {}",
-                    self.eval_per_condition
-                ),
+                format!("must be between 2 and 20,000, got {}", self.eval_per_condition),
             );
         }
         if self.eval_conditions == 0 {
@@ -227,10 +211,7 @@ impl TrainConfig {
                 Some(_) => {
                     return bad(
                         "source",
-                        format!(
-                            "`{source}` is 2D but the data has {} dimensions",
-                            dataset.dim
-                        ),
+                        format!("`{source}` is 2D but the data has {} dimensions", dataset.dim),
                     );
                 }
                 None => {

@@ -19,12 +19,7 @@ pub fn sq_cost(a: &Points, b: &Points) -> Vec<f64> {
     let mut cost = Vec::with_capacity(a.len() * b.len());
     for x in a.rows() {
         for y in b.rows() {
-            cost.push(
-                x.iter()
-                    .zip(y)
-                    .map(|(p, q)| (*p as f64 - *q as f64).powi(2))
-                    .sum(),
-            );
+            cost.push(x.iter().zip(y).map(|(p, q)| (*p as f64 - *q as f64).powi(2)).sum());
         }
     }
     cost
@@ -39,8 +34,7 @@ pub fn assignment(a: &Points, b: &Points) -> Vec<usize> {
         return Vec::new();
     }
     let cost = sq_cost(a, b);
-    let (rows, cols) = lsap::solve(n, n, &cost, false)
-        .expect("a finite square cost matrix always has an assignment");
+    let (rows, cols) = lsap::solve(n, n, &cost, false).expect("a finite square cost matrix always has an assignment");
     let mut perm = vec![0; n];
     for (r, c) in rows.into_iter().zip(cols) {
         perm[r] = c;
@@ -50,12 +44,7 @@ pub fn assignment(a: &Points, b: &Points) -> Vec<usize> {
 
 /// Reorders `x0` so that row i is paired with row i of `x1`. `groups` gives the row ranges of
 /// the descriptor groups (used by [`Coupling::PerGroup`]).
-pub fn pair(
-    coupling: Coupling,
-    x0: &Points,
-    x1: &Points,
-    groups: &[std::ops::Range<usize>],
-) -> Points {
+pub fn pair(coupling: Coupling, x0: &Points, x1: &Points, groups: &[std::ops::Range<usize>]) -> Points {
     match coupling {
         Coupling::Independent => x0.clone(),
         Coupling::Exact => permute_rows(x0, &assignment(x1, x0)),

@@ -76,17 +76,12 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
     let draws = |cond: Option<usize>| {
         let key = cond.map_or(0, |c| c as u64 + 1);
         Draws {
-            target: dataset.sample(
-                cond,
-                n,
-                &mut rng::seeded(cfg.data_seed, Stream::Reference, key),
-            ),
+            target: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Reference, key)),
             second: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Floor, key)),
             base: sampler.base(n, &mut rng::seeded(cfg.data_seed, Stream::Eval, key)),
         }
     };
-    let descriptor =
-        |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
+    let descriptor = |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
 
     // Quality with the configured solver, per split.
     let mut nfe_total = 0.0;
@@ -124,16 +119,11 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
             );
         }
     }
-    let headline = per_split
-        .get("train")
-        .map(|s| s.quality.clone())
-        .unwrap_or_default();
+    let headline = per_split.get("train").map(|s| s.quality.clone()).unwrap_or_default();
 
     // W2 against NFE, averaged over the same conditions as the headline.
     let mut w2_by_nfe = BTreeMap::new();
-    let sweep = NFE_SWEEP
-        .iter()
-        .map(|&k| (k.to_string(), SolveOptions::euler(k)));
+    let sweep = NFE_SWEEP.iter().map(|&k| (k.to_string(), SolveOptions::euler(k)));
     let sweep = sweep.chain([(
         "dopri5".to_string(),
         SolveOptions {
@@ -146,9 +136,7 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
         for &cond in &conditions {
             let d = draws(cond);
             total += metrics::w2(
-                &sampler
-                    .generate(descriptor(cond), &d.base, &opts, false)?
-                    .samples,
+                &sampler.generate(descriptor(cond), &d.base, &opts, false)?.samples,
                 &d.target,
             );
         }
@@ -162,12 +150,7 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
         let key = cond.map_or(0, |c| c as u64 + 1) + 1_000_000;
         let base = sampler.base(per, &mut rng::seeded(cfg.data_seed, Stream::Eval, key));
         let traj = sampler
-            .generate(
-                descriptor(cond),
-                &base,
-                &SolveOptions::euler(CURVATURE_STEPS),
-                true,
-            )?
+            .generate(descriptor(cond), &base, &SolveOptions::euler(CURVATURE_STEPS), true)?
             .trajectory;
         let states: Vec<Points> = traj.into_iter().map(|(_, p)| p).collect();
         curvatures.extend(metrics::curvature(&states));
@@ -220,7 +203,5 @@ fn pick(from: &[usize], k: usize) -> Vec<usize> {
     if k == 1 {
         return vec![from[0]];
     }
-    (0..k)
-        .map(|i| from[i * (from.len() - 1) / (k - 1)])
-        .collect()
+    (0..k).map(|i| from[i * (from.len() - 1) / (k - 1)]).collect()
 }

@@ -38,8 +38,7 @@ impl TimeEmbedding {
                 let freqs: Vec<f32> = (0..Self::FREQUENCIES)
                     .map(|k| std::f32::consts::PI * 2f32.powi(k as i32))
                     .collect();
-                let freqs =
-                    Tensor::<1>::from_floats(freqs.as_slice(), &t.device()).unsqueeze::<2>();
+                let freqs = Tensor::<1>::from_floats(freqs.as_slice(), &t.device()).unsqueeze::<2>();
                 let angles = t.matmul(freqs);
                 Tensor::cat(vec![angles.clone().sin(), angles.cos()], 1)
             }
@@ -74,11 +73,7 @@ impl Default for NetShape {
 /// A linear layer drawn as PyTorch's default: weight and bias ~ U(-1/√fan_in, 1/√fan_in).
 pub fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
     let k = 1.0 / (d_in as f32).sqrt();
-    let mut draw = |n: usize| -> Vec<f32> {
-        (0..n)
-            .map(|_| (2.0 * rng::uniform(rng) - 1.0) * k)
-            .collect()
-    };
+    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| (2.0 * rng::uniform(rng) - 1.0) * k).collect() };
     let weight = Tensor::<2>::from_data(TensorData::new(draw(d_in * d_out), [d_in, d_out]), device);
     let bias = Tensor::<1>::from_data(TensorData::new(draw(d_out), [d_out]), device);
     Linear {
@@ -98,13 +93,7 @@ pub struct VelocityField {
 }
 
 impl VelocityField {
-    pub fn new(
-        dim: usize,
-        embedding_dim: usize,
-        shape: &NetShape,
-        rng: &mut Rng,
-        device: &Device,
-    ) -> Self {
+    pub fn new(dim: usize, embedding_dim: usize, shape: &NetShape, rng: &mut Rng, device: &Device) -> Self {
         let w = shape.width;
         let mut layers = vec![linear(
             dim + shape.time_embedding.features() + embedding_dim,
@@ -170,21 +159,11 @@ pub struct FlowModel {
 }
 
 impl FlowModel {
-    pub fn new(
-        dim: usize,
-        descriptor_dim: usize,
-        shape: &NetShape,
-        init_seed: u64,
-        device: &Device,
-    ) -> Self {
+    pub fn new(dim: usize, descriptor_dim: usize, shape: &NetShape, init_seed: u64, device: &Device) -> Self {
         let mut rng = rng::seeded(init_seed, Stream::Init, 0);
-        let encoder = (descriptor_dim > 0)
-            .then(|| DescriptorEncoder::new(descriptor_dim, shape.encoder_width, &mut rng, device));
-        let embedding_dim = if descriptor_dim > 0 {
-            shape.encoder_width
-        } else {
-            0
-        };
+        let encoder =
+            (descriptor_dim > 0).then(|| DescriptorEncoder::new(descriptor_dim, shape.encoder_width, &mut rng, device));
+        let embedding_dim = if descriptor_dim > 0 { shape.encoder_width } else { 0 };
         let velocity = VelocityField::new(dim, embedding_dim, shape, &mut rng, device);
         Self { velocity, encoder }
     }

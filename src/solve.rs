@@ -130,12 +130,7 @@ const A: [&[f32]; 6] = [
     &[0.2],
     &[3.0 / 40.0, 9.0 / 40.0],
     &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
-    &[
-        19372.0 / 6561.0,
-        -25360.0 / 2187.0,
-        64448.0 / 6561.0,
-        -212.0 / 729.0,
-    ],
+    &[19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0],
     &[
         9017.0 / 3168.0,
         -355.0 / 33.0,
@@ -251,8 +246,5 @@ pub fn to_points(t: Tensor<2>) -> Points {
 
 /// Uploads points as a [N, D] tensor.
 pub fn to_tensor(p: &Points, device: &burn::tensor::Device) -> Tensor<2> {
-    Tensor::from_data(
-        burn::tensor::TensorData::new(p.data.clone(), [p.len(), p.dim]),
-        device,
-    )
+    Tensor::from_data(burn::tensor::TensorData::new(p.data.clone(), [p.len(), p.dim]), device)
 }

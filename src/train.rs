@@ -1,6 +1,6 @@
 //! The step-wise trainer: `step()` runs one iteration and returns a [`StepMessage`]; `snapshot()`
 //! returns what a UI draws without disturbing training; `save` / `load` make checkpoints that a run
-//! resumes from exactly (the training stream is re-derived from the seed and the step).
+//! resumes from exactly (each step's random stream is derived from the seed and the step).
 
 use crate::config::TrainConfig;
 use crate::coupling;
@@ -103,7 +103,6 @@ pub struct Trainer {
     optim: ModuleOptimizer,
     /// The autodiff device training runs on.
     device: Device,
-    rng: Rng,
     step: usize,
     history: Vec<Losses>,
 }
@@ -128,8 +127,7 @@ impl Trainer {
         config.validate(&dataset)?;
         let (source_name, _) = config.source_and_target();
         let source = Toy::parse(&source_name).filter(|t| *t != Toy::Gaussian);
-        let scaler = (dataset.is_conditional() || dataset.is_table())
-            .then(|| fit_scaler(&dataset, config.data_seed));
+        let scaler = (dataset.is_conditional() || dataset.is_table()).then(|| fit_scaler(&dataset, config.data_seed));
         let device = device.autodiff();
         let model = FlowModel::new(
             dataset.dim,
@@ -145,7 +143,6 @@ impl Trainer {
         if let Some(clip) = config.grad_clip {
             adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
         }
-        let rng = rng::seeded(config.seed, Stream::Train, 0);
         Ok(Self {
             dataset,
             source,
@@ -153,7 +150,6 @@ impl Trainer {
             model,
             optim: adam.init(),
             device,
-            rng,
             step: 0,
             history: Vec::new(),
             config,
@@ -183,14 +179,11 @@ impl Trainer {
             return Err(TrainError::Finished);
         }
         let started = Instant::now();
-        let batch = self.draw_batch();
-        let x0 = coupling::pair(
-            self.config.method.coupling(),
-            &batch.x0,
-            &batch.x1,
-            &batch.groups,
-        );
-        let t: Vec<f32> = (0..x0.len()).map(|_| rng::uniform(&mut self.rng)).collect();
+        // Each step draws from its own stream, so a resumed run repeats an uninterrupted one exactly.
+        let mut rng = rng::seeded(self.config.seed, Stream::Train, self.step as u64);
+        let batch = self.draw_batch(&mut rng);
+        let x0 = coupling::pair(self.config.method.coupling(), &batch.x0, &batch.x1, &batch.groups);
+        let t: Vec<f32> = (0..x0.len()).map(|_| rng::uniform(&mut rng)).collect();
 
         let dev = &self.device;
         let x0 = to_tensor(&x0, dev);
@@ -222,9 +215,8 @@ impl Trainer {
         })
     }
 
-    fn draw_batch(&mut self) -> Batch {
+    fn draw_batch(&self, rng: &mut Rng) -> Batch {
         let b = self.config.batch;
-        let rng = &mut self.rng;
         let (x1, descriptors, groups) = if self.dataset.is_conditional() {
             let train = self.dataset.split_indices(Split::Train);
             let g = self.config.groups;
@@ -241,11 +233,7 @@ impl Trainer {
                 groups.push(i * per..(i + 1) * per);
             }
             let x1 = Points::new(self.dataset.dim, x1);
-            (
-                x1,
-                Some(Points::new(self.dataset.descriptor_dim, desc)),
-                groups,
-            )
+            (x1, Some(Points::new(self.dataset.descriptor_dim, desc)), groups)
         } else {
             (self.dataset.sample(None, b, rng), None, vec![0..b])
         };
@@ -306,11 +294,8 @@ impl Trainer {
 
     /// Writes the weights, optimiser state, config and progress into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        let io = |what: &str, e: &dyn std::fmt::Display| {
-            format!("{}: cannot write {what}: {e}", dir.display())
-        };
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        let io = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
         write_json(&dir.join("config.json"), &self.config)?;
         self.model
             .clone()
@@ -328,13 +313,19 @@ impl Trainer {
         )
     }
 
-    /// Reopens a run folder written by [`save`](Self::save), ready to continue training.
+    /// Reopens a run folder written by [`save`](Self::save) with its weights, for evaluation and
+    /// sampling (the optimiser state stays on disk).
     pub fn load(dir: &Path) -> Result<Self, String> {
-        Self::load_with(dir, |_| {})
+        Self::open(dir, |_| {}, false)
     }
 
-    /// Like [`load`](Self::load), letting the caller change settings (more steps, another backend).
-    pub fn load_with(dir: &Path, edit: impl FnOnce(&mut TrainConfig)) -> Result<Self, String> {
+    /// Reopens a run folder to continue training, optimiser state included; `edit` may change
+    /// settings first (more steps, another backend).
+    pub fn resume(dir: &Path, edit: impl FnOnce(&mut TrainConfig)) -> Result<Self, String> {
+        Self::open(dir, edit, true)
+    }
+
+    fn open(dir: &Path, edit: impl FnOnce(&mut TrainConfig), with_optimizer: bool) -> Result<Self, String> {
         if !dir.is_dir() {
             return Err(format!("{}: no such run folder", dir.display()));
         }
@@ -342,19 +333,19 @@ impl Trainer {
         edit(&mut config);
         let state: TrainerState = read_json(&dir.join("state.json"))?;
         let mut trainer = Self::new(config)?;
-        let bad =
-            |file: &str, e: &dyn std::fmt::Display| format!("{}: {e}", dir.join(file).display());
+        let bad = |file: &str, e: &dyn std::fmt::Display| format!("{}: {e}", dir.join(file).display());
         trainer.model = trainer
             .model
             .try_load_file(dir.join("model.bpk"))
             .map_err(|e| bad("model.bpk", &e))?;
-        trainer.optim = trainer
-            .optim
-            .load(dir.join("optimizer.bpk"))
-            .map_err(|e| bad("optimizer.bpk", &e))?;
+        if with_optimizer {
+            // burn materialises this state on its default device and moves it to the model's
+            // device at the next step.
+            let path = dir.join("optimizer.bpk");
+            trainer.optim = trainer.optim.load(&path).map_err(|e| bad("optimizer.bpk", &e))?;
+        }
         trainer.step = state.step;
         trainer.history = state.history;
-        trainer.rng = rng::seeded(trainer.config.seed, Stream::Train, state.step as u64);
         Ok(trainer)
     }
 }
@@ -438,8 +429,7 @@ impl Sampler {
         }
         let e = match (&self.model.encoder, descriptor) {
             (Some(enc), Some(d)) => {
-                let c =
-                    Tensor::<2>::from_data(TensorData::new(d.to_vec(), [1, d.len()]), &self.device);
+                let c = Tensor::<2>::from_data(TensorData::new(d.to_vec(), [1, d.len()]), &self.device);
                 Some(enc.forward(c).repeat_dim(0, n))
             }
             (Some(_), None) => return Err("this model is conditional: give a descriptor".into()),
@@ -473,7 +463,6 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Str
 }
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

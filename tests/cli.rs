@@ -31,10 +31,7 @@ fn assert_error(o: &Output, expected: &str) {
         .lines()
         .find(|l| l.starts_with("error"))
         .unwrap_or_else(|| panic!("no error line in {err}"));
-    assert!(
-        line.contains(expected),
-        "`{line}` should mention `{expected}`"
-    );
+    assert!(line.contains(expected), "`{line}` should mention `{expected}`");
 }
 
 const QUICK: &[&str] = &[
@@ -68,10 +65,7 @@ fn train_eval_sample_round_trip() {
     let o = mixflow(&args, &dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        stdout.contains("velocity field 33794 parameters"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("velocity field 33794 parameters"), "{stdout}");
     for file in [
         "config.json",
         "model.bpk",
@@ -99,16 +93,11 @@ fn train_eval_sample_round_trip() {
     }
     assert_eq!(json["nfe"], 20.0);
     // Evaluation is deterministic: the same numbers as the metrics written after training.
-    let saved: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("runs/quick/metrics.json")).unwrap(),
-    )
-    .unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/quick/metrics.json")).unwrap()).unwrap();
     assert_eq!(json["w2"], saved["w2"]);
 
-    let o = mixflow(
-        &["sample", "runs/quick", "--n", "300", "--out", "samples.csv"],
-        &dir,
-    );
+    let o = mixflow(&["sample", "runs/quick", "--n", "300", "--out", "samples.csv"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
     assert_eq!(text.lines().count(), 301);
@@ -117,17 +106,13 @@ fn train_eval_sample_round_trip() {
     // An existing run is never overwritten by accident.
     let before = std::fs::read(dir.join("runs/quick/model.bpk")).unwrap();
     assert_error(&mixflow(&args, &dir), "--force");
-    assert_eq!(
-        std::fs::read(dir.join("runs/quick/model.bpk")).unwrap(),
-        before
-    );
+    assert_eq!(std::fs::read(dir.join("runs/quick/model.bpk")).unwrap(), before);
 
     // Resuming continues to the new total.
     let o = mixflow(&["train", "--resume", "runs/quick", "--steps", "80"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/quick/state.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/quick/state.json")).unwrap()).unwrap();
     assert_eq!(state["step"], 80);
 }
 
@@ -139,10 +124,7 @@ fn config_file_accepts_the_flag_settings() {
         "dataset = \"8gaussians\"\nmethod = \"ot-cfm\"\nsteps = 30\nbatch = 64\neval-n = 100\ncurvature-n = 50\nsolver = \"rk4\"\nsolver-steps = 5\n",
     )
     .unwrap();
-    let o = mixflow(
-        &["train", "--config", "run.toml", "--seed", "3", "--out", "r"],
-        &dir,
-    );
+    let o = mixflow(&["train", "--config", "run.toml", "--seed", "3", "--out", "r"], &dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r/config.json")).unwrap()).unwrap();
@@ -150,8 +132,7 @@ fn config_file_accepts_the_flag_settings() {
     assert_eq!(config["batch"], 64);
     assert_eq!(config["seed"], 3);
     let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("r/metrics.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["nfe"], 20.0, "rk4 with 5 steps");
 }
 
@@ -189,16 +170,7 @@ fn conditional_runs_sample_for_a_descriptor_and_report_splits() {
         assert!(json["splits"][split]["w2"].is_number(), "{json}");
     }
     let o = mixflow(
-        &[
-            "sample",
-            "r",
-            "--n",
-            "10",
-            "--out",
-            "s.csv",
-            "--descriptor",
-            "2.5",
-        ],
+        &["sample", "r", "--n", "10", "--out", "s.csv", "--descriptor", "2.5"],
         &dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -208,16 +180,7 @@ fn conditional_runs_sample_for_a_descriptor_and_report_splits() {
     );
     assert_error(
         &mixflow(
-            &[
-                "sample",
-                "r",
-                "--n",
-                "10",
-                "--out",
-                "s.csv",
-                "--descriptor",
-                "1,2",
-            ],
+            &["sample", "r", "--n", "10", "--out", "s.csv", "--descriptor", "1,2"],
             &dir,
         ),
         "takes 1 values",
@@ -237,19 +200,10 @@ fn bad_input_gets_one_clear_line() {
         "{}",
         stderr(&o)
     );
-    assert_error(
-        &mixflow(&["train", "--lr", "-1", "--out", "x"], &dir),
-        "`lr`",
-    );
-    assert_error(
-        &mixflow(&["train", "--method", "c-ot", "--out", "x"], &dir),
-        "`method`",
-    );
+    assert_error(&mixflow(&["train", "--lr", "-1", "--out", "x"], &dir), "`lr`");
+    assert_error(&mixflow(&["train", "--method", "c-ot", "--out", "x"], &dir), "`method`");
     std::fs::write(dir.join("broken.toml"), "steps = [\n").unwrap();
-    assert_error(
-        &mixflow(&["train", "--config", "broken.toml"], &dir),
-        "broken.toml",
-    );
+    assert_error(&mixflow(&["train", "--config", "broken.toml"], &dir), "broken.toml");
     std::fs::write(dir.join("bad.csv"), "a,b\n1,2\n3,oops\n").unwrap();
     assert_error(
         &mixflow(&["train", "--dataset", "csv:bad.csv", "--out", "x"], &dir),
@@ -257,15 +211,7 @@ fn bad_input_gets_one_clear_line() {
     );
     assert_error(
         &mixflow(
-            &[
-                "train",
-                "--dataset",
-                "csv:bad.csv",
-                "--data-cols",
-                "a,c",
-                "--out",
-                "x",
-            ],
+            &["train", "--dataset", "csv:bad.csv", "--data-cols", "a,c", "--out", "x"],
             &dir,
         ),
         "no column named `c`",

@@ -10,10 +10,7 @@ use mixflow::rng::{self, Stream};
 use mixflow::solve::{self, SolveOptions, Solver, integrate, to_points, to_tensor};
 
 fn random_points(n: usize, dim: usize, seed: u64) -> Points {
-    Points::new(
-        dim,
-        rng::normals(&mut rng::seeded(seed, Stream::Data, 0), n * dim),
-    )
+    Points::new(dim, rng::normals(&mut rng::seeded(seed, Stream::Data, 0), n * dim))
 }
 
 fn dataset(name: &str) -> Dataset {
@@ -28,19 +25,8 @@ fn dataset(name: &str) -> Dataset {
 fn w2_of_a_shifted_set_is_the_shift() {
     let a = random_points(300, 2, 1);
     let shift = [0.3f32, -0.4];
-    let b = Points::new(
-        2,
-        a.data
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x + shift[i % 2])
-            .collect(),
-    );
-    assert!(
-        (metrics::w2(&a, &b) - 0.5).abs() < 1e-5,
-        "W2 {}",
-        metrics::w2(&a, &b)
-    );
+    let b = Points::new(2, a.data.iter().enumerate().map(|(i, x)| x + shift[i % 2]).collect());
+    assert!((metrics::w2(&a, &b) - 0.5).abs() < 1e-5, "W2 {}", metrics::w2(&a, &b));
     assert!(metrics::w2(&a, &a) < 1e-9);
 }
 
@@ -223,18 +209,8 @@ fn euler_curvature_of_a_rotation_field_is_near_the_continuum_value() {
     let device = Device::flex();
     let omega = 1.0f64;
     let x0 = to_tensor(&Points::new(2, vec![1.0, 0.0]), &device);
-    let sol = integrate(
-        &mut rotation_field(omega as f32),
-        x0,
-        &SolveOptions::euler(128),
-        true,
-    )
-    .unwrap();
-    let states: Vec<Points> = sol
-        .trajectory
-        .into_iter()
-        .map(|(_, x)| solve::to_points(x))
-        .collect();
+    let sol = integrate(&mut rotation_field(omega as f32), x0, &SolveOptions::euler(128), true).unwrap();
+    let states: Vec<Points> = sol.trajectory.into_iter().map(|(_, x)| solve::to_points(x)).collect();
     let continuum = (omega * omega - 2.0 * (1.0 - omega.cos())) / 2.0;
     let got = metrics::curvature(&states)[0];
     assert!(
@@ -257,12 +233,7 @@ fn toy_moments_match_their_definitions() {
                 m[d],
                 mean[d]
             );
-            assert!(
-                (s[d] - std[d]).abs() < 0.03,
-                "{name} std[{d}] {} vs {}",
-                s[d],
-                std[d]
-            );
+            assert!((s[d] - std[d]).abs() < 0.03, "{name} std[{d}] {} vs {}", s[d], std[d]);
         }
     };
     // 8 gaussians: radius 5 centres (variance 12.5 per axis) plus covariance sqrt(0.1).
@@ -282,10 +253,7 @@ fn toy_moments_match_their_definitions() {
     for name in ["spirals", "circles", "pinwheel", "swissroll"] {
         let p = dataset(name).sample(None, 10_000, &mut r);
         let inside = p.data.iter().filter(|x| x.abs() <= 5.0).count() as f64 / p.data.len() as f64;
-        assert!(
-            inside > 0.98,
-            "{name} is scaled to about [-4, 4]²: {inside}"
-        );
+        assert!(inside > 0.98, "{name} is scaled to about [-4, 4]²: {inside}");
     }
 }
 
@@ -293,10 +261,7 @@ fn toy_moments_match_their_definitions() {
 fn conditional_splits_hold_out_the_specified_descriptors() {
     let moons = dataset("rotating-moons");
     for c in &moons.conditions {
-        let deg = c.descriptor[1]
-            .atan2(c.descriptor[0])
-            .to_degrees()
-            .rem_euclid(360.0);
+        let deg = c.descriptor[1].atan2(c.descriptor[0]).to_degrees().rem_euclid(360.0);
         let expected = if (200.0 - 1e-3..=260.0 + 1e-3).contains(&deg) {
             Split::Extrapolation
         } else if (75.0 - 1e-3..=105.0 + 1e-3).contains(&deg) {
@@ -319,11 +284,7 @@ fn conditional_splits_hold_out_the_specified_descriptors() {
     assert!(letters.split_indices(Split::Train).len() >= 8 * 10);
     for name in ["shifting-modes", "ring-radius"] {
         let ds = dataset(name);
-        let (lo, hi) = if name == "ring-radius" {
-            (1.7, 2.3)
-        } else {
-            (0.4, 0.6)
-        };
+        let (lo, hi) = if name == "ring-radius" { (1.7, 2.3) } else { (0.4, 0.6) };
         for c in &ds.conditions {
             let v = c.descriptor[0];
             let inside = v > lo && v < hi;
@@ -337,11 +298,7 @@ fn conditional_splits_hold_out_the_specified_descriptors() {
     // A ring's radius is its descriptor.
     let ring = dataset("ring-radius");
     let p = ring.sample(Some(0), 5000, &mut rng::seeded(0, Stream::Data, 0));
-    let mean_r: f32 = p
-        .rows()
-        .map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt())
-        .sum::<f32>()
-        / 5000.0;
+    let mean_r: f32 = p.rows().map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt()).sum::<f32>() / 5000.0;
     assert!((mean_r - ring.conditions[0].descriptor[0]).abs() < 0.02);
 }
 
@@ -406,16 +363,8 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
     assert_eq!((ds.dim, ds.descriptor_dim, ds.conditions.len()), (2, 1, 2));
 
     let cases = [
-        (
-            "missing.csv",
-            "a,b\n1,2\n3,\n",
-            "row 3, column `b`: missing value",
-        ),
-        (
-            "text.csv",
-            "a,b\n1,2\n3,x\n",
-            "row 3, column `b`: `x` is not a number",
-        ),
+        ("missing.csv", "a,b\n1,2\n3,\n", "row 3, column `b`: missing value"),
+        ("text.csv", "a,b\n1,2\n3,x\n", "row 3, column `b`: `x` is not a number"),
         (
             "nan.csv",
             "a,b\n1,NaN\n",
@@ -433,21 +382,14 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
     for (name, text, expected) in cases {
         let path = csv_file(name, text);
         let err = read_csv(&path, &CsvSpec::default()).unwrap_err();
-        assert!(
-            err.contains(expected) && err.contains(name),
-            "{name}: {err}"
-        );
+        assert!(err.contains(expected) && err.contains(name), "{name}: {err}");
     }
     let err = read_csv(&good, &spec(&["a", "nope"], &[])).unwrap_err();
     assert!(
         err.contains("no column named `nope`") && err.contains("a, b, label"),
         "{err}"
     );
-    let err = read_csv(
-        std::path::Path::new("/no/such/file.csv"),
-        &CsvSpec::default(),
-    )
-    .unwrap_err();
+    let err = read_csv(std::path::Path::new("/no/such/file.csv"), &CsvSpec::default()).unwrap_err();
     assert!(err.contains("/no/such/file.csv"), "{err}");
 }
 

@@ -30,17 +30,9 @@ fn rf_on_moons_reaches_the_finite_sample_floor() {
     let t = train(config("moons", Method::Rf, 5000));
     let report = evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
     let q = &report.quality;
-    println!(
-        "rf moons: W2 {:.4}, floor {:.4}, NFE {}",
-        q.w2, q.w2_floor, report.nfe
-    );
+    println!("rf moons: W2 {:.4}, floor {:.4}, NFE {}", q.w2, q.w2_floor, report.nfe);
     assert_eq!(report.n, 2000);
-    assert!(
-        q.w2 - q.w2_floor <= 0.15,
-        "W2 {} vs floor {}",
-        q.w2,
-        q.w2_floor
-    );
+    assert!(q.w2 - q.w2_floor <= 0.15, "W2 {} vs floor {}", q.w2, q.w2_floor);
     assert!(
         report.w2_by_nfe["1"] > report.w2_by_nfe["128"],
         "one Euler step is worse than 128"
@@ -53,9 +45,7 @@ fn ot_cfm_paths_are_straighter_than_rf_on_8gaussians() {
         let mut c = config("8gaussians", method, 1500);
         c.eval_n = 300;
         let t = train(c);
-        evaluate(&t.sampler(), &t.dataset, &t.config)
-            .unwrap()
-            .curvature_mean
+        evaluate(&t.sampler(), &t.dataset, &t.config).unwrap().curvature_mean
     };
     let (rf, ot) = (curvature(Method::Rf), curvature(Method::OtCfm));
     println!("curvature on 8gaussians: rf {rf:.4}, ot-cfm {ot:.4}");
@@ -72,7 +62,7 @@ fn a_checkpoint_resumes_exactly_where_training_stopped() {
         first.step().unwrap();
     }
     first.save(&dir).unwrap();
-    let mut resumed = Trainer::load(&dir).unwrap();
+    let mut resumed = Trainer::resume(&dir, |_| {}).unwrap();
     assert_eq!(resumed.steps_done(), 25);
     while !resumed.is_finished() {
         resumed.step().unwrap();
@@ -125,11 +115,7 @@ fn conditional_baselines_train_and_report_every_split() {
         c.curvature_n = 100;
         let t = train(c);
         let (velocity, encoder) = t.param_counts();
-        assert_eq!(
-            encoder,
-            2 * 128 + 128 + 128 * 128 + 128,
-            "encoder c -> 128 -> 128"
-        );
+        assert_eq!(encoder, 2 * 128 + 128 + 128 * 128 + 128, "encoder c -> 128 -> 128");
         assert_eq!(
             velocity,
             (2 + 1 + 128) * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2
@@ -162,8 +148,7 @@ fn unconditional_network_has_the_reference_shape() {
 #[test]
 fn divergence_stops_training_with_a_message() {
     let mut c = config("8gaussians", Method::Rf, 2000);
-    c.lr = 10.0;
-    c.beta1 = 0.0;
+    c.lr = 1e4;
     let mut t = Trainer::new(c).unwrap();
     let err = loop {
         match t.step() {

@@ -17,9 +17,7 @@ pub enum Family {
 
 /// Angles (degrees) of the rotation families: train [0°, 180°] without the band [75°, 105°];
 /// interpolation inside that band; extrapolation [200°, 260°].
-const TRAIN_ANGLES: [f32; 10] = [
-    0.0, 15.0, 30.0, 45.0, 60.0, 120.0, 135.0, 150.0, 165.0, 180.0,
-];
+const TRAIN_ANGLES: [f32; 10] = [0.0, 15.0, 30.0, 45.0, 60.0, 120.0, 135.0, 150.0, 165.0, 180.0];
 const INTERP_ANGLES: [f32; 3] = [75.0, 90.0, 105.0];
 const EXTRAP_ANGLES: [f32; 3] = [200.0, 230.0, 260.0];
 
@@ -65,9 +63,7 @@ impl Family {
                 }
             }
             Family::ShiftingModes => {
-                let train = (0..=20)
-                    .map(|i| i as f32 * 0.05)
-                    .filter(|c| !(0.4..=0.6).contains(c));
+                let train = (0..=20).map(|i| i as f32 * 0.05).filter(|c| !(0.4..=0.6).contains(c));
                 scalar_grid(&mut out, train, [0.45, 0.5, 0.55], [1.1, 1.2, 1.3, 1.4]);
             }
             Family::RingRadius => {
@@ -103,10 +99,7 @@ impl Family {
                 Family::ShiftingModes => shifting_mode_point(c[0], rng),
                 Family::RingRadius => {
                     let a = crate::rng::uniform(rng) * 2.0 * PI;
-                    [
-                        c[0] * a.cos() + 0.1 * normal(rng),
-                        c[0] * a.sin() + 0.1 * normal(rng),
-                    ]
+                    [c[0] * a.cos() + 0.1 * normal(rng), c[0] * a.sin() + 0.1 * normal(rng)]
                 }
             };
             data.push(x);
@@ -125,10 +118,7 @@ fn angle_splits() -> [(&'static [f32], Split); 3] {
 }
 
 fn letter_condition(letter: char, deg: f32, split: Split) -> Condition {
-    let mut descriptor: Vec<f32> = LETTERS
-        .iter()
-        .map(|&l| if l == letter { 1.0 } else { 0.0 })
-        .collect();
+    let mut descriptor: Vec<f32> = LETTERS.iter().map(|&l| if l == letter { 1.0 } else { 0.0 }).collect();
     let a = deg.to_radians();
     descriptor.extend([a.cos(), a.sin()]);
     Condition {
@@ -152,12 +142,8 @@ fn scalar_grid(
         })
     };
     train.for_each(|c| push(c, Split::Train));
-    interp
-        .into_iter()
-        .for_each(|c| push(c, Split::Interpolation));
-    extrap
-        .into_iter()
-        .for_each(|c| push(c, Split::Extrapolation));
+    interp.into_iter().for_each(|c| push(c, Split::Interpolation));
+    extrap.into_iter().for_each(|c| push(c, Split::Extrapolation));
 }
 
 fn rotate([x, y]: [f32; 2], cos: f32, sin: f32) -> [f32; 2] {

@@ -28,19 +28,13 @@ pub struct LowDim {
 impl LowDim {
     pub fn new(dim: usize, data_seed: u64) -> Self {
         let mut r = rng::seeded(data_seed, Stream::Layout, dim as u64);
-        let means = normals(&mut r, BASE_MODES * dim)
-            .iter()
-            .map(|x| 2.0 * x)
-            .collect();
+        let means = normals(&mut r, BASE_MODES * dim).iter().map(|x| 2.0 * x).collect();
         let w_in = normals(&mut r, HIDDEN * DESCRIPTOR_DIM);
         let w_shift = normals(&mut r, dim * HIDDEN)
             .iter()
             .map(|x| 1.5 * x / (HIDDEN as f32).sqrt())
             .collect();
-        let w_scale = normals(&mut r, dim * DESCRIPTOR_DIM)
-            .iter()
-            .map(|x| 0.3 * x)
-            .collect();
+        let w_scale = normals(&mut r, dim * DESCRIPTOR_DIM).iter().map(|x| 0.3 * x).collect();
         let mut conditions = Vec::new();
         let mut draw = |count: usize, lo: f32, hi: f32, split: Split, r: &mut Rng| {
             for i in 0..count {

@@ -100,9 +100,7 @@ impl Points {
                 *a += (x as f64 - mu).powi(2);
             }
         }
-        v.iter()
-            .map(|a| (a / self.len().max(1) as f64).sqrt())
-            .collect()
+        v.iter().map(|a| (a / self.len().max(1) as f64).sqrt()).collect()
     }
 }
 
@@ -246,14 +244,8 @@ impl Dataset {
         let c = cond.map(|i| &self.conditions[i]);
         match &self.generator {
             Generator::Toy(t) => t.sample(n, rng),
-            Generator::Family(f) => {
-                f.sample(c.expect("conditional family needs a condition"), n, rng)
-            }
-            Generator::LowDim(l) => l.sample(
-                &c.expect("conditional family needs a condition").descriptor,
-                n,
-                rng,
-            ),
+            Generator::Family(f) => f.sample(c.expect("conditional family needs a condition"), n, rng),
+            Generator::LowDim(l) => l.sample(&c.expect("conditional family needs a condition").descriptor, n, rng),
             Generator::Table(groups) => {
                 let g = &groups[cond.unwrap_or(0)];
                 let mut data = Vec::with_capacity(n * self.dim);

@@ -55,25 +55,14 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
             )
         })
     };
-    let desc_idx = spec
-        .descriptor_cols
-        .iter()
-        .map(find)
-        .collect::<Result<Vec<_>, _>>()?;
+    let desc_idx = spec.descriptor_cols.iter().map(find).collect::<Result<Vec<_>, _>>()?;
     let data_idx = if spec.data_cols.is_empty() {
-        (0..headers.len())
-            .filter(|i| !desc_idx.contains(i))
-            .collect()
+        (0..headers.len()).filter(|i| !desc_idx.contains(i)).collect()
     } else {
-        spec.data_cols
-            .iter()
-            .map(find)
-            .collect::<Result<Vec<_>, _>>()?
+        spec.data_cols.iter().map(find).collect::<Result<Vec<_>, _>>()?
     };
     if data_idx.is_empty() {
-        return Err(format!(
-            "{file}: no data columns left after the descriptor columns"
-        ));
+        return Err(format!("{file}: no data columns left after the descriptor columns"));
     }
     let (mut data, mut desc) = (Vec::new(), Vec::new());
     for (i, record) in reader.records().enumerate() {
@@ -86,9 +75,9 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
             if text.is_empty() {
                 return Err(format!("{file}: row {row}, column `{name}`: missing value"));
             }
-            let v: f32 = text.parse().map_err(|_| {
-                format!("{file}: row {row}, column `{name}`: `{text}` is not a number")
-            })?;
+            let v: f32 = text
+                .parse()
+                .map_err(|_| format!("{file}: row {row}, column `{name}`: `{text}` is not a number"))?;
             if !v.is_finite() {
                 return Err(format!(
                     "{file}: row {row}, column `{name}`: `{text}` is not a finite number"

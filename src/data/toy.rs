@@ -52,10 +52,7 @@ impl Toy {
                 let k = crate::rng::index(rng, 8) as f32;
                 let std = 0.1f32.powf(0.25);
                 let a = k * PI / 4.0;
-                [
-                    5.0 * a.cos() + std * normal(rng),
-                    5.0 * a.sin() + std * normal(rng),
-                ]
+                [5.0 * a.cos() + std * normal(rng), 5.0 * a.sin() + std * normal(rng)]
             }
             Toy::Moons => {
                 let [x, y] = moon_point(i < n / 2, rng);
@@ -83,10 +80,7 @@ impl Toy {
                 // Two rings (radii 3 and 1.5) with noise, as sklearn's make_circles(factor=0.5)·3.
                 let r = if i % 2 == 0 { 3.0 } else { 1.5 };
                 let a = uniform(rng) * 2.0 * PI;
-                [
-                    r * a.cos() + 0.24 * normal(rng),
-                    r * a.sin() + 0.24 * normal(rng),
-                ]
+                [r * a.cos() + 0.24 * normal(rng), r * a.sin() + 0.24 * normal(rng)]
             }
             Toy::Pinwheel => {
                 // FFJORD's pinwheel: 5 arms, radial std 0.3, tangential std 0.1, rate 0.25.
@@ -100,10 +94,7 @@ impl Toy {
             Toy::Swissroll => {
                 // sklearn's make_swiss_roll (noise 1) projected to its (x, z) plane, / 3.5.
                 let t = 1.5 * PI * (1.0 + 2.0 * uniform(rng));
-                [
-                    (t * t.cos() + normal(rng)) / 3.5,
-                    (t * t.sin() + normal(rng)) / 3.5,
-                ]
+                [(t * t.cos() + normal(rng)) / 3.5, (t * t.sin() + normal(rng)) / 3.5]
             }
         }
     }
