@@ -393,7 +393,11 @@ fn print_report(r: &Report) {
         .chain(["dopri5".to_string()])
         .filter_map(|k| r.w2_by_nfe.get(&k).map(|w| format!("{k}: {w:.3}")))
         .collect();
-    println!("  W2 vs Euler steps  {}", sweep.join("  "));
+    println!(
+        "  W2 vs Euler steps (floor {:.3})  {}",
+        r.quality.w2_floor,
+        sweep.join("  ")
+    );
 }
 
 fn sample(

@@ -164,3 +164,23 @@ fn divergence_stops_training_with_a_message() {
     }
     assert!(err.to_string().contains("diverged"));
 }
+
+#[test]
+fn a_source_to_target_pair_starts_from_the_source() {
+    let mut t = Trainer::new(config("8gaussians->moons", Method::Rf, 20)).unwrap();
+    for _ in 0..20 {
+        t.step().unwrap();
+    }
+    let req = SnapshotRequest {
+        particles: 2000,
+        trajectories: 0,
+        solve: SolveOptions::euler(4),
+        descriptor: None,
+    };
+    let base = t.snapshot(&req).unwrap().base;
+    let mean_radius = base.rows().map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt()).sum::<f32>() / base.len() as f32;
+    assert!(
+        (mean_radius - 5.0).abs() < 0.2,
+        "8gaussians source, mean radius {mean_radius}"
+    );
+}

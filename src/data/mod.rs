@@ -261,16 +261,6 @@ impl Dataset {
     pub fn is_table(&self) -> bool {
         matches!(self.generator, Generator::Table(_))
     }
-
-    /// True data for an arbitrary descriptor value, when the generator knows it (families and the
-    /// low-dimensional family do; tables do not).
-    pub fn sample_at(&self, descriptor: &[f32], n: usize, rng: &mut Rng) -> Option<Points> {
-        match &self.generator {
-            Generator::Family(f) => Some(f.sample_descriptor(descriptor, n, rng)),
-            Generator::LowDim(l) => Some(l.sample(descriptor, n, rng)),
-            _ => None,
-        }
-    }
 }
 
 /// Per-dimension affine map of the training split to [-1, 1] (SPEC section 2); identity when off.
