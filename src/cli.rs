@@ -2,7 +2,7 @@
 //! the file, row, column or setting at fault, with a non-zero exit; nothing is overwritten.
 
 use crate::backend::BackendKind;
-use crate::config::TrainConfig;
+use crate::config::{LrSchedule, TrainConfig};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
 use crate::method::Method;
@@ -121,6 +121,9 @@ struct TrainArgs {
     /// Clip the gradient norm to this value [default: off].
     #[arg(long)]
     grad_clip: Option<f64>,
+    /// Learning-rate schedule: constant (the SPEC's) or cosine decay to 0 [default: constant].
+    #[arg(long, value_enum)]
+    lr_schedule: Option<LrSchedule>,
     /// Hidden width of the velocity MLP [default: 128].
     #[arg(long)]
     width: Option<usize>,
@@ -187,6 +190,7 @@ impl TrainArgs {
         set!(
             dataset,
             source,
+            lr_schedule,
             data_cols,
             descriptor_cols,
             method,

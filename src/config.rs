@@ -30,6 +30,7 @@ pub struct TrainConfig {
     pub eps: f64,
     /// Clip the gradient's global norm to this value (off when absent).
     pub grad_clip: Option<f64>,
+    pub lr_schedule: LrSchedule,
     pub width: usize,
     pub hidden_layers: usize,
     pub time_embedding: TimeEmbedding,
@@ -74,6 +75,7 @@ impl Default for TrainConfig {
             beta2: 0.999,
             eps: 1e-8,
             grad_clip: None,
+            lr_schedule: LrSchedule::Constant,
             width: net.width,
             hidden_layers: net.hidden_layers,
             time_embedding: net.time_embedding,
@@ -94,7 +96,29 @@ impl Default for TrainConfig {
     }
 }
 
+/// How the learning rate moves over the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The SPEC's setting: `lr` throughout.
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` down to 0 at the last step: the last iterate sheds Adam's noise.
+    Cosine,
+}
+
 impl TrainConfig {
+    /// Learning rate for the step that follows `step` completed steps.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self.lr_schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let progress = step as f64 / self.steps.max(1) as f64;
+                0.5 * self.lr * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+
     pub fn from_toml(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().replace('\n', " ")))

@@ -202,7 +202,7 @@ impl Trainer {
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(self.config.lr, self.model.clone(), grads);
+        self.model = self.optim.step(self.config.lr_at(self.step), self.model.clone(), grads);
 
         self.step += 1;
         let losses = Losses { flow: value };

@@ -121,7 +121,7 @@ fn config_file_accepts_the_flag_settings() {
     let dir = workdir("config");
     std::fs::write(
         dir.join("run.toml"),
-        "dataset = \"8gaussians\"\nmethod = \"ot-cfm\"\nsteps = 30\nbatch = 64\neval-n = 100\ncurvature-n = 50\nsolver = \"rk4\"\nsolver-steps = 5\n",
+        "dataset = \"8gaussians\"\nmethod = \"ot-cfm\"\nsteps = 30\nbatch = 64\neval-n = 100\ncurvature-n = 50\nsolver = \"rk4\"\nsolver-steps = 5\nlr-schedule = \"cosine\"\n",
     )
     .unwrap();
     let o = mixflow(&["train", "--config", "run.toml", "--seed", "3", "--out", "r"], &dir);
@@ -131,6 +131,7 @@ fn config_file_accepts_the_flag_settings() {
     assert_eq!(config["method"], "ot-cfm");
     assert_eq!(config["batch"], 64);
     assert_eq!(config["seed"], 3);
+    assert_eq!(config["lr-schedule"], "cosine");
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r/metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["nfe"], 20.0, "rk4 with 5 steps");

@@ -433,6 +433,15 @@ fn config_errors_name_the_file_and_setting() {
     assert!(c.validate(&letters).unwrap_err().contains("`groups`"));
     c.groups = 8;
     c.validate(&letters).unwrap();
+    let cosine = TrainConfig {
+        lr: 0.1,
+        steps: 100,
+        lr_schedule: mixflow::config::LrSchedule::Cosine,
+        ..TrainConfig::default()
+    };
+    assert_eq!((cosine.lr_at(0), cosine.lr_at(100)), (0.1, 0.0));
+    assert!((cosine.lr_at(50) - 0.05).abs() < 1e-12);
+    assert_eq!(TrainConfig::default().lr_at(3999), 1e-3);
     let err = Dataset::load(&DatasetRequest {
         name: "moonz".into(),
         ..Default::default()

@@ -2,7 +2,7 @@
 //! paths, exact resumption from checkpoints, snapshots that leave training untouched, conditional
 //! evaluation per split, and divergence reported rather than hidden.
 
-use mixflow::config::TrainConfig;
+use mixflow::config::{LrSchedule, TrainConfig};
 use mixflow::eval::evaluate;
 use mixflow::method::Method;
 use mixflow::solve::SolveOptions;
@@ -27,7 +27,12 @@ fn train(config: TrainConfig) -> Trainer {
 
 #[test]
 fn rf_on_moons_reaches_the_finite_sample_floor() {
-    let t = train(config("moons", Method::Rf, 5000));
+    // Adam's last iterate at a constant lr 1e-3 wanders (W2 0.28 to 0.56 over seeds 0-2 here);
+    // decaying the rate to 0 lets the run settle (W2 0.28 for seeds 0 and 1).
+    let t = train(TrainConfig {
+        lr_schedule: LrSchedule::Cosine,
+        ..config("moons", Method::Rf, 5000)
+    });
     let report = evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
     let q = &report.quality;
     println!("rf moons: W2 {:.4}, floor {:.4}, NFE {}", q.w2, q.w2_floor, report.nfe);
