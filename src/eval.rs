@@ -131,10 +131,10 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
             ..solve.clone()
         },
     )]);
+    let sweep_draws: Vec<Draws> = conditions.iter().map(|&cond| draws(cond)).collect();
     for (name, opts) in sweep {
         let mut total = 0.0;
-        for &cond in &conditions {
-            let d = draws(cond);
+        for (&cond, d) in conditions.iter().zip(&sweep_draws) {
             total += metrics::w2(
                 &sampler.generate(descriptor(cond), &d.base, &opts, false)?.samples,
                 &d.target,
