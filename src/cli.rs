@@ -5,7 +5,7 @@ use crate::backend::BackendKind;
 use crate::config::{LrSchedule, TrainConfig};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
-use crate::method::Method;
+use crate::method::{Kappa, Method, MixWeight};
 use crate::nn::TimeEmbedding;
 use crate::rng::{self, Stream};
 use crate::solve::Solver;
@@ -170,6 +170,50 @@ struct TrainArgs {
     /// Checkpoint every this many steps [default: 1000].
     #[arg(long)]
     checkpoint_every: Option<usize>,
+    /// MixFlow-OOD: mixture components K [default: 8].
+    #[arg(long)]
+    components: Option<usize>,
+    /// MixFlow-OOD: fixed σ of the components, in the [-1, 1]-scaled space [default: 0.1].
+    #[arg(long)]
+    sigma: Option<f64>,
+    /// MixFlow-OOD: learn a diagonal σ per component.
+    #[arg(long)]
+    learn_sigma: Option<bool>,
+    /// MixFlow-OOD: Gumbel-softmax temperature τ [default: 0.5].
+    #[arg(long)]
+    tau: Option<f64>,
+    /// MixFlow-OOD: fraction of steps in warm-up [default: 0.1].
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// MixFlow-OOD: fraction of steps in cool-down [default: 0.1].
+    #[arg(long)]
+    cooldown: Option<f64>,
+    /// MixFlow-OOD: one base step every this many iterations while alternating [default: 10].
+    #[arg(long)]
+    base_every: Option<usize>,
+    /// MixFlow-OOD: pre-training steps of the means head [default: 300].
+    #[arg(long)]
+    pretrain_steps: Option<usize>,
+    /// MixFlow-OOD: betas of the flow optimiser [default: 0.0, 0.99].
+    #[arg(long)]
+    flow_beta1: Option<f64>,
+    #[arg(long)]
+    flow_beta2: Option<f64>,
+    /// MixFlow-RF: what the κ-FC encoder reads [default: data].
+    #[arg(long, value_enum)]
+    kappa: Option<Kappa>,
+    /// MixFlow-RF: weight λ_KL of the KL term [default: 0.1].
+    #[arg(long)]
+    kl_weight: Option<f64>,
+    /// MixFlow-RF: mixing weight, `uniform` or `fixed:X` (fixed:0 is RF, fixed:1 is Fast-ODE) [default: uniform].
+    #[arg(long)]
+    w: Option<MixWeight>,
+    /// MixFlow-RF: condition the velocity field on w.
+    #[arg(long)]
+    w_input: Option<bool>,
+    /// MixFlow-RF: w of the inference source for κ = descriptor or noise [default: 0].
+    #[arg(long)]
+    sample_w: Option<f64>,
 }
 
 impl TrainArgs {
@@ -222,6 +266,18 @@ impl TrainArgs {
             curvature_n,
             checkpoint_every
         );
+        set!(
+            components,
+            sigma,
+            learn_sigma,
+            tau,
+            warmup,
+            cooldown,
+            base_every,
+            pretrain_steps,
+            flow_beta1
+        );
+        set!(flow_beta2, kappa, kl_weight, w, w_input, sample_w);
         if self.dim.is_some() {
             c.dim = self.dim;
         }
@@ -302,36 +358,49 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
             (Trainer::new(config)?, out)
         }
     };
-    let (velocity, encoder) = trainer.param_counts();
+    let counts: Vec<String> = trainer
+        .param_counts()
+        .iter()
+        .map(|(name, n)| format!("{name} {n} parameters"))
+        .collect();
+    let descriptor = if trainer.dataset.is_conditional() {
+        format!(", descriptor {}D", trainer.dataset.descriptor_dim)
+    } else {
+        String::new()
+    };
     println!(
-        "{} on {} ({}D{}), backend {}: velocity field {velocity} parameters, descriptor encoder {encoder}",
+        "{} on {} ({}D{descriptor}), backend {}: {}",
         trainer.config.method.name(),
         trainer.dataset.name,
         trainer.dataset.dim,
-        if trainer.dataset.is_conditional() {
-            format!(", descriptor {}D", trainer.dataset.descriptor_dim)
-        } else {
-            String::new()
-        },
         trainer.config.backend.name(),
+        counts.join(", ")
     );
     let total = trainer.config.steps;
     let bar = ProgressBar::new(total as u64).with_position(trainer.steps_done() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  loss {msg}  eta {eta}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}  eta {eta}")
             .expect("valid template"),
     );
     let every = trainer.config.checkpoint_every;
     let (started, first_step) = (std::time::Instant::now(), trainer.steps_done());
+    let mut last_warning: Option<String> = None;
     while !trainer.is_finished() {
         match trainer.step() {
             Ok(msg) => {
                 bar.set_position(msg.step as u64);
                 if msg.step % 10 == 0 || msg.step == total {
-                    bar.set_message(format!("{:.4}", msg.losses.flow));
+                    bar.set_message(msg.losses.to_string());
                 }
                 if msg.step % every == 0 && msg.step < total {
                     trainer.save(&out)?;
+                }
+                // Each distinct warning is shown once.
+                if let Some(w) = msg.warning
+                    && last_warning.as_ref() != Some(&w)
+                {
+                    bar.println(format!("warning at step {}: {w}", msg.step));
+                    last_warning = Some(w);
                 }
             }
             Err(e) => {
@@ -445,7 +514,9 @@ fn sample(
     opts.solver = solver.unwrap_or(opts.solver);
     opts.steps = solver_steps.unwrap_or(opts.steps);
     let sampler = trainer.sampler();
-    let base = sampler.base(n, &mut rng::seeded(seed, Stream::Eval, u64::MAX));
+    let base = sampler
+        .base(descriptor.as_deref(), n, &mut rng::seeded(seed, Stream::Eval, u64::MAX))?
+        .points;
     let generated = sampler.generate(descriptor.as_deref(), &base, &opts, false)?;
     write_points(out, &generated.samples)?;
     println!("wrote {n} samples to {} ({} NFE)", out.display(), generated.nfe);

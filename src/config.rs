@@ -3,7 +3,7 @@
 
 use crate::backend::BackendKind;
 use crate::data::{CsvSpec, Dataset, DatasetRequest};
-use crate::method::Method;
+use crate::method::{Kappa, Method, MixWeight};
 use crate::nn::{NetShape, TimeEmbedding};
 use crate::solve::{SolveOptions, Solver};
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,37 @@ pub struct TrainConfig {
     pub curvature_n: usize,
     /// Save a checkpoint every this many steps (and at the end).
     pub checkpoint_every: usize,
+
+    // MixFlow-OOD (SPEC 3.2).
+    /// Mixture components K.
+    pub components: usize,
+    /// Fixed σ of every component, in the [-1, 1]-scaled space (the start value when learned).
+    pub sigma: f64,
+    /// Learn a diagonal σ per component instead.
+    pub learn_sigma: bool,
+    /// Gumbel-softmax temperature of the training draw.
+    pub tau: f64,
+    /// Fractions of the steps spent in warm-up (flow only) and cool-down (flow only, base frozen).
+    pub warmup: f64,
+    pub cooldown: f64,
+    /// In the alternate phase, one base step every this many iterations.
+    pub base_every: usize,
+    /// Steps of the means head's pre-training towards the K-means centres.
+    pub pretrain_steps: usize,
+    /// Betas of MixFlow-OOD's flow optimiser (its base optimiser uses beta1 / beta2).
+    pub flow_beta1: f64,
+    pub flow_beta2: f64,
+
+    // MixFlow-RF (SPEC 3.3).
+    pub kappa: Kappa,
+    /// λ_KL.
+    pub kl_weight: f64,
+    /// `uniform` (w ~ U(0, 1) per sample) or `fixed:X`.
+    pub w: MixWeight,
+    /// Condition v on w.
+    pub w_input: bool,
+    /// w of the inference source for κ = descriptor or noise.
+    pub sample_w: f64,
 }
 
 impl Default for TrainConfig {
@@ -92,6 +123,21 @@ impl Default for TrainConfig {
             eval_conditions: 6,
             curvature_n: 2000,
             checkpoint_every: 1000,
+            components: 8,
+            sigma: 0.1,
+            learn_sigma: false,
+            tau: 0.5,
+            warmup: 0.1,
+            cooldown: 0.1,
+            base_every: 10,
+            pretrain_steps: 300,
+            flow_beta1: 0.0,
+            flow_beta2: 0.99,
+            kappa: Kappa::Data,
+            kl_weight: 0.1,
+            w: MixWeight::Uniform,
+            w_input: false,
+            sample_w: 0.0,
         }
     }
 }
@@ -261,6 +307,65 @@ impl TrainConfig {
                 return bad(
                     "batch",
                     format!("{} is smaller than groups ({})", self.batch, self.groups),
+                );
+            }
+        }
+        if !(1..=256).contains(&self.components) {
+            return bad(
+                "components",
+                format!("K must be between 1 and 256, got {}", self.components),
+            );
+        }
+        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+            return bad("sigma", format!("must be positive, got {}", self.sigma));
+        }
+        if !(self.tau > 0.0 && self.tau.is_finite()) {
+            return bad("tau", format!("must be positive, got {}", self.tau));
+        }
+        for (name, f) in [("warmup", self.warmup), ("cooldown", self.cooldown)] {
+            if !(0.0..=1.0).contains(&f) {
+                return bad(name, format!("is a fraction of the steps, in [0, 1], got {f}"));
+            }
+        }
+        if self.warmup + self.cooldown > 1.0 {
+            return bad(
+                "cooldown",
+                format!(
+                    "warm-up ({}) and cool-down ({}) exceed all the steps",
+                    self.warmup, self.cooldown
+                ),
+            );
+        }
+        if self.base_every == 0 {
+            return bad("base-every", "must be at least 1".into());
+        }
+        for (name, b) in [("flow-beta1", self.flow_beta1), ("flow-beta2", self.flow_beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(name, format!("must be in [0, 1), got {b}"));
+            }
+        }
+        if !(self.kl_weight >= 0.0 && self.kl_weight.is_finite()) {
+            return bad("kl-weight", format!("must be 0 or positive, got {}", self.kl_weight));
+        }
+        if !(0.0..=1.0).contains(&self.sample_w) {
+            return bad("sample-w", format!("must be in [0, 1], got {}", self.sample_w));
+        }
+        let kappa_fc = matches!(self.method, Method::MixflowRf | Method::FastOde);
+        if kappa_fc && self.kappa == Kappa::Descriptor && !dataset.is_conditional() {
+            return bad(
+                "kappa",
+                format!("`descriptor` needs descriptors, but `{}` has none", dataset.name),
+            );
+        }
+        if self.method == Method::MixflowOod {
+            let (source, _) = self.source_and_target();
+            if source != "gaussian" && source != "normal" {
+                return bad("source", "mixflow-ood learns its own base; it takes no source".into());
+            }
+            if !dataset.is_conditional() && self.batch < self.components {
+                return bad(
+                    "batch",
+                    format!("{} is smaller than the {} components", self.batch, self.components),
                 );
             }
         }

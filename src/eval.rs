@@ -6,8 +6,8 @@ use crate::config::TrainConfig;
 use crate::data::{Dataset, Points, Split};
 use crate::metrics;
 use crate::rng::{self, Stream};
+use crate::sample::Sampler;
 use crate::solve::{SolveOptions, Solver};
-use crate::train::Sampler;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -73,15 +73,17 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
     } else {
         cfg.eval_n
     };
-    let draws = |cond: Option<usize>| {
+    let descriptor = |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
+    let draws = |cond: Option<usize>| -> Result<Draws, String> {
         let key = cond.map_or(0, |c| c as u64 + 1);
-        Draws {
+        Ok(Draws {
             target: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Reference, key)),
             second: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Floor, key)),
-            base: sampler.base(n, &mut rng::seeded(cfg.data_seed, Stream::Eval, key)),
-        }
+            base: sampler
+                .base(descriptor(cond), n, &mut rng::seeded(cfg.data_seed, Stream::Eval, key))?
+                .points,
+        })
     };
-    let descriptor = |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
 
     // Quality with the configured solver, per split.
     let mut nfe_total = 0.0;
@@ -102,7 +104,7 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
         };
         let mut sum = Quality::default();
         for &cond in &conds {
-            let d = draws(cond);
+            let d = draws(cond)?;
             let generated = sampler.generate(descriptor(cond), &d.base, &solve, false)?;
             if split == Split::Train {
                 nfe_total += generated.nfe as f64;
@@ -131,7 +133,10 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
             ..solve.clone()
         },
     )]);
-    let sweep_draws: Vec<Draws> = conditions.iter().map(|&cond| draws(cond)).collect();
+    let sweep_draws = conditions
+        .iter()
+        .map(|&cond| draws(cond))
+        .collect::<Result<Vec<_>, _>>()?;
     for (name, opts) in sweep {
         let mut total = 0.0;
         for (&cond, d) in conditions.iter().zip(&sweep_draws) {
@@ -148,7 +153,13 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
     let per = (cfg.curvature_n / conditions.len()).max(1);
     for &cond in &conditions {
         let key = cond.map_or(0, |c| c as u64 + 1) + 1_000_000;
-        let base = sampler.base(per, &mut rng::seeded(cfg.data_seed, Stream::Eval, key));
+        let base = sampler
+            .base(
+                descriptor(cond),
+                per,
+                &mut rng::seeded(cfg.data_seed, Stream::Eval, key),
+            )?
+            .points;
         let traj = sampler
             .generate(descriptor(cond), &base, &SolveOptions::euler(CURVATURE_STEPS), true)?
             .trajectory;

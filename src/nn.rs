@@ -2,7 +2,7 @@
 //! descriptor encoder E(c). Weights are initialised from the init seed on the CPU, so the same
 //! seed gives the same network on every backend.
 
-use crate::rng::{self, Rng, Stream};
+use crate::rng::{self, Rng};
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, silu};
@@ -151,7 +151,7 @@ impl DescriptorEncoder {
     }
 }
 
-/// The model of the baselines: a velocity field, plus a descriptor encoder for conditional data.
+/// The velocity field with its descriptor encoder: the model of the baselines and of MixFlow-RF.
 #[derive(Module, Debug)]
 pub struct FlowModel {
     pub velocity: VelocityField,
@@ -159,21 +159,31 @@ pub struct FlowModel {
 }
 
 impl FlowModel {
-    pub fn new(dim: usize, descriptor_dim: usize, shape: &NetShape, init_seed: u64, device: &Device) -> Self {
-        let mut rng = rng::seeded(init_seed, Stream::Init, 0);
+    /// `extra_inputs`: conditioning features beside the descriptor embedding (MixFlow-RF's w).
+    pub fn new(
+        dim: usize,
+        descriptor_dim: usize,
+        extra_inputs: usize,
+        shape: &NetShape,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
         let encoder =
-            (descriptor_dim > 0).then(|| DescriptorEncoder::new(descriptor_dim, shape.encoder_width, &mut rng, device));
+            (descriptor_dim > 0).then(|| DescriptorEncoder::new(descriptor_dim, shape.encoder_width, rng, device));
         let embedding_dim = if descriptor_dim > 0 { shape.encoder_width } else { 0 };
-        let velocity = VelocityField::new(dim, embedding_dim, shape, &mut rng, device);
+        let velocity = VelocityField::new(dim, embedding_dim + extra_inputs, shape, rng, device);
         Self { velocity, encoder }
     }
 
-    pub fn velocity(&self, x: Tensor<2>, t: Tensor<2>, c: Option<Tensor<2>>) -> Tensor<2> {
+    /// v(x, t, [E(c), extra]).
+    pub fn velocity(&self, x: Tensor<2>, t: Tensor<2>, c: Option<Tensor<2>>, extra: Option<Tensor<2>>) -> Tensor<2> {
         let e = match (&self.encoder, c) {
             (Some(enc), Some(c)) => Some(enc.forward(c)),
             _ => None,
         };
-        self.velocity.forward(x, t, e)
+        let cond: Vec<Tensor<2>> = e.into_iter().chain(extra).collect();
+        self.velocity
+            .forward(x, t, (!cond.is_empty()).then(|| Tensor::cat(cond, 1)))
     }
 
     /// Parameter counts: (velocity field, descriptor encoder).
@@ -181,6 +191,139 @@ impl FlowModel {
         (
             self.velocity.num_params(),
             self.encoder.as_ref().map_or(0, |e| e.num_params()),
+        )
+    }
+}
+
+/// A two-layer head input -> width -> output, ReLU between.
+#[derive(Module, Debug)]
+pub struct Head {
+    hidden: Linear,
+    out: Linear,
+}
+
+impl Head {
+    pub fn new(d_in: usize, width: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Self {
+        Self {
+            hidden: linear(d_in, width, rng, device),
+            out: linear(width, d_out, rng, device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.out.forward(relu(self.hidden.forward(x)))
+    }
+}
+
+/// MixFlow-OOD's descriptor-conditioned base p(z | c) = Σ_k π_k(c) N(z; μ_k(c), σ²): the shared
+/// encoder e = E(c), the weights head h_p and the means head h_Θ (and, optionally, a head for a
+/// learned diagonal log σ).
+#[derive(Module, Debug)]
+pub struct MixtureBase {
+    pub encoder: DescriptorEncoder,
+    pub weights: Head,
+    pub means: Head,
+    pub log_sigma: Option<Head>,
+    #[module(skip)]
+    pub components: usize,
+    #[module(skip)]
+    pub dim: usize,
+    /// The fixed σ, used when no σ is learned.
+    #[module(skip)]
+    pub sigma: f32,
+}
+
+/// The base's parameters for a batch of descriptors.
+pub struct MixtureParams {
+    pub embedding: Tensor<2>,
+    /// log π: [B, K].
+    pub log_weights: Tensor<2>,
+    /// μ: [B, K, D].
+    pub means: Tensor<3>,
+    /// σ: [B, K, D].
+    pub sigmas: Tensor<3>,
+}
+
+impl MixtureBase {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        descriptor_dim: usize,
+        dim: usize,
+        components: usize,
+        sigma: f32,
+        learn_sigma: bool,
+        width: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let encoder = DescriptorEncoder::new(descriptor_dim, width, rng, device);
+        let weights = Head::new(width, width, components, rng, device);
+        let means = Head::new(width, width, components * dim, rng, device);
+        let log_sigma = learn_sigma.then(|| Head::new(width, width, components * dim, rng, device));
+        Self {
+            encoder,
+            weights,
+            means,
+            log_sigma,
+            components,
+            dim,
+            sigma,
+        }
+    }
+
+    /// μ(e) reshaped to [B, K, D].
+    pub fn means_of(&self, e: Tensor<2>) -> Tensor<3> {
+        let b = e.dims()[0];
+        self.means.forward(e).reshape([b, self.components, self.dim])
+    }
+
+    pub fn params(&self, c: Tensor<2>) -> MixtureParams {
+        let e = self.encoder.forward(c);
+        let b = e.dims()[0];
+        let log_weights = burn::tensor::activation::log_softmax(self.weights.forward(e.clone()), 1);
+        let means = self.means_of(e.clone());
+        let sigmas = match &self.log_sigma {
+            // Offset so that a fresh head starts near the fixed σ.
+            Some(head) => (head.forward(e.clone()).reshape([b, self.components, self.dim]) + self.sigma.ln()).exp(),
+            None => Tensor::<3>::full([b, self.components, self.dim], self.sigma, &e.device()),
+        };
+        MixtureParams {
+            embedding: e,
+            log_weights,
+            means,
+            sigmas,
+        }
+    }
+}
+
+/// MixFlow-RF's κ-FC encoder E_φ(κ) -> (μ, log σ²): a diagonal Gaussian per κ, no time input.
+#[derive(Module, Debug)]
+pub struct KappaEncoder {
+    first: Linear,
+    second: Linear,
+    out: Linear,
+    #[module(skip)]
+    dim: usize,
+}
+
+impl KappaEncoder {
+    pub fn new(kappa_dim: usize, dim: usize, width: usize, rng: &mut Rng, device: &Device) -> Self {
+        Self {
+            first: linear(kappa_dim, width, rng, device),
+            second: linear(width, width, rng, device),
+            out: linear(width, 2 * dim, rng, device),
+            dim,
+        }
+    }
+
+    /// (μ, log σ²), each [B, D].
+    pub fn forward(&self, kappa: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = silu(self.second.forward(silu(self.first.forward(kappa))));
+        let out = self.out.forward(h);
+        let b = out.dims()[0];
+        (
+            out.clone().slice([0..b, 0..self.dim]),
+            out.slice([0..b, self.dim..2 * self.dim]),
         )
     }
 }

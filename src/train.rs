@@ -1,35 +1,26 @@
-//! The step-wise trainer: `step()` runs one iteration and returns a [`StepMessage`]; `snapshot()`
-//! returns what a UI draws without disturbing training; `save` / `load` make checkpoints that a run
-//! resumes from exactly (each step's random stream is derived from the seed and the step).
+//! The step-wise trainer: `step()` runs one iteration of the configured method and returns a
+//! [`StepMessage`]; `snapshot()` returns what a UI draws without disturbing training; `save` /
+//! `resume` make checkpoints that a run continues from exactly (each step's random stream is
+//! derived from the seed and the step).
 
 use crate::config::TrainConfig;
-use crate::coupling;
-use crate::data::{Dataset, Points, Scaler, Split, Toy};
-use crate::nn::FlowModel;
+use crate::data::{Dataset, Points, Scaler, Split};
+use crate::method::cfm::Cfm;
+use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, MixflowOod};
+use crate::method::mixflow_rf::MixflowRf;
+use crate::method::{Batch, Method};
+use crate::mixture::Mixture;
 use crate::rng::{self, Rng, Stream};
-use crate::solve::{self, SolveOptions, to_points, to_tensor};
-use burn::grad_clipping::GradientClippingConfig;
+use crate::sample::{Inference, KappaView, Sampler};
+use crate::solve::SolveOptions;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
-/// Where a run is in its schedule. The baselines only ever train the flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Flow,
-}
-
-/// The loss terms of one step.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Losses {
-    /// Flow-matching loss: mean over batch and dimensions of ‖v - u‖².
-    pub flow: f32,
-}
+pub use crate::method::{Losses, Phase};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepMessage {
@@ -38,11 +29,13 @@ pub struct StepMessage {
     pub losses: Losses,
     pub phase: Phase,
     pub step_ms: f64,
+    /// Something the user should know (e.g. a collapsed mixture base).
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainError {
-    /// The loss became NaN or inf; the model keeps the weights of the step before.
+    /// A loss became NaN or inf; the model keeps the weights of the step before.
     Diverged {
         step: usize,
         loss: f32,
@@ -71,14 +64,21 @@ pub struct SnapshotRequest {
     pub solve: SolveOptions,
     /// Descriptor to sample for (conditional data); the first training descriptor when absent.
     pub descriptor: Option<Vec<f32>>,
+    /// For MixFlow-RF: the w at which to show the κ-FC source of sampled data points.
+    pub source_w: f32,
 }
 
 /// Everything a UI draws, in original units.
-#[derive(Clone, Debug)]
 pub struct Snapshot {
     pub step: usize,
     pub samples: Points,
     pub base: Points,
+    /// The mixture component of each base sample (MixFlow-OOD).
+    pub base_components: Option<Vec<usize>>,
+    /// MixFlow-OOD's base for the descriptor: K weights, means and sigmas.
+    pub mixture: Option<Mixture>,
+    /// MixFlow-RF: encoder μ and σ of sampled data points, and their source at `source_w`.
+    pub kappa: Option<KappaView>,
     /// Times of the recorded states, and the first `trajectories` particles at each.
     pub times: Vec<f32>,
     pub trajectories: Vec<Points>,
@@ -86,21 +86,18 @@ pub struct Snapshot {
     pub nfe: usize,
 }
 
-/// One minibatch in model space.
-struct Batch {
-    x0: Points,
-    x1: Points,
-    descriptors: Option<Points>,
-    groups: Vec<Range<usize>>,
+/// The method-specific state: networks and optimisers.
+enum Model {
+    Cfm(Cfm),
+    KappaFc(MixflowRf),
+    Ood(MixflowOod),
 }
 
 pub struct Trainer {
     pub config: TrainConfig,
     pub dataset: Dataset,
-    source: Option<Toy>,
     scaler: Option<Scaler>,
-    model: FlowModel,
-    optim: ModuleOptimizer,
+    model: Model,
     /// The autodiff device training runs on.
     device: Device,
     step: usize,
@@ -125,30 +122,31 @@ impl Trainer {
     pub fn on_device(config: TrainConfig, device: Device) -> Result<Self, String> {
         let dataset = Dataset::load(&config.dataset_request())?;
         config.validate(&dataset)?;
-        let (source_name, _) = config.source_and_target();
-        let source = Toy::parse(&source_name).filter(|t| *t != Toy::Gaussian);
-        let scaler = (dataset.is_conditional() || dataset.is_table()).then(|| fit_scaler(&dataset, config.data_seed));
+        let training_data = training_sample(&dataset, config.data_seed);
+        let scaler = (dataset.is_conditional() || dataset.is_table()).then(|| Scaler::fit(&training_data));
         let device = device.autodiff();
-        let model = FlowModel::new(
-            dataset.dim,
-            dataset.descriptor_dim,
-            &config.net_shape(),
-            config.seed,
-            &device,
-        );
-        let mut adam = AdamConfig::new()
-            .with_beta_1(config.beta1 as f32)
-            .with_beta_2(config.beta2 as f32)
-            .with_epsilon(config.eps as f32);
-        if let Some(clip) = config.grad_clip {
-            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
-        }
+        let mut init = rng::seeded(config.seed, Stream::Init, 0);
+        let (dim, descriptor_dim) = (dataset.dim, dataset.descriptor_dim);
+        let model = match config.method {
+            Method::Rf | Method::OtCfm | Method::COt => {
+                Model::Cfm(Cfm::new(&config, dim, descriptor_dim, &mut init, &device))
+            }
+            Method::MixflowRf | Method::FastOde => {
+                Model::KappaFc(MixflowRf::new(&config, dim, descriptor_dim, &mut init, &device))
+            }
+            Method::MixflowOod => {
+                let scaled = match &scaler {
+                    Some(s) => s.forward(&training_data),
+                    None => training_data,
+                };
+                let descriptors = training_descriptors(&dataset);
+                Model::Ood(MixflowOod::new(&config, &scaled, &descriptors, &mut init, &device))
+            }
+        };
         Ok(Self {
             dataset,
-            source,
             scaler,
             model,
-            optim: adam.init(),
             device,
             step: 0,
             history: Vec::new(),
@@ -168,9 +166,32 @@ impl Trainer {
         &self.history
     }
 
-    /// Parameter counts: (velocity field, descriptor encoder).
-    pub fn param_counts(&self) -> (usize, usize) {
-        self.model.param_counts()
+    /// Parameter counts of each network, by name.
+    pub fn param_counts(&self) -> Vec<(&'static str, usize)> {
+        match &self.model {
+            Model::Cfm(m) => {
+                let (v, e) = m.model.param_counts();
+                vec![("velocity field", v), ("descriptor encoder", e)]
+            }
+            Model::KappaFc(m) => {
+                let (v, e) = m.model.flow.param_counts();
+                vec![
+                    ("velocity field", v),
+                    ("descriptor encoder", e),
+                    ("κ-FC encoder", m.model.kappa.num_params()),
+                ]
+            }
+            Model::Ood(m) => {
+                let b = &m.model.base;
+                let heads =
+                    b.weights.num_params() + b.means.num_params() + b.log_sigma.as_ref().map_or(0, |h| h.num_params());
+                vec![
+                    ("velocity field", m.model.velocity.num_params()),
+                    ("descriptor encoder", b.encoder.num_params()),
+                    ("base heads", heads),
+                ]
+            }
+        }
     }
 
     /// One training iteration.
@@ -182,36 +203,27 @@ impl Trainer {
         // Each step draws from its own stream, so a resumed run repeats an uninterrupted one exactly.
         let mut rng = rng::seeded(self.config.seed, Stream::Train, self.step as u64);
         let batch = self.draw_batch(&mut rng);
-        let x0 = coupling::pair(self.config.method.coupling(), &batch.x0, &batch.x1, &batch.groups);
-        let t: Vec<f32> = (0..x0.len()).map(|_| rng::uniform(&mut rng)).collect();
-
+        let lr = self.config.lr_at(self.step);
         let dev = &self.device;
-        let x0 = to_tensor(&x0, dev);
-        let x1 = to_tensor(&batch.x1, dev);
-        let t = Tensor::<2>::from_data(TensorData::new(t, [x1.dims()[0], 1]), dev);
-        let xt = x0.clone() * (t.clone().neg() + 1.0) + x1.clone() * t.clone();
-        let target = x1 - x0;
-        let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
-        let v = self.model.velocity(xt, t, c);
-        let loss = (v - target).powi_scalar(2).mean();
-        let value = loss.clone().into_scalar::<f32>();
-        if !value.is_finite() {
+        let outcome = match &mut self.model {
+            Model::Cfm(m) => m.step(&batch, lr, &mut rng, dev),
+            Model::KappaFc(m) => m.step(&batch, lr, &mut rng, dev),
+            Model::Ood(m) => m.step(self.step, &batch, lr, &mut rng, dev),
+        };
+        if let Some(loss) = outcome.losses.non_finite() {
             return Err(TrainError::Diverged {
                 step: self.step + 1,
-                loss: value,
+                loss,
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(self.config.lr_at(self.step), self.model.clone(), grads);
-
         self.step += 1;
-        let losses = Losses { flow: value };
-        self.history.push(losses);
+        self.history.push(outcome.losses);
         Ok(StepMessage {
             step: self.step,
-            losses,
-            phase: Phase::Flow,
+            losses: outcome.losses,
+            phase: outcome.phase,
             step_ms: started.elapsed().as_secs_f64() * 1e3,
+            warning: outcome.warning,
         })
     }
 
@@ -241,9 +253,7 @@ impl Trainer {
             Some(s) => s.forward(&x1),
             None => x1,
         };
-        let x0 = draw_source(self.source, x1.len(), x1.dim, rng);
         Batch {
-            x0,
             x1,
             descriptors,
             groups,
@@ -252,11 +262,21 @@ impl Trainer {
 
     /// An inference view of the current model (no autodiff), for sampling and evaluation.
     pub fn sampler(&self) -> Sampler {
+        let inference = match &self.model {
+            Model::Cfm(m) => Inference::Flow {
+                model: m.model.valid(),
+                source: m.source,
+            },
+            Model::KappaFc(m) => Inference::KappaFc {
+                model: m.model.valid(),
+                settings: m.settings,
+            },
+            Model::Ood(m) => Inference::Mixture { model: m.model.valid() },
+        };
         Sampler {
-            model: self.model.valid(),
+            inference,
             device: self.device.clone().inner(),
             scaler: self.scaler.clone(),
-            source: self.source,
             dim: self.dataset.dim,
         }
     }
@@ -272,19 +292,29 @@ impl Trainer {
                 .first()
                 .map(|&i| self.dataset.conditions[i].descriptor.clone())
         });
+        let descriptor = descriptor.as_deref();
         let n = req.particles.max(1);
         let m = req.trajectories.min(n);
-        let base = sampler.base(n, &mut rng);
-        let head = Points::new(base.dim, base.data[..m * base.dim].to_vec());
-        let tail = Points::new(base.dim, base.data[m * base.dim..].to_vec());
-        let traced = sampler.generate(descriptor.as_deref(), &head, &req.solve, true)?;
-        let rest = sampler.generate(descriptor.as_deref(), &tail, &req.solve, false)?;
+        let base = sampler.base(descriptor, n, &mut rng)?;
+        let split_at = m * base.points.dim;
+        let head = Points::new(base.points.dim, base.points.data[..split_at].to_vec());
+        let tail = Points::new(base.points.dim, base.points.data[split_at..].to_vec());
+        let traced = sampler.generate(descriptor, &head, &req.solve, true)?;
+        let rest = sampler.generate(descriptor, &tail, &req.solve, false)?;
         let mut samples = traced.samples;
         samples.data.extend(rest.samples.data);
+        let kappa = {
+            let cond = descriptor.and_then(|d| self.dataset.conditions.iter().position(|c| c.descriptor == d));
+            let data = self.dataset.sample(cond, n.min(2000), &mut rng);
+            sampler.kappa_view(&data, req.source_w, &mut rng)
+        };
         Ok(Snapshot {
             step: self.step,
             samples,
-            base: sampler.to_original(&base),
+            base: sampler.to_original(&base.points),
+            base_components: base.components,
+            mixture: sampler.mixture(descriptor),
+            kappa,
             times: traced.trajectory.iter().map(|(t, _)| *t).collect(),
             trajectories: traced.trajectory.into_iter().map(|(_, p)| p).collect(),
             losses: self.history.clone(),
@@ -292,18 +322,26 @@ impl Trainer {
         })
     }
 
+    /// MixFlow-OOD's base for any descriptor, in original units (None for other methods).
+    pub fn mixture(&self, descriptor: Option<&[f32]>) -> Option<Mixture> {
+        self.sampler().mixture(descriptor)
+    }
+
     /// Writes the weights, optimiser state, config and progress into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
         let io = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
         write_json(&dir.join("config.json"), &self.config)?;
-        self.model
-            .clone()
-            .save_file(dir.join("model.bpk"))
-            .map_err(|e| io("model.bpk", &e))?;
-        self.optim
-            .save(dir.join("optimizer.bpk"))
-            .map_err(|e| io("optimizer.bpk", &e))?;
+        let model = dir.join("model.bpk");
+        let saved = match &self.model {
+            Model::Cfm(m) => m.model.clone().save_file(model),
+            Model::KappaFc(m) => m.model.clone().save_file(model),
+            Model::Ood(m) => m.model.clone().save_file(model),
+        };
+        saved.map_err(|e| io("model.bpk", &e))?;
+        for (file, optim) in self.optimizers() {
+            optim.save(dir.join(file)).map_err(|e| io(file, &e))?;
+        }
         write_json(
             &dir.join("state.json"),
             &TrainerState {
@@ -311,6 +349,14 @@ impl Trainer {
                 history: self.history.clone(),
             },
         )
+    }
+
+    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)> {
+        match &self.model {
+            Model::Cfm(m) => vec![("optimizer.bpk", &m.optim)],
+            Model::KappaFc(m) => vec![("optimizer.bpk", &m.optim)],
+            Model::Ood(m) => vec![("optimizer.bpk", &m.flow_optim), ("base-optimizer.bpk", &m.base_optim)],
+        }
     }
 
     /// Reopens a run folder written by [`save`](Self::save) with its weights, for evaluation and
@@ -334,15 +380,28 @@ impl Trainer {
         let state: TrainerState = read_json(&dir.join("state.json"))?;
         let mut trainer = Self::new(config)?;
         let bad = |file: &str, e: &dyn std::fmt::Display| format!("{}: {e}", dir.join(file).display());
-        trainer.model = trainer
-            .model
-            .try_load_file(dir.join("model.bpk"))
-            .map_err(|e| bad("model.bpk", &e))?;
+        let path = dir.join("model.bpk");
+        let loaded = match &mut trainer.model {
+            Model::Cfm(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
+            Model::KappaFc(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
+            Model::Ood(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
+        };
+        loaded.map_err(|e| bad("model.bpk", &e))?;
         if with_optimizer {
             // burn materialises this state on its default device and moves it to the model's
             // device at the next step.
-            let path = dir.join("optimizer.bpk");
-            trainer.optim = trainer.optim.load(&path).map_err(|e| bad("optimizer.bpk", &e))?;
+            let load = |file: &str, optim: &mut ModuleOptimizer| -> Result<(), String> {
+                *optim = optim.clone().load(dir.join(file)).map_err(|e| bad(file, &e))?;
+                Ok(())
+            };
+            match &mut trainer.model {
+                Model::Cfm(m) => load("optimizer.bpk", &mut m.optim)?,
+                Model::KappaFc(m) => load("optimizer.bpk", &mut m.optim)?,
+                Model::Ood(m) => {
+                    load("optimizer.bpk", &mut m.flow_optim)?;
+                    load("base-optimizer.bpk", &mut m.base_optim)?;
+                }
+            }
         }
         trainer.step = state.step;
         trainer.history = state.history;
@@ -350,25 +409,32 @@ impl Trainer {
     }
 }
 
-/// Fits the [-1, 1] scaler on the training split (or the whole table), drawn from the data seed.
-fn fit_scaler(dataset: &Dataset, data_seed: u64) -> Scaler {
+/// A draw of the training data (original units), from the data seed: what the [-1, 1] scaler and
+/// MixFlow-OOD's K-means are fitted on.
+fn training_sample(dataset: &Dataset, data_seed: u64) -> Points {
     let mut rng = rng::seeded(data_seed, Stream::Data, 0);
-    let mut data = Vec::new();
     let conds = dataset.split_indices(Split::Train);
     if conds.is_empty() {
-        data.extend(dataset.sample(None, 4096, &mut rng).data);
+        return dataset.sample(None, 4096, &mut rng);
     }
+    let mut data = Vec::new();
     for &c in &conds {
         data.extend(dataset.sample(Some(c), 512, &mut rng).data);
     }
-    Scaler::fit(&Points::new(dataset.dim, data))
+    Points::new(dataset.dim, data)
 }
 
-fn draw_source(source: Option<Toy>, n: usize, dim: usize, rng: &mut Rng) -> Points {
-    match source {
-        Some(toy) => toy.sample(n, rng),
-        None => Points::new(dim, rng::normals(rng, n * dim)),
+/// The training descriptors (one constant descriptor for unconditional data).
+fn training_descriptors(dataset: &Dataset) -> Points {
+    let conds = dataset.split_indices(Split::Train);
+    if conds.is_empty() {
+        return Points::new(1, CONSTANT_DESCRIPTOR.to_vec());
     }
+    let data = conds
+        .iter()
+        .flat_map(|&c| dataset.conditions[c].descriptor.clone())
+        .collect();
+    Points::new(dataset.descriptor_dim, data)
 }
 
 /// `k` distinct items of `from` (a partial Fisher–Yates shuffle; validation keeps k ≤ len).
@@ -380,81 +446,6 @@ fn choose_distinct(from: &[usize], k: usize, rng: &mut Rng) -> Vec<usize> {
     }
     pool.truncate(k);
     pool
-}
-
-/// Sampling from a trained model, in original units.
-pub struct Sampler {
-    model: FlowModel,
-    device: Device,
-    scaler: Option<Scaler>,
-    source: Option<Toy>,
-    pub dim: usize,
-}
-
-pub struct Generated {
-    pub samples: Points,
-    pub nfe: usize,
-    /// (t, states) in original units, when recording was asked for.
-    pub trajectory: Vec<(f32, Points)>,
-}
-
-impl Sampler {
-    /// `n` base samples x0 in model space.
-    pub fn base(&self, n: usize, rng: &mut Rng) -> Points {
-        draw_source(self.source, n, self.dim, rng)
-    }
-
-    pub fn to_original(&self, p: &Points) -> Points {
-        match &self.scaler {
-            Some(s) => s.inverse(p),
-            None => p.clone(),
-        }
-    }
-
-    /// Integrates base samples `x0` (model space) to data, for `descriptor` on conditional models.
-    pub fn generate(
-        &self,
-        descriptor: Option<&[f32]>,
-        x0: &Points,
-        opts: &SolveOptions,
-        record: bool,
-    ) -> Result<Generated, String> {
-        let n = x0.len();
-        if n == 0 {
-            return Ok(Generated {
-                samples: x0.clone(),
-                nfe: 0,
-                trajectory: Vec::new(),
-            });
-        }
-        let e = match (&self.model.encoder, descriptor) {
-            (Some(enc), Some(d)) => {
-                let c = Tensor::<2>::from_data(TensorData::new(d.to_vec(), [1, d.len()]), &self.device);
-                Some(enc.forward(c).repeat_dim(0, n))
-            }
-            (Some(_), None) => return Err("this model is conditional: give a descriptor".into()),
-            (None, _) => None,
-        };
-        let mut velocity = |x: Tensor<2>, t: f32| {
-            let t = Tensor::<2>::full([n, 1], t, &self.device);
-            self.model.velocity.forward(x, t, e.clone())
-        };
-        let sol = solve::integrate(&mut velocity, to_tensor(x0, &self.device), opts, record)?;
-        let samples = self.to_original(&to_points(sol.x));
-        if samples.data.iter().any(|x| !x.is_finite()) {
-            return Err("sampling produced NaN or inf: the model has diverged".into());
-        }
-        let trajectory = sol
-            .trajectory
-            .into_iter()
-            .map(|(t, x)| (t, self.to_original(&to_points(x))))
-            .collect();
-        Ok(Generated {
-            samples,
-            nfe: sol.nfe,
-            trajectory,
-        })
-    }
 }
 
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {

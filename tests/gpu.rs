@@ -18,7 +18,9 @@ fn gpu_loss_curve_matches_cpu() {
             .device()
             .unwrap_or_else(|e| panic!("{e} (install mesa-vulkan-drivers)"));
         let mut t = Trainer::on_device(config.clone(), device).unwrap();
-        (0..20).map(|_| t.step().unwrap().losses.flow).collect::<Vec<f32>>()
+        (0..20)
+            .map(|_| t.step().unwrap().losses.flow.unwrap())
+            .collect::<Vec<f32>>()
     };
     let (cpu, gpu) = (curve(BackendKind::Cpu), curve(BackendKind::Gpu));
     for (step, (c, g)) in cpu.iter().zip(&gpu).enumerate() {

@@ -96,6 +96,7 @@ fn snapshots_leave_training_untouched() {
         trajectories: 20,
         solve: SolveOptions::euler(16),
         descriptor: None,
+        source_w: 1.0,
     };
     for step in 0..30 {
         a.step().unwrap();
@@ -119,7 +120,8 @@ fn conditional_baselines_train_and_report_every_split() {
         c.eval_conditions = 2;
         c.curvature_n = 100;
         let t = train(c);
-        let (velocity, encoder) = t.param_counts();
+        let counts = t.param_counts();
+        let (velocity, encoder) = (counts[0].1, counts[1].1);
         assert_eq!(encoder, 2 * 128 + 128 + 128 * 128 + 128, "encoder c -> 128 -> 128");
         assert_eq!(
             velocity,
@@ -144,9 +146,10 @@ fn conditional_baselines_train_and_report_every_split() {
 fn unconditional_network_has_the_reference_shape() {
     let t = Trainer::new(config("moons", Method::Rf, 1)).unwrap();
     // [x, t] -> 128 -> 128 -> 128 -> 2.
+    let expected = 3 * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2;
     assert_eq!(
         t.param_counts(),
-        (3 * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2, 0)
+        vec![("velocity field", expected), ("descriptor encoder", 0)]
     );
 }
 
@@ -181,6 +184,7 @@ fn a_source_to_target_pair_starts_from_the_source() {
         trajectories: 0,
         solve: SolveOptions::euler(4),
         descriptor: None,
+        source_w: 1.0,
     };
     let base = t.snapshot(&req).unwrap().base;
     let mean_radius = base.rows().map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt()).sum::<f32>() / base.len() as f32;

@@ -303,6 +303,11 @@ impl Scaler {
         self.map(p, |y, lo, hi| (y + 1.0) * 0.5 * (hi - lo) + lo)
     }
 
+    /// Half the training range of dimension `d`: how a spread in model space scales to original units.
+    pub fn half_range(&self, d: usize) -> f32 {
+        0.5 * (self.hi[d] - self.lo[d])
+    }
+
     fn map(&self, p: &Points, f: impl Fn(f32, f32, f32) -> f32) -> Points {
         let dim = p.dim;
         let data = p

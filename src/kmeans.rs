@@ -1,0 +1,56 @@
+//! K-means (k-means++ seeding, then Lloyd iterations) for MixFlow-OOD's base initialisation.
+
+use crate::data::Points;
+use crate::rng::{self, Rng};
+
+/// `k` centres of `points` (K × D row-major).
+pub fn kmeans(points: &Points, k: usize, iterations: usize, rng: &mut Rng) -> Vec<f32> {
+    let (n, d) = (points.len(), points.dim);
+    assert!(n > 0 && k > 0, "k-means needs points and at least one centre");
+    let dist = |p: &[f32], c: &[f32]| p.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+    // k-means++: each next centre drawn with probability proportional to squared distance.
+    let mut centres = points.row(rng::index(rng, n)).to_vec();
+    let mut nearest: Vec<f32> = points.rows().map(|p| dist(p, &centres[..d])).collect();
+    while centres.len() < k * d {
+        let total: f32 = nearest.iter().sum();
+        let mut u = rng::uniform(rng) * total;
+        let mut pick = n - 1;
+        for (i, w) in nearest.iter().enumerate() {
+            if u < *w {
+                pick = i;
+                break;
+            }
+            u -= w;
+        }
+        let c = points.row(pick).to_vec();
+        for (i, p) in points.rows().enumerate() {
+            nearest[i] = nearest[i].min(dist(p, &c));
+        }
+        centres.extend(c);
+    }
+    let mut assign = vec![0usize; n];
+    for _ in 0..iterations {
+        for (i, p) in points.rows().enumerate() {
+            assign[i] = (0..k)
+                .min_by(|&a, &b| dist(p, &centres[a * d..][..d]).total_cmp(&dist(p, &centres[b * d..][..d])))
+                .unwrap();
+        }
+        let mut sums = vec![0.0f32; k * d];
+        let mut counts = vec![0usize; k];
+        for (i, p) in points.rows().enumerate() {
+            counts[assign[i]] += 1;
+            for j in 0..d {
+                sums[assign[i] * d + j] += p[j];
+            }
+        }
+        for c in 0..k {
+            // An empty cluster keeps its centre.
+            if counts[c] > 0 {
+                for j in 0..d {
+                    centres[c * d + j] = sums[c * d + j] / counts[c] as f32;
+                }
+            }
+        }
+    }
+    centres
+}

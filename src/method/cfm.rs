@@ -1,0 +1,61 @@
+//! The baselines' conditional flow-matching step (RF / I-CFM, OT-CFM, C-OT): x0 from the source,
+//! paired with x1 by the method's coupling, one Adam over the velocity field and descriptor encoder.
+
+use super::{Batch, Losses, Phase, StepOutcome, flow_loss, straight_path};
+use crate::config::TrainConfig;
+use crate::coupling::{self, Coupling};
+use crate::data::{Points, Toy};
+use crate::nn::FlowModel;
+use crate::rng::{self, Rng};
+use crate::solve::to_tensor;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+
+pub struct Cfm {
+    pub model: FlowModel,
+    pub optim: ModuleOptimizer,
+    coupling: Coupling,
+    /// None: N(0, I).
+    pub source: Option<Toy>,
+}
+
+impl Cfm {
+    pub fn new(config: &TrainConfig, dim: usize, descriptor_dim: usize, init: &mut Rng, device: &Device) -> Self {
+        let (source, _) = config.source_and_target();
+        Self {
+            model: FlowModel::new(dim, descriptor_dim, 0, &config.net_shape(), init, device),
+            optim: super::adam(config, config.beta1, config.beta2),
+            coupling: config.method.coupling(),
+            source: Toy::parse(&source).filter(|t| *t != Toy::Gaussian),
+        }
+    }
+
+    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+        let x0 = draw_source(self.source, batch.x1.len(), batch.x1.dim, rng);
+        let x0 = coupling::pair(self.coupling, &x0, &batch.x1, &batch.groups);
+        let t = super::uniform_column(batch.x1.len(), rng, dev);
+        let (xt, u) = straight_path(to_tensor(&x0, dev), to_tensor(&batch.x1, dev), t.clone());
+        let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
+        let loss = flow_loss(self.model.velocity(xt, t, c, None), u);
+        let value = loss.clone().into_scalar::<f32>();
+        if value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+        }
+        StepOutcome {
+            losses: Losses {
+                flow: Some(value),
+                ..Losses::default()
+            },
+            phase: Phase::Flow,
+            warning: None,
+        }
+    }
+}
+
+pub fn draw_source(source: Option<Toy>, n: usize, dim: usize, rng: &mut Rng) -> Points {
+    match source {
+        Some(toy) => toy.sample(n, rng),
+        None => Points::new(dim, rng::normals(rng, n * dim)),
+    }
+}

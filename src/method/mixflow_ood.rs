@@ -1,0 +1,242 @@
+//! MixFlow-OOD (Rubbi et al.; SPEC section 3.2): a descriptor-conditioned mixture base
+//! p(z | c) = Σ_k π_k(c) N(μ_k(c), σ²), initialised at the K-means centres of the training data,
+//! trained by a geodesic loss (a minibatch W2² to the data of each descriptor) in alternation with
+//! flow matching on per-descriptor OT pairs. Two Adam optimisers: flow (betas 0, 0.99) and base.
+
+use super::{Batch, Losses, Phase, StepOutcome, flow_loss, straight_path};
+use crate::config::TrainConfig;
+use crate::coupling::assignment;
+use crate::data::Points;
+use crate::kmeans::kmeans;
+use crate::mixture::{Mixture, gumbel};
+use crate::nn::{MixtureBase, MixtureParams, VelocityField};
+use crate::rng::{self, Rng};
+use crate::solve::{to_points, to_tensor};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+
+#[derive(Module, Debug)]
+pub struct OodModel {
+    pub velocity: VelocityField,
+    pub base: MixtureBase,
+}
+
+/// Where the schedule switches and how often the base trains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub warmup_end: usize,
+    pub cooldown_start: usize,
+    pub base_every: usize,
+}
+
+impl Schedule {
+    pub fn new(steps: usize, warmup: f64, cooldown: f64, base_every: usize) -> Self {
+        let warmup_end = (warmup * steps as f64).round() as usize;
+        let cooldown_start = steps - ((cooldown * steps as f64).round() as usize).min(steps);
+        Self {
+            warmup_end,
+            cooldown_start: cooldown_start.max(warmup_end),
+            base_every,
+        }
+    }
+
+    /// The phase of the step that follows `step` completed steps, and whether it is a base step.
+    pub fn at(&self, step: usize) -> (Phase, bool) {
+        if step < self.warmup_end {
+            (Phase::Warmup, false)
+        } else if step >= self.cooldown_start {
+            (Phase::Cooldown, false)
+        } else {
+            (
+                Phase::Alternate,
+                (step - self.warmup_end) % self.base_every == self.base_every - 1,
+            )
+        }
+    }
+}
+
+pub struct MixflowOod {
+    pub model: OodModel,
+    pub flow_optim: ModuleOptimizer,
+    pub base_optim: ModuleOptimizer,
+    schedule: Schedule,
+    tau: f32,
+}
+
+/// Unconditional data gets one constant descriptor, so the same base serves it (SPEC E3).
+pub const CONSTANT_DESCRIPTOR: [f32; 1] = [1.0];
+
+impl MixflowOod {
+    /// Builds the networks, then initialises the base: K-means centres of the pooled training
+    /// data, and a pre-training of the means head so that every training descriptor starts there.
+    pub fn new(
+        config: &TrainConfig,
+        train_data: &Points,
+        train_descriptors: &Points,
+        init: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let shape = config.net_shape();
+        let dim = train_data.dim;
+        let velocity = VelocityField::new(dim, shape.encoder_width, &shape, init, device);
+        let base = MixtureBase::new(
+            train_descriptors.dim,
+            dim,
+            config.components,
+            config.sigma as f32,
+            config.learn_sigma,
+            shape.encoder_width,
+            init,
+            device,
+        );
+        let mut ood = Self {
+            model: OodModel { velocity, base },
+            flow_optim: super::adam(config, config.flow_beta1, config.flow_beta2),
+            base_optim: super::adam(config, config.beta1, config.beta2),
+            schedule: Schedule::new(config.steps, config.warmup, config.cooldown, config.base_every),
+            tau: config.tau as f32,
+        };
+        let centres = kmeans(train_data, config.components, 50, init);
+        ood.pretrain_means(
+            &centres,
+            train_descriptors,
+            config.pretrain_steps,
+            config.lr,
+            init,
+            device,
+        );
+        ood
+    }
+
+    /// Trains h_Θ alone so that μ(c) ≈ centres for every training descriptor: MSE to the centres
+    /// plus N(0, 0.1²) noise.
+    fn pretrain_means(
+        &mut self,
+        centres: &[f32],
+        descriptors: &Points,
+        steps: usize,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) {
+        let n = descriptors.len();
+        let k_d = centres.len();
+        let mut optim = burn::optim::AdamConfig::new().init();
+        let c = to_tensor(descriptors, dev);
+        for _ in 0..steps {
+            let target: Vec<f32> = (0..n)
+                .flat_map(|_| centres.iter().map(|m| m + 0.1 * rng::normal(rng)).collect::<Vec<_>>())
+                .collect();
+            let target = Tensor::<2>::from_data(TensorData::new(target, [n, k_d]), dev);
+            let e = self.model.base.encoder.forward(c.clone()).detach();
+            let loss = (self.model.base.means.forward(e) - target).powi_scalar(2).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model.base.means);
+            self.model.base.means = optim.step(lr, self.model.base.means.clone(), grads);
+        }
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
+    }
+
+    pub fn step(&mut self, step: usize, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+        let (phase, base_step) = self.schedule.at(step);
+        let (n, dim) = (batch.x1.len(), batch.x1.dim);
+        let c = descriptors_or_constant(batch.descriptors.as_ref(), n);
+        let params = self.model.base.params(to_tensor(&c, dev));
+        let k = self.model.base.components;
+        let gumbel_noise =
+            Tensor::<2>::from_data(TensorData::new((0..n * k).map(|_| gumbel(rng)).collect(), [n, k]), dev);
+        let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
+        let (z, weights) = soft_draw(&params, gumbel_noise, eps, self.tau);
+        // Exact OT inside each descriptor group, on values only: no gradient through the pairing.
+        let x1 = to_tensor(&pair_within_groups(&to_points(z.clone().detach()), batch), dev);
+        let mut losses = Losses::default();
+        let mut warning = None;
+        if base_step {
+            let geodesic = (x1 - z).powi_scalar(2).sum_dim(1).mean();
+            let value = geodesic.clone().into_scalar::<f32>();
+            losses.base = Some(value);
+            if value.is_finite() {
+                let grads = GradientsParams::from_grads(geodesic.backward(), &self.model.base);
+                self.model.base = self.base_optim.step(lr, self.model.base.clone(), grads);
+            }
+            warning = collapse_warning(weights, k);
+        } else {
+            let t = super::uniform_column(n, rng, dev);
+            let (xt, u) = straight_path(z.detach(), x1, t.clone());
+            let v = self.model.velocity.forward(xt, t, Some(params.embedding.detach()));
+            let loss = flow_loss(v, u);
+            let value = loss.clone().into_scalar::<f32>();
+            losses.flow = Some(value);
+            if value.is_finite() {
+                let grads = GradientsParams::from_grads(loss.backward(), &self.model.velocity);
+                self.model.velocity = self.flow_optim.step(lr, self.model.velocity.clone(), grads);
+            }
+        }
+        StepOutcome { losses, phase, warning }
+    }
+}
+
+/// The soft (Gumbel-softmax) draw z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε with
+/// g = softmax((log π + gumbel) / τ); returns z [B, D] and g [B, K].
+pub fn soft_draw(p: &MixtureParams, gumbel: Tensor<2>, eps: Tensor<2>, tau: f32) -> (Tensor<2>, Tensor<2>) {
+    let [b, _, d] = p.means.dims();
+    let g = softmax((p.log_weights.clone() + gumbel) / tau, 1);
+    let g3 = g.clone().unsqueeze_dim::<3>(2);
+    let mean = (g3.clone() * p.means.clone()).sum_dim(1).reshape([b, d]);
+    let sigma = (g3 * p.sigmas.clone()).sum_dim(1).reshape([b, d]);
+    (mean + sigma * eps, g)
+}
+
+/// Reorders x1 inside each descriptor group so that row i pairs with base sample z_i.
+fn pair_within_groups(z: &Points, batch: &Batch) -> Points {
+    let mut out = batch.x1.clone();
+    let d = z.dim;
+    for g in &batch.groups {
+        let rows = |p: &Points| Points::new(d, p.data[g.start * d..g.end * d].to_vec());
+        let (zg, xg) = (rows(z), rows(&batch.x1));
+        for (i, j) in assignment(&zg, &xg).into_iter().enumerate() {
+            out.data[(g.start + i) * d..(g.start + i + 1) * d].copy_from_slice(xg.row(j));
+        }
+    }
+    out
+}
+
+/// A warning when the batch's mean mixture weights put (almost) everything on one component.
+fn collapse_warning(weights: Tensor<2>, k: usize) -> Option<String> {
+    if k < 2 {
+        return None;
+    }
+    let mean: Vec<f32> = weights.mean_dim(0).into_data().try_to_vec::<f32>().ok()?;
+    let (top, &w) = mean.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    (w > 0.99).then(|| {
+        format!(
+            "the mixture base has collapsed: component {top} carries {:.1}% of the weight",
+            100.0 * w
+        )
+    })
+}
+
+pub fn descriptors_or_constant(descriptors: Option<&Points>, n: usize) -> Points {
+    match descriptors {
+        Some(d) => d.clone(),
+        None => Points::new(1, CONSTANT_DESCRIPTOR.repeat(n)),
+    }
+}
+
+/// The base for one descriptor, read back to the CPU (model space).
+pub fn mixture_for(base: &MixtureBase, descriptor: &[f32], device: &Device) -> Mixture {
+    let c = Tensor::<2>::from_data(TensorData::new(descriptor.to_vec(), [1, descriptor.len()]), device);
+    let p = base.params(c);
+    let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("float tensor");
+    let (k, d) = (base.components, base.dim);
+    Mixture {
+        dim: d,
+        weights: read(p.log_weights.exp()),
+        means: read(p.means.reshape([k, d])),
+        sigmas: read(p.sigmas.reshape([k, d])),
+    }
+}

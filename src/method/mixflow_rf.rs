@@ -1,0 +1,135 @@
+//! MixFlow-RF (Nayal, Wewer, Lenssen; SPEC section 3.3): a κ-FC encoder gives each κ a diagonal
+//! Gaussian N(μ, σ²); per sample, w ~ U(0, 1) interpolates its parameters with N(0, I):
+//! x0 = w·μ + sqrt(w·σ² + 1 - w)·ε'. Flow loss plus λ_KL·KL, one Adam over v and the encoder.
+//! w ≡ 0 is plain RF, w ≡ 1 is Fast-ODE. With κ = data point, inference starts from N(0, I).
+
+use super::{Batch, Kappa, Losses, MixWeight, Phase, StepOutcome, flow_loss, straight_path};
+use crate::config::TrainConfig;
+use crate::data::Points;
+use crate::nn::{FlowModel, KappaEncoder};
+use crate::rng::{self, Rng};
+use crate::solve::to_tensor;
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+
+#[derive(Module, Debug)]
+pub struct KappaFcModel {
+    pub flow: FlowModel,
+    pub kappa: KappaEncoder,
+}
+
+/// The settings inference needs as well as training.
+#[derive(Clone, Copy, Debug)]
+pub struct KappaFcSettings {
+    pub kappa: Kappa,
+    pub w: MixWeight,
+    /// v also sees w.
+    pub w_input: bool,
+    /// w of the source at inference for κ = descriptor or noise (κ = data always starts at w = 0).
+    pub sample_w: f32,
+    pub kl_weight: f32,
+}
+
+pub struct MixflowRf {
+    pub model: KappaFcModel,
+    pub optim: ModuleOptimizer,
+    pub settings: KappaFcSettings,
+}
+
+impl KappaFcSettings {
+    pub fn from_config(config: &TrainConfig) -> Self {
+        let w = if config.method == super::Method::FastOde {
+            MixWeight::Fixed(1.0)
+        } else {
+            config.w
+        };
+        Self {
+            kappa: config.kappa,
+            w,
+            w_input: config.w_input,
+            sample_w: config.sample_w as f32,
+            kl_weight: config.kl_weight as f32,
+        }
+    }
+
+    /// The w of the source that inference integrates from.
+    pub fn inference_w(&self) -> f32 {
+        if self.kappa == Kappa::Data { 0.0 } else { self.sample_w }
+    }
+}
+
+impl MixflowRf {
+    pub fn new(config: &TrainConfig, dim: usize, descriptor_dim: usize, init: &mut Rng, device: &Device) -> Self {
+        let settings = KappaFcSettings::from_config(config);
+        let shape = config.net_shape();
+        let flow = FlowModel::new(dim, descriptor_dim, settings.w_input as usize, &shape, init, device);
+        let kappa_dim = if settings.kappa == Kappa::Descriptor {
+            descriptor_dim
+        } else {
+            dim
+        };
+        let kappa = KappaEncoder::new(kappa_dim, dim, shape.width, init, device);
+        Self {
+            model: KappaFcModel { flow, kappa },
+            optim: super::adam(config, config.beta1, config.beta2),
+            settings,
+        }
+    }
+
+    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+        let (n, dim) = (batch.x1.len(), batch.x1.dim);
+        let x1 = to_tensor(&batch.x1, dev);
+        let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
+        let kappa = kappa_input(self.settings.kappa, &batch.x1, batch.descriptors.as_ref(), rng);
+        let (mu, log_var) = self.model.kappa.forward(to_tensor(&kappa, dev));
+        let w = match self.settings.w {
+            MixWeight::Uniform => super::uniform_column(n, rng, dev),
+            MixWeight::Fixed(x) => Tensor::full([n, 1], x, dev),
+        };
+        let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
+        let x0 = mix_source(mu.clone(), log_var.clone(), w.clone(), eps);
+        let t = super::uniform_column(n, rng, dev);
+        let (xt, u) = straight_path(x0, x1, t.clone());
+        let v = self.model.flow.velocity(xt, t, c, self.settings.w_input.then_some(w));
+        let flow = flow_loss(v, u);
+        let kl = kl_to_standard_normal(mu, log_var);
+        let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
+        let (flow_value, kl_value) = (flow.into_scalar::<f32>(), kl.into_scalar::<f32>());
+        if flow_value.is_finite() && kl_value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+        }
+        StepOutcome {
+            losses: Losses {
+                flow: Some(flow_value),
+                kl: Some(kl_value),
+                base: None,
+            },
+            phase: Phase::Flow,
+            warning: None,
+        }
+    }
+}
+
+/// What the encoder reads for each row: the data point, its descriptor, or fresh noise.
+pub fn kappa_input(kappa: Kappa, x1: &Points, descriptors: Option<&Points>, rng: &mut Rng) -> Points {
+    match (kappa, descriptors) {
+        (Kappa::Data, _) => x1.clone(),
+        (Kappa::Descriptor, Some(d)) => d.clone(),
+        (Kappa::Descriptor, None) => unreachable!("validation refuses kappa = descriptor without descriptors"),
+        (Kappa::Noise, _) => Points::new(x1.dim, rng::normals(rng, x1.data.len())),
+    }
+}
+
+/// x0 = w·μ + sqrt(w·σ² + 1 - w)·ε: the κ-FC Gaussian's parameters mixed with N(0, I)'s.
+pub fn mix_source(mu: Tensor<2>, log_var: Tensor<2>, w: Tensor<2>, eps: Tensor<2>) -> Tensor<2> {
+    let var = log_var.exp() * w.clone() + (w.clone().neg() + 1.0);
+    mu * w + var.sqrt() * eps
+}
+
+/// mean over the batch of ½ Σ_d (μ² + σ² - 1 - log σ²).
+pub fn kl_to_standard_normal(mu: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
+    let per_dim = mu.powi_scalar(2) + log_var.clone().exp() - 1.0 - log_var;
+    per_dim.sum_dim(1).mean() * 0.5
+}

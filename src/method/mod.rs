@@ -1,0 +1,230 @@
+//! The training methods: the baselines of SPEC section 3.1 (one conditional flow-matching step,
+//! three couplings), MixFlow-RF (3.3) and MixFlow-OOD (3.2). Each method file owns its networks,
+//! its optimisers and its training step; this file holds what they share.
+
+pub mod cfm;
+pub mod mixflow_ood;
+pub mod mixflow_rf;
+
+use crate::coupling::Coupling;
+use crate::data::{Dataset, Points};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Rectified flow / I-CFM: independent coupling (descriptor-conditioned on conditional data).
+    #[default]
+    Rf,
+    /// OT-CFM: exact optimal assignment over the whole minibatch.
+    OtCfm,
+    /// Conditional OT: exact assignment inside each descriptor group.
+    COt,
+    /// MixFlow-OOD: descriptor-conditioned mixture base + per-descriptor OT flow matching.
+    MixflowOod,
+    /// MixFlow-RF: κ-FC mixed source distributions.
+    MixflowRf,
+    /// Fast-ODE: MixFlow-RF with w fixed at 1.
+    FastOde,
+}
+
+impl Method {
+    pub const ALL: [Method; 6] = [
+        Method::Rf,
+        Method::OtCfm,
+        Method::COt,
+        Method::MixflowOod,
+        Method::MixflowRf,
+        Method::FastOde,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Rf => "rf",
+            Method::OtCfm => "ot-cfm",
+            Method::COt => "c-ot",
+            Method::MixflowOod => "mixflow-ood",
+            Method::MixflowRf => "mixflow-rf",
+            Method::FastOde => "fast-ode",
+        }
+    }
+
+    /// The coupling of the baselines (the MixFlow methods make their own pairs).
+    pub fn coupling(self) -> Coupling {
+        match self {
+            Method::OtCfm => Coupling::Exact,
+            Method::COt | Method::MixflowOod => Coupling::PerGroup,
+            Method::Rf | Method::MixflowRf | Method::FastOde => Coupling::Independent,
+        }
+    }
+
+    /// Refuses method and dataset combinations that make no sense.
+    pub fn check(self, dataset: &Dataset) -> Result<(), String> {
+        if self == Method::COt && !dataset.is_conditional() {
+            return Err(format!(
+                "setting `method`: c-ot pairs inside descriptor groups, but `{}` has no descriptors (use ot-cfm)",
+                dataset.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What MixFlow-RF's κ-FC encoder reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Kappa {
+    /// The data point x1 (the paper's setting).
+    #[default]
+    Data,
+    /// The descriptor c (conditional data only).
+    Descriptor,
+    /// Fresh noise.
+    Noise,
+}
+
+/// MixFlow-RF's mixing weight w: drawn per sample from U(0, 1), or fixed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MixWeight {
+    Uniform,
+    Fixed(f32),
+}
+
+impl std::str::FromStr for MixWeight {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("setting `w`: `{s}` is neither `uniform` nor `fixed:X` with X in [0, 1]");
+        match s.trim() {
+            "uniform" => Ok(MixWeight::Uniform),
+            other => {
+                let x: f32 = other
+                    .strip_prefix("fixed:")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
+                if (0.0..=1.0).contains(&x) {
+                    Ok(MixWeight::Fixed(x))
+                } else {
+                    Err(bad())
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for MixWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MixWeight::Uniform => write!(f, "uniform"),
+            MixWeight::Fixed(x) => write!(f, "fixed:{x}"),
+        }
+    }
+}
+
+impl Serialize for MixWeight {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for MixWeight {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One minibatch in model space: data, the descriptor of each row, and the row ranges of the
+/// descriptor groups (one group on unconditional data).
+pub struct Batch {
+    pub x1: Points,
+    pub descriptors: Option<Points>,
+    pub groups: Vec<Range<usize>>,
+}
+
+/// Where a run is in its schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Flow steps throughout (the baselines and MixFlow-RF).
+    Flow,
+    /// MixFlow-OOD: flow steps only, base not yet trained.
+    Warmup,
+    /// MixFlow-OOD: flow steps with a base step every `base-every` iterations.
+    Alternate,
+    /// MixFlow-OOD: flow steps only, base frozen.
+    Cooldown,
+}
+
+/// The loss terms of one step (a term is absent when the step did not compute it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    /// Flow-matching loss: mean over batch and dimensions of ‖v - u‖².
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub flow: Option<f32>,
+    /// MixFlow-OOD's geodesic base loss: mean over the batch of ‖x1 - z‖².
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub base: Option<f32>,
+    /// MixFlow-RF's KL term (unweighted).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kl: Option<f32>,
+}
+
+impl Losses {
+    /// The first non-finite term, if any.
+    pub fn non_finite(&self) -> Option<f32> {
+        [self.flow, self.base, self.kl]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_finite())
+    }
+}
+
+impl std::fmt::Display for Losses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms = [("flow", self.flow), ("base", self.base), ("kl", self.kl)];
+        let shown: Vec<String> = terms
+            .iter()
+            .filter_map(|(name, v)| v.map(|v| format!("{name} {v:.4}")))
+            .collect();
+        write!(f, "{}", shown.join(", "))
+    }
+}
+
+/// What one method step reports back to the trainer.
+pub struct StepOutcome {
+    pub losses: Losses,
+    pub phase: Phase,
+    pub warning: Option<String>,
+}
+
+/// Interpolant and target of the straight path: (x_t, u) with x_t = (1 - t) x0 + t x1, u = x1 - x0.
+pub fn straight_path(x0: Tensor<2>, x1: Tensor<2>, t: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let xt = x0.clone() * (t.clone().neg() + 1.0) + x1.clone() * t;
+    (xt, x1 - x0)
+}
+
+/// Mean over batch and dimensions of ‖v - u‖².
+pub fn flow_loss(v: Tensor<2>, u: Tensor<2>) -> Tensor<1> {
+    (v - u).powi_scalar(2).mean()
+}
+
+/// Adam with the run's epsilon and optional gradient-norm clipping.
+pub fn adam(config: &crate::config::TrainConfig, beta1: f64, beta2: f64) -> burn::optim::ModuleOptimizer {
+    let mut adam = burn::optim::AdamConfig::new()
+        .with_beta_1(beta1 as f32)
+        .with_beta_2(beta2 as f32)
+        .with_epsilon(config.eps as f32);
+    if let Some(clip) = config.grad_clip {
+        adam = adam.with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(clip as f32)));
+    }
+    adam.init()
+}
+
+/// `n` draws of U(0, 1) as an [n, 1] column (one t, or one w, per pair).
+pub fn uniform_column(n: usize, rng: &mut crate::rng::Rng, device: &burn::tensor::Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..n).map(|_| crate::rng::uniform(rng)).collect();
+    Tensor::from_data(burn::tensor::TensorData::new(values, [n, 1]), device)
+}

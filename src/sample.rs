@@ -1,0 +1,224 @@
+//! Sampling from a trained model, in original units: each method's base (source, κ-FC source at
+//! the inference w, or the descriptor's mixture), integrated through the velocity field.
+
+use crate::data::{Points, Scaler, Toy};
+use crate::method::Kappa;
+use crate::method::cfm::draw_source;
+use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, OodModel, mixture_for};
+use crate::method::mixflow_rf::{KappaFcModel, KappaFcSettings, kappa_input, mix_source};
+use crate::mixture::Mixture;
+use crate::nn::{FlowModel, VelocityField};
+use crate::rng::{self, Rng};
+use crate::solve::{self, SolveOptions, to_points, to_tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// The inference copy (no autodiff) of each kind of model.
+pub enum Inference {
+    Flow {
+        model: FlowModel,
+        source: Option<Toy>,
+    },
+    KappaFc {
+        model: KappaFcModel,
+        settings: KappaFcSettings,
+    },
+    Mixture {
+        model: OodModel,
+    },
+}
+
+pub struct Sampler {
+    pub inference: Inference,
+    pub device: Device,
+    pub scaler: Option<Scaler>,
+    pub dim: usize,
+}
+
+/// Base samples x0 (model space), with the mixture component of each when the base is a mixture.
+pub struct Base {
+    pub points: Points,
+    pub components: Option<Vec<usize>>,
+}
+
+pub struct Generated {
+    pub samples: Points,
+    pub nfe: usize,
+    /// (t, states) in original units, when recording was asked for.
+    pub trajectory: Vec<(f32, Points)>,
+}
+
+/// MixFlow-RF's encoder read out for data points: μ, σ and the mixed source at a chosen w.
+pub struct KappaView {
+    pub mu: Points,
+    pub sigma: Points,
+    pub source: Points,
+}
+
+impl Sampler {
+    /// `n` base samples for `descriptor` (ignored where the base does not depend on it).
+    pub fn base(&self, descriptor: Option<&[f32]>, n: usize, rng: &mut Rng) -> Result<Base, String> {
+        let points = match &self.inference {
+            Inference::Flow { source, .. } => draw_source(*source, n, self.dim, rng),
+            Inference::KappaFc { model, settings } => {
+                let w = settings.inference_w();
+                if settings.kappa == Kappa::Data || w == 0.0 {
+                    Points::new(self.dim, rng::normals(rng, n * self.dim))
+                } else {
+                    let placeholder = Points::new(self.dim, vec![0.0; n * self.dim]);
+                    let descriptors = descriptor.map(|d| Points::new(d.len(), d.repeat(n)));
+                    if settings.kappa == Kappa::Descriptor && descriptors.is_none() {
+                        return Err("this model's source depends on the descriptor: give one".into());
+                    }
+                    let kappa = kappa_input(settings.kappa, &placeholder, descriptors.as_ref(), rng);
+                    self.mixed_source(model, &kappa, w, rng)
+                }
+            }
+            Inference::Mixture { model } => {
+                let (points, components) = self.mixture_model_space(model, descriptor).sample(n, rng);
+                return Ok(Base {
+                    points,
+                    components: Some(components),
+                });
+            }
+        };
+        Ok(Base {
+            points,
+            components: None,
+        })
+    }
+
+    fn mixed_source(&self, model: &KappaFcModel, kappa: &Points, w: f32, rng: &mut Rng) -> Points {
+        let n = kappa.len();
+        let (mu, log_var) = model.kappa.forward(to_tensor(kappa, &self.device));
+        let eps = to_tensor(&Points::new(self.dim, rng::normals(rng, n * self.dim)), &self.device);
+        to_points(mix_source(mu, log_var, Tensor::full([n, 1], w, &self.device), eps))
+    }
+
+    fn mixture_model_space(&self, model: &OodModel, descriptor: Option<&[f32]>) -> Mixture {
+        mixture_for(&model.base, descriptor.unwrap_or(&CONSTANT_DESCRIPTOR), &self.device)
+    }
+
+    /// MixFlow-OOD's base for `descriptor`, in original units (None for other methods).
+    pub fn mixture(&self, descriptor: Option<&[f32]>) -> Option<Mixture> {
+        let Inference::Mixture { model } = &self.inference else {
+            return None;
+        };
+        let mut m = self.mixture_model_space(model, descriptor);
+        if let Some(s) = &self.scaler {
+            let (k, d) = (m.components(), m.dim);
+            m.means = s.inverse(&Points::new(d, m.means)).data;
+            m.sigmas = (0..k * d).map(|i| m.sigmas[i] * s.half_range(i % d)).collect();
+        }
+        Some(m)
+    }
+
+    /// MixFlow-RF's κ-FC Gaussians for data points `x1` (original units) with κ = data, and the
+    /// mixed source at `w` (None for other methods or κ settings).
+    pub fn kappa_view(&self, x1: &Points, w: f32, rng: &mut Rng) -> Option<KappaView> {
+        let Inference::KappaFc { model, settings } = &self.inference else {
+            return None;
+        };
+        if settings.kappa != Kappa::Data {
+            return None;
+        }
+        let x = match &self.scaler {
+            Some(s) => s.forward(x1),
+            None => x1.clone(),
+        };
+        let (mu, log_var) = model.kappa.forward(to_tensor(&x, &self.device));
+        let sigma = to_points(log_var.clone().mul_scalar(0.5).exp());
+        let sigma = match &self.scaler {
+            Some(s) => Points::new(
+                self.dim,
+                sigma
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * s.half_range(i % self.dim))
+                    .collect(),
+            ),
+            None => sigma,
+        };
+        let source = self.to_original(&self.mixed_source(model, &x, w, rng));
+        Some(KappaView {
+            mu: self.to_original(&to_points(mu)),
+            sigma,
+            source,
+        })
+    }
+
+    pub fn to_original(&self, p: &Points) -> Points {
+        match &self.scaler {
+            Some(s) => s.inverse(p),
+            None => p.clone(),
+        }
+    }
+
+    /// The velocity field and its conditioning features for `n` rows and `descriptor`.
+    fn conditioning(
+        &self,
+        descriptor: Option<&[f32]>,
+        n: usize,
+    ) -> Result<(&VelocityField, Option<Tensor<2>>), String> {
+        let row = |d: &[f32]| Tensor::<2>::from_data(TensorData::new(d.to_vec(), [1, d.len()]), &self.device);
+        let embed = |model: &FlowModel| match (&model.encoder, descriptor) {
+            (Some(enc), Some(d)) => Ok(Some(enc.forward(row(d)).repeat_dim(0, n))),
+            (Some(_), None) => Err("this model is conditional: give a descriptor".to_string()),
+            (None, _) => Ok(None),
+        };
+        Ok(match &self.inference {
+            Inference::Flow { model, .. } => (&model.velocity, embed(model)?),
+            Inference::KappaFc { model, settings } => {
+                let e = embed(&model.flow)?;
+                let w = settings
+                    .w_input
+                    .then(|| Tensor::full([n, 1], settings.inference_w(), &self.device));
+                let cond: Vec<Tensor<2>> = e.into_iter().chain(w).collect();
+                (&model.flow.velocity, (!cond.is_empty()).then(|| Tensor::cat(cond, 1)))
+            }
+            Inference::Mixture { model } => {
+                let d = descriptor.unwrap_or(&CONSTANT_DESCRIPTOR);
+                (
+                    &model.velocity,
+                    Some(model.base.encoder.forward(row(d)).repeat_dim(0, n)),
+                )
+            }
+        })
+    }
+
+    /// Integrates base samples `x0` (model space) to data, for `descriptor` on conditional models.
+    pub fn generate(
+        &self,
+        descriptor: Option<&[f32]>,
+        x0: &Points,
+        opts: &SolveOptions,
+        record: bool,
+    ) -> Result<Generated, String> {
+        let n = x0.len();
+        if n == 0 {
+            return Ok(Generated {
+                samples: x0.clone(),
+                nfe: 0,
+                trajectory: Vec::new(),
+            });
+        }
+        let (velocity, cond) = self.conditioning(descriptor, n)?;
+        let mut field =
+            |x: Tensor<2>, t: f32| velocity.forward(x, Tensor::<2>::full([n, 1], t, &self.device), cond.clone());
+        let sol = solve::integrate(&mut field, to_tensor(x0, &self.device), opts, record)?;
+        let samples = self.to_original(&to_points(sol.x));
+        if samples.data.iter().any(|x| !x.is_finite()) {
+            return Err("sampling produced NaN or inf: the model has diverged".into());
+        }
+        let trajectory = sol
+            .trajectory
+            .into_iter()
+            .map(|(t, x)| (t, self.to_original(&to_points(x))))
+            .collect();
+        Ok(Generated {
+            samples,
+            nfe: sol.nfe,
+            trajectory,
+        })
+    }
+}
