@@ -3,11 +3,36 @@
 use crate::data::Points;
 use crate::rng::{self, Rng};
 
-/// `k` centres of `points` (K × D row-major).
-pub fn kmeans(points: &Points, k: usize, iterations: usize, rng: &mut Rng) -> Vec<f32> {
+/// `k` centres of `points` (K × D row-major): the best of `restarts` seedings by inertia, since
+/// Lloyd iterations stop in local optima (two centres on one mode, one between two).
+pub fn kmeans(points: &Points, k: usize, iterations: usize, restarts: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..restarts.max(1))
+        .map(|_| lloyd(points, k, iterations, rng))
+        .min_by(|a, b| inertia(points, a).total_cmp(&inertia(points, b)))
+        .expect("at least one restart")
+}
+
+fn dist(p: &[f32], c: &[f32]) -> f32 {
+    p.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum()
+}
+
+/// Sum of squared distances from each point to its nearest centre.
+pub fn inertia(points: &Points, centres: &[f32]) -> f32 {
+    let d = points.dim;
+    points
+        .rows()
+        .map(|p| {
+            centres
+                .chunks_exact(d)
+                .map(|c| dist(p, c))
+                .fold(f32::INFINITY, f32::min)
+        })
+        .sum()
+}
+
+fn lloyd(points: &Points, k: usize, iterations: usize, rng: &mut Rng) -> Vec<f32> {
     let (n, d) = (points.len(), points.dim);
     assert!(n > 0 && k > 0, "k-means needs points and at least one centre");
-    let dist = |p: &[f32], c: &[f32]| p.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
     // k-means++: each next centre drawn with probability proportional to squared distance.
     let mut centres = points.row(rng::index(rng, n)).to_vec();
     let mut nearest: Vec<f32> = points.rows().map(|p| dist(p, &centres[..d])).collect();

@@ -98,7 +98,7 @@ impl MixflowOod {
             schedule: Schedule::new(config.steps, config.warmup, config.cooldown, config.base_every),
             tau: config.tau as f32,
         };
-        let centres = kmeans(train_data, config.components, 50, init);
+        let centres = kmeans(train_data, config.components, 50, 5, init);
         ood.pretrain_means(
             &centres,
             train_descriptors,

@@ -1,0 +1,273 @@
+//! The MixFlow methods' parts against closed forms: the mixture density and draws, the
+//! Gumbel-softmax limit, the κ-FC mixed source, gradients into the encoder, the OOD schedule and
+//! per-descriptor pairing; then short end-to-end runs of both methods.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use mixflow::config::TrainConfig;
+use mixflow::data::Points;
+use mixflow::eval::evaluate;
+use mixflow::method::mixflow_ood::Schedule;
+use mixflow::method::mixflow_rf::{kl_to_standard_normal, mix_source};
+use mixflow::method::{Method, Phase};
+use mixflow::mixture::Mixture;
+use mixflow::nn::KappaEncoder;
+use mixflow::rng::{self, Stream};
+use mixflow::solve::{to_points, to_tensor};
+use mixflow::train::Trainer;
+
+fn two_components() -> Mixture {
+    Mixture {
+        dim: 2,
+        weights: vec![0.25, 0.75],
+        means: vec![-2.0, 0.0, 3.0, 1.0],
+        sigmas: vec![0.5, 0.5, 1.0, 2.0],
+    }
+}
+
+#[test]
+fn mixture_log_density_matches_the_closed_form() {
+    let m = two_components();
+    let x = [0.5f32, -0.5];
+    let normal =
+        |x: f64, mu: f64, s: f64| (-(x - mu).powi(2) / (2.0 * s * s)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+    let expected =
+        0.25 * normal(0.5, -2.0, 0.5) * normal(-0.5, 0.0, 0.5) + 0.75 * normal(0.5, 3.0, 1.0) * normal(-0.5, 1.0, 2.0);
+    assert!(
+        (m.log_density(&x) - expected.ln()).abs() < 1e-5,
+        "{} vs {}",
+        m.log_density(&x),
+        expected.ln()
+    );
+}
+
+#[test]
+fn mixture_draws_have_the_mixture_moments() {
+    let m = two_components();
+    let (p, components) = m.sample(200_000, &mut rng::seeded(1, Stream::Data, 0));
+    let share = components.iter().filter(|&&k| k == 1).count() as f64 / components.len() as f64;
+    assert!((share - 0.75).abs() < 0.005, "component share {share}");
+    // E[x] = Σ π μ; Var[x] = Σ π (σ² + μ²) - E[x]².
+    let mean = [0.25 * -2.0 + 0.75 * 3.0, 0.75 * 1.0];
+    let var = [
+        0.25 * (0.25 + 4.0) + 0.75 * (1.0 + 9.0) - mean[0] * mean[0],
+        0.25 * 0.25 + 0.75 * (4.0 + 1.0) - mean[1] * mean[1],
+    ];
+    let (m_hat, s_hat) = (p.mean(), p.std());
+    for d in 0..2 {
+        assert!(
+            (m_hat[d] - mean[d]).abs() < 0.02,
+            "mean[{d}] {} vs {}",
+            m_hat[d],
+            mean[d]
+        );
+        assert!(
+            (s_hat[d] * s_hat[d] - var[d]).abs() < 0.05 * var[d],
+            "var[{d}] {} vs {}",
+            s_hat[d] * s_hat[d],
+            var[d]
+        );
+    }
+}
+
+#[test]
+fn the_soft_draw_tends_to_the_hard_draw_as_tau_shrinks() {
+    let m = Mixture {
+        dim: 1,
+        weights: vec![0.2, 0.5, 0.3],
+        means: vec![-1.0, 0.0, 1.0],
+        sigmas: vec![0.1; 3],
+    };
+    let mut r = rng::seeded(2, Stream::Data, 0);
+    for _ in 0..200 {
+        let g = m.gumbel_noise(&mut r);
+        let hard = m.hard_choice(&g);
+        let soft = m.soft_weights(&g, 1e-3);
+        assert!(
+            soft[hard] > 0.999,
+            "τ → 0 puts the weight on the hard choice: {soft:?} vs {hard}"
+        );
+        let warm = m.soft_weights(&g, 10.0);
+        assert!(warm.iter().all(|w| *w > 0.1), "a high τ spreads it: {warm:?}");
+    }
+}
+
+#[test]
+fn the_mixed_source_has_mean_w_mu_and_variance_w_sigma2_plus_1_minus_w() {
+    let device = Device::flex();
+    let n = 100_000;
+    let (mu, sigma2) = (2.0f32, 0.25f32);
+    let column = |v: f32| Tensor::<2>::full([n, 1], v, &device);
+    let eps = to_tensor(
+        &Points::new(1, rng::normals(&mut rng::seeded(3, Stream::Data, 0), n)),
+        &device,
+    );
+    for w in [0.0f32, 0.3, 1.0] {
+        let x0 = to_points(mix_source(column(mu), column(sigma2.ln()), column(w), eps.clone()));
+        let (m, s) = (x0.mean()[0], x0.std()[0]);
+        let var = (w * sigma2 + 1.0 - w) as f64;
+        assert!((m - (w * mu) as f64).abs() < 0.01, "w {w}: mean {m}");
+        assert!((s * s - var).abs() < 0.02 * var, "w {w}: variance {} vs {var}", s * s);
+    }
+    // At w = 0 it is exactly the N(0, I) noise, whatever the encoder says.
+    let x0 = to_points(mix_source(column(mu), column(sigma2.ln()), column(0.0), eps.clone()));
+    assert_eq!(x0, to_points(eps));
+}
+
+#[test]
+fn gradients_reach_the_encoder_through_x0() {
+    let device = Device::flex().autodiff();
+    let enc = KappaEncoder::new(2, 2, 16, &mut rng::seeded(4, Stream::Init, 0), &device);
+    let kappa = to_tensor(&Points::new(2, vec![0.5, -1.0, 1.5, 0.2]), &device);
+    let (mu, log_var) = enc.forward(kappa);
+    let w = Tensor::<2>::full([2, 1], 0.7, &device);
+    let eps = to_tensor(&Points::new(2, vec![0.1, 0.2, -0.3, 0.4]), &device);
+    let x1 = to_tensor(&Points::new(2, vec![1.0, 1.0, -1.0, 2.0]), &device);
+    // The flow target x1 - x0 alone (no KL) must move the encoder.
+    let loss = (x1 - mix_source(mu, log_var, w, eps)).powi_scalar(2).mean();
+    let grads = loss.backward();
+    let mut reached = 0;
+    enc.visit(&mut GradCounter {
+        grads: &grads,
+        nonzero: &mut reached,
+    });
+    assert_eq!(reached, 6, "every weight and bias of the encoder gets a gradient");
+}
+
+struct GradCounter<'a> {
+    grads: &'a burn::tensor::Gradients,
+    nonzero: &'a mut usize,
+}
+
+impl burn::module::ModuleVisitor for GradCounter<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if let Some(g) = param.val().grad(self.grads) {
+            if g.abs().sum().into_scalar::<f32>() > 0.0 {
+                *self.nonzero += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn kl_vanishes_at_the_standard_normal() {
+    let device = Device::flex();
+    let zero = Tensor::<2>::zeros([4, 3], &device);
+    assert_eq!(
+        kl_to_standard_normal(zero.clone(), zero.clone()).into_scalar::<f32>(),
+        0.0
+    );
+    // μ = 1, σ² = 1 in 3 dimensions: ½ · 3 · 1.
+    let one = Tensor::<2>::ones([4, 3], &device);
+    assert!((kl_to_standard_normal(one, zero).into_scalar::<f32>() - 1.5).abs() < 1e-6);
+}
+
+#[test]
+fn the_schedule_switches_at_the_configured_fractions() {
+    let s = Schedule::new(1000, 0.1, 0.2, 10);
+    assert_eq!((s.warmup_end, s.cooldown_start), (100, 800));
+    let phases: Vec<(Phase, bool)> = (0..1000).map(|i| s.at(i)).collect();
+    assert!(phases[..100].iter().all(|p| *p == (Phase::Warmup, false)));
+    assert!(phases[800..].iter().all(|p| *p == (Phase::Cooldown, false)));
+    let base_steps: Vec<usize> = (100..800).filter(|&i| phases[i].1).collect();
+    assert_eq!(base_steps.len(), 70, "one base step in ten while alternating");
+    assert_eq!(base_steps[0], 109);
+    assert!(phases[100..800].iter().all(|p| p.0 == Phase::Alternate));
+}
+
+#[test]
+fn per_group_pairing_never_crosses_descriptors() {
+    use mixflow::coupling::{Coupling, pair};
+    // Two groups far apart; a pairing across them would cost far more than within.
+    let x1 = Points::new(1, vec![0.0, 1.0, 2.0, 100.0, 101.0, 102.0]);
+    let x0 = Points::new(1, vec![101.5, 100.5, 99.0, 2.5, 0.5, 1.5]);
+    let paired = pair(Coupling::PerGroup, &x0, &x1, &[0..3, 3..6]);
+    // Within each group the rows of x0 are only reordered.
+    let mut first: Vec<f32> = paired.data[..3].to_vec();
+    first.sort_by(f32::total_cmp);
+    assert_eq!(first, vec![99.0, 100.5, 101.5]);
+    assert_eq!(
+        &paired.data[..3],
+        &[99.0, 100.5, 101.5],
+        "sorted pairs with sorted data in 1D"
+    );
+    let exact = pair(Coupling::Exact, &x0, &x1, &[0..6]);
+    assert_eq!(&exact.data[..3], &[0.5, 1.5, 2.5], "exact OT crosses groups");
+}
+
+fn config(dataset: &str, method: Method, steps: usize) -> TrainConfig {
+    TrainConfig {
+        dataset: dataset.into(),
+        method,
+        steps,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn mixflow_rf_paths_are_straighter_than_rf_on_8gaussians() {
+    let curvature = |method| {
+        let mut c = config("8gaussians", method, 1500);
+        c.eval_n = 300;
+        c.curvature_n = 500;
+        let mut t = Trainer::new(c).unwrap();
+        while !t.is_finished() {
+            t.step().unwrap();
+        }
+        evaluate(&t.sampler(), &t.dataset, &t.config).unwrap().curvature_mean
+    };
+    let (rf, mixflow) = (curvature(Method::Rf), curvature(Method::MixflowRf));
+    println!("curvature on 8gaussians: rf {rf:.4}, mixflow-rf {mixflow:.4}");
+    assert!(mixflow < 0.5 * rf, "mixflow-rf {mixflow} vs rf {rf}");
+}
+
+#[test]
+fn with_one_descriptor_and_small_sigma_the_base_means_sit_at_the_kmeans_centres() {
+    let mut c = config("8gaussians", Method::MixflowOod, 400);
+    c.sigma = 0.05;
+    // A soft draw at τ = 0.5 lands between modes, and the geodesic loss answers by pushing every
+    // mean outwards (radius 5 -> 7 here); a colder draw is close to the hard one it stands for.
+    c.tau = 0.1;
+    let mut t = Trainer::new(c).unwrap();
+    while !t.is_finished() {
+        let msg = t.step().unwrap();
+        assert!(msg.warning.is_none(), "{:?}", msg.warning);
+    }
+    let m = t.mixture(None).unwrap();
+    // 8 components on 8 modes: each mean within 0.5 of a distinct mode centre (radius 5).
+    let mut hit = [false; 8];
+    for k in 0..8 {
+        let mu = m.mean(k);
+        let angle = mu[1].atan2(mu[0]).rem_euclid(std::f32::consts::TAU);
+        let mode = (angle / (std::f32::consts::PI / 4.0)).round() as usize % 8;
+        let centre = [
+            5.0 * (mode as f32 * std::f32::consts::PI / 4.0).cos(),
+            5.0 * (mode as f32 * std::f32::consts::PI / 4.0).sin(),
+        ];
+        let d = ((mu[0] - centre[0]).powi(2) + (mu[1] - centre[1]).powi(2)).sqrt();
+        assert!(d < 0.5, "component {k} at {mu:?} is {d} from mode {mode}");
+        hit[mode] = true;
+    }
+    assert!(hit.iter().all(|h| *h), "every mode has a component");
+}
+
+#[test]
+fn bad_mixflow_settings_are_refused_with_the_setting_named() {
+    let err = |c: TrainConfig| Trainer::new(c).err().unwrap();
+    let mut c = config("moons", Method::MixflowOod, 10);
+    c.components = 0;
+    assert!(err(c).contains("`components`"));
+    let mut c = config("moons", Method::MixflowRf, 10);
+    c.kappa = mixflow::method::Kappa::Descriptor;
+    assert!(err(c).contains("`kappa`"));
+    let mut c = config("moons", Method::MixflowOod, 10);
+    c.warmup = 0.7;
+    c.cooldown = 0.5;
+    assert!(err(c).contains("`cooldown`"));
+    assert!(
+        "fixed:2"
+            .parse::<mixflow::method::MixWeight>()
+            .unwrap_err()
+            .contains("`w`")
+    );
+}
