@@ -5,6 +5,7 @@ use crate::backend::BackendKind;
 use crate::config::{LrSchedule, TrainConfig};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
+use crate::experiment::{self as protocol, Experiment};
 use crate::method::{Kappa, Method, MixWeight};
 use crate::nn::TimeEmbedding;
 use crate::rng::{self, Stream};
@@ -63,6 +64,24 @@ enum Command {
         solver: Option<Solver>,
         #[arg(long)]
         solver_steps: Option<usize>,
+    },
+    /// Run an evaluation protocol of SPEC section 7 (E1 out-of-distribution, E2 curvature, E3
+    /// mixture base vs MixFlow-RF); writes results/<experiment>.json and .md.
+    Experiment {
+        #[arg(value_enum)]
+        experiment: Experiment,
+        /// Seeds per (dataset, method): 0..N.
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        /// Training steps of every run.
+        #[arg(long, default_value_t = 4000)]
+        steps: usize,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Folder for the JSON and Markdown results.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
     },
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
@@ -307,6 +326,13 @@ pub fn main() -> ExitCode {
             solver,
             solver_steps,
         }) => sample(&run, n, &out, descriptor, seed, solver, solver_steps),
+        Some(Command::Experiment {
+            experiment,
+            seeds,
+            steps,
+            json,
+            out,
+        }) => run_experiment(experiment, seeds, steps, json, &out),
         Some(Command::Datasets) => list_datasets(),
         None => default_run(),
     };
@@ -532,6 +558,22 @@ fn write_points(path: &Path, p: &Points) -> Result<(), String> {
         w.write_record(r.iter().map(|x| x.to_string())).map_err(|e| err(&e))?;
     }
     w.flush().map_err(|e| err(&e))
+}
+
+fn run_experiment(experiment: Experiment, seeds: usize, steps: usize, json: bool, out: &Path) -> Result<(), String> {
+    let results = protocol::run(experiment, seeds, steps, |run| eprintln!("training {run}"))?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let name = experiment.name();
+    write_json(&out.join(format!("{name}.json")), &results)?;
+    let table = protocol::markdown(&results);
+    std::fs::write(out.join(format!("{name}.md")), &table)
+        .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
+    if json {
+        println!("{}", serde_json::to_string(&results).expect("serialisable"));
+    } else {
+        println!("{table}");
+    }
+    Ok(())
 }
 
 fn list_datasets() -> Result<(), String> {

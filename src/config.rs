@@ -351,6 +351,16 @@ impl TrainConfig {
             return bad("sample-w", format!("must be in [0, 1], got {}", self.sample_w));
         }
         let kappa_fc = matches!(self.method, Method::MixflowRf | Method::FastOde);
+        let gaussian_source = matches!(self.source_and_target().0.as_str(), "gaussian" | "normal");
+        if kappa_fc && !gaussian_source {
+            return bad(
+                "source",
+                format!(
+                    "{} mixes its source with N(0, I); it takes no other source",
+                    self.method.name()
+                ),
+            );
+        }
         if kappa_fc && self.kappa == Kappa::Descriptor && !dataset.is_conditional() {
             return bad(
                 "kappa",
@@ -358,8 +368,7 @@ impl TrainConfig {
             );
         }
         if self.method == Method::MixflowOod {
-            let (source, _) = self.source_and_target();
-            if source != "gaussian" && source != "normal" {
+            if !gaussian_source {
                 return bad("source", "mixflow-ood learns its own base; it takes no source".into());
             }
             if !dataset.is_conditional() && self.batch < self.components {

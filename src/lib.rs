@@ -8,6 +8,7 @@ pub mod config;
 pub mod coupling;
 pub mod data;
 pub mod eval;
+pub mod experiment;
 pub mod kmeans;
 pub mod method;
 pub mod metrics;

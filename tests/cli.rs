@@ -218,6 +218,35 @@ fn bad_input_gets_one_clear_line() {
         "no column named `c`",
     );
     assert_error(&mixflow(&["eval", "runs/none"], &dir), "no such run folder");
+    assert_error(
+        &mixflow(
+            &["train", "--method", "mixflow-ood", "--components", "0", "--out", "x"],
+            &dir,
+        ),
+        "`components`",
+    );
+    assert_error(
+        &mixflow(
+            &["train", "--method", "mixflow-rf", "--kappa", "descriptor", "--out", "x"],
+            &dir,
+        ),
+        "`kappa`",
+    );
+    assert_error(
+        &mixflow(
+            &[
+                "train",
+                "--method",
+                "mixflow-rf",
+                "--dataset",
+                "8gaussians->moons",
+                "--out",
+                "x",
+            ],
+            &dir,
+        ),
+        "`source`",
+    );
     assert!(!dir.join("x").exists(), "nothing written for a refused run");
 }
 
@@ -229,4 +258,38 @@ fn datasets_are_listed_with_their_splits() {
         text.contains("letters") && text.contains("interpolation") && text.contains("csv:PATH"),
         "{text}"
     );
+}
+
+#[test]
+fn experiments_print_the_checked_json_schema() {
+    let dir = workdir("experiment");
+    let o = mixflow(&["experiment", "e3", "--seeds", "1", "--steps", "20", "--json"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["experiment"], "e3");
+    assert_eq!(json["steps"], 20);
+    assert_eq!(json["seeds"], serde_json::json!([0]));
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3 * 2, "three targets, two methods, one seed");
+    for row in rows {
+        for key in [
+            "dataset",
+            "method",
+            "seed",
+            "split",
+            "w2",
+            "w2_floor",
+            "mmd2",
+            "energy",
+            "curvature_mean",
+            "curvature_std",
+        ] {
+            assert!(row.get(key).is_some(), "row lacks {key}: {row}");
+        }
+        assert_eq!(row["split"], "all");
+        for k in ["1", "2", "4", "8", "16", "32", "128", "dopri5"] {
+            assert!(row["w2_by_nfe"][k].is_number(), "w2_by_nfe lacks {k}: {row}");
+        }
+    }
+    assert!(dir.join("results/e3.json").exists() && dir.join("results/e3.md").exists());
 }
