@@ -271,3 +271,39 @@ fn bad_mixflow_settings_are_refused_with_the_setting_named() {
             .contains("`w`")
     );
 }
+
+#[test]
+fn snapshots_expose_the_mixture_and_the_kappa_fc_view() {
+    use mixflow::solve::SolveOptions;
+    use mixflow::train::SnapshotRequest;
+    let req = |descriptor| SnapshotRequest {
+        particles: 300,
+        trajectories: 5,
+        solve: SolveOptions::euler(8),
+        descriptor,
+        source_w: 0.5,
+    };
+    let mut c = config("letters", Method::MixflowOod, 3);
+    c.pretrain_steps = 20;
+    let mut ood = Trainer::new(c).unwrap();
+    ood.step().unwrap();
+    // The unseen letter F at 45°: a descriptor no training batch ever held.
+    let mut unseen = vec![0.0f32; 9];
+    unseen[8] = 1.0;
+    unseen.extend([std::f32::consts::FRAC_1_SQRT_2, std::f32::consts::FRAC_1_SQRT_2]);
+    let snap = ood.snapshot(&req(Some(unseen))).unwrap();
+    let m = snap.mixture.expect("mixture for any descriptor");
+    assert_eq!((m.components(), m.means.len(), m.sigmas.len()), (8, 16, 16));
+    assert!((m.weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let components = snap.base_components.expect("component of each base sample");
+    assert!(components.len() == 300 && components.iter().all(|&k| k < 8));
+    assert!(snap.kappa.is_none());
+
+    let mut rf = Trainer::new(config("moons", Method::MixflowRf, 3)).unwrap();
+    rf.step().unwrap();
+    let snap = rf.snapshot(&req(None)).unwrap();
+    let view = snap.kappa.expect("kappa-FC view");
+    assert_eq!((view.mu.len(), view.sigma.len(), view.source.len()), (300, 300, 300));
+    assert!(view.sigma.data.iter().all(|s| *s > 0.0));
+    assert!(snap.mixture.is_none());
+}
