@@ -37,16 +37,7 @@ fn lloyd(points: &Points, k: usize, iterations: usize, rng: &mut Rng) -> Vec<f32
     let mut centres = points.row(rng::index(rng, n)).to_vec();
     let mut nearest: Vec<f32> = points.rows().map(|p| dist(p, &centres[..d])).collect();
     while centres.len() < k * d {
-        let total: f32 = nearest.iter().sum();
-        let mut u = rng::uniform(rng) * total;
-        let mut pick = n - 1;
-        for (i, w) in nearest.iter().enumerate() {
-            if u < *w {
-                pick = i;
-                break;
-            }
-            u -= w;
-        }
+        let pick = rng::weighted_index(rng, &nearest);
         let c = points.row(pick).to_vec();
         for (i, p) in points.rows().enumerate() {
             nearest[i] = nearest[i].min(dist(p, &c));

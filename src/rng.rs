@@ -46,3 +46,15 @@ pub fn normals(rng: &mut Rng, n: usize) -> Vec<f32> {
 pub fn index(rng: &mut Rng, len: usize) -> usize {
     rng.random_range(0..len)
 }
+
+/// An index drawn with probability proportional to `weights` (non-negative, not all zero).
+pub fn weighted_index(rng: &mut Rng, weights: &[f32]) -> usize {
+    let mut u = uniform(rng) * weights.iter().sum::<f32>();
+    for (i, w) in weights.iter().enumerate() {
+        if u < *w {
+            return i;
+        }
+        u -= w;
+    }
+    weights.len() - 1
+}

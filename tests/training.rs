@@ -45,16 +45,24 @@ fn rf_on_moons_reaches_the_finite_sample_floor() {
 }
 
 #[test]
-fn ot_cfm_paths_are_straighter_than_rf_on_8gaussians() {
+fn ot_cfm_and_mixflow_rf_paths_are_straighter_than_rf_on_8gaussians() {
     let curvature = |method| {
         let mut c = config("8gaussians", method, 1500);
         c.eval_n = 300;
         let t = train(c);
         evaluate(&t.sampler(), &t.dataset, &t.config).unwrap().curvature_mean
     };
-    let (rf, ot) = (curvature(Method::Rf), curvature(Method::OtCfm));
-    println!("curvature on 8gaussians: rf {rf:.4}, ot-cfm {ot:.4}");
+    let (rf, ot, mixflow) = (
+        curvature(Method::Rf),
+        curvature(Method::OtCfm),
+        curvature(Method::MixflowRf),
+    );
+    println!("curvature on 8gaussians: rf {rf:.4}, ot-cfm {ot:.4}, mixflow-rf {mixflow:.4}");
     assert!(ot < 0.5 * rf, "ot-cfm {ot} vs rf {rf}");
+    assert!(
+        mixflow < 0.5 * rf,
+        "mixflow-rf {mixflow} vs rf {rf} (same seed and steps)"
+    );
 }
 
 #[test]

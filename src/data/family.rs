@@ -157,15 +157,7 @@ fn shifting_mode_point(c: f32, rng: &mut Rng) -> [f32; 2] {
         .collect();
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let weights: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let mut u = crate::rng::uniform(rng) * weights.iter().sum::<f32>();
-    let mut k = MODES - 1;
-    for (i, w) in weights.iter().enumerate() {
-        if u < *w {
-            k = i;
-            break;
-        }
-        u -= w;
-    }
+    let k = crate::rng::weighted_index(rng, &weights);
     let angle = 2.0 * PI * k as f32 / MODES as f32 + c * PI / 2.0;
     let radius = 1.5 + 1.5 * c;
     [
