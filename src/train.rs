@@ -123,7 +123,9 @@ impl Trainer {
         let dataset = Dataset::load(&config.dataset_request())?;
         config.validate(&dataset)?;
         let training_data = training_sample(&dataset, config.data_seed);
-        let scaler = (dataset.is_conditional() || dataset.is_table()).then(|| Scaler::fit(&training_data));
+        // MixFlow-OOD's σ is defined in the [-1, 1]-scaled space (SPEC 3.2), so it always trains there.
+        let scaled = dataset.is_conditional() || dataset.is_table() || config.method == Method::MixflowOod;
+        let scaler = scaled.then(|| Scaler::fit(&training_data));
         let device = device.autodiff();
         let mut init = rng::seeded(config.seed, Stream::Init, 0);
         let (dim, descriptor_dim) = (dataset.dim, dataset.descriptor_dim);

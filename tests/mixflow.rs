@@ -216,7 +216,8 @@ fn with_one_descriptor_and_small_sigma_the_base_means_sit_at_the_kmeans_centres(
         assert!(msg.warning.is_none(), "{:?}", msg.warning);
     }
     let m = t.mixture(None).unwrap();
-    // 8 components on 8 modes: each mean within 0.5 of a distinct mode centre (radius 5).
+    // 8 components on 8 modes: each mean within 0.75 of a distinct mode centre (radius 5; the modes'
+    // own std is 0.56 and neighbouring centres are 3.8 apart).
     let mut hit = [false; 8];
     for k in 0..8 {
         let mu = m.mean(k);
@@ -227,7 +228,7 @@ fn with_one_descriptor_and_small_sigma_the_base_means_sit_at_the_kmeans_centres(
             5.0 * (mode as f32 * std::f32::consts::PI / 4.0).sin(),
         ];
         let d = ((mu[0] - centre[0]).powi(2) + (mu[1] - centre[1]).powi(2)).sqrt();
-        assert!(d < 0.5, "component {k} at {mu:?} is {d} from mode {mode}");
+        assert!(d < 0.75, "component {k} at {mu:?} is {d} from mode {mode}");
         hit[mode] = true;
     }
     assert!(hit.iter().all(|h| *h), "every mode has a component");
