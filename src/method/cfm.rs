@@ -25,7 +25,7 @@ impl Cfm {
         Self {
             model: FlowModel::new(dim, descriptor_dim, 0, &config.net_shape(), init, device),
             optim: super::adam(config, config.beta1, config.beta2),
-            coupling: config.method.coupling(),
+            coupling: config.method.coupling().expect("a baseline method"),
             source: Toy::parse(&source).filter(|t| *t != Toy::Gaussian),
         }
     }

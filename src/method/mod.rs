@@ -31,15 +31,6 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
-        Method::Rf,
-        Method::OtCfm,
-        Method::COt,
-        Method::MixflowOod,
-        Method::MixflowRf,
-        Method::FastOde,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Method::Rf => "rf",
@@ -51,12 +42,13 @@ impl Method {
         }
     }
 
-    /// The coupling of the baselines (the MixFlow methods make their own pairs).
-    pub fn coupling(self) -> Coupling {
+    /// How a baseline pairs x0 with x1 (the MixFlow methods make their own pairs).
+    pub fn coupling(self) -> Option<Coupling> {
         match self {
-            Method::OtCfm => Coupling::Exact,
-            Method::COt | Method::MixflowOod => Coupling::PerGroup,
-            Method::Rf | Method::MixflowRf | Method::FastOde => Coupling::Independent,
+            Method::Rf => Some(Coupling::Independent),
+            Method::OtCfm => Some(Coupling::Exact),
+            Method::COt => Some(Coupling::PerGroup),
+            Method::MixflowOod | Method::MixflowRf | Method::FastOde => None,
         }
     }
 
