@@ -2,8 +2,11 @@
 //! Gumbel-softmax limit, the κ-FC mixed source, gradients into the encoder, the OOD schedule and
 //! per-descriptor pairing; then short end-to-end runs of both methods.
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use common::{config, train};
 use mixflow::config::TrainConfig;
 use mixflow::data::Points;
 use mixflow::method::mixflow_ood::Schedule;
@@ -194,15 +197,6 @@ fn per_group_pairing_never_crosses_descriptors() {
     assert_eq!(&exact.data[..3], &[0.5, 1.5, 2.5], "exact OT crosses groups");
 }
 
-fn config(dataset: &str, method: Method, steps: usize) -> TrainConfig {
-    TrainConfig {
-        dataset: dataset.into(),
-        method,
-        steps,
-        ..TrainConfig::default()
-    }
-}
-
 #[test]
 fn with_one_descriptor_and_small_sigma_the_base_means_sit_at_the_kmeans_centres() {
     let mut c = config("8gaussians", Method::MixflowOod, 400);
@@ -294,16 +288,13 @@ fn snapshots_expose_the_mixture_and_the_kappa_fc_view() {
 #[test]
 fn mixflow_ood_extrapolates_better_than_conditional_rf_on_lowdim_perturbation() {
     // SPEC E1 at 2000 steps: on lowdim-perturbation (D = 8) the mixture base's extrapolation W2 beats
-    // conditional RF's for each of three seeds on average (see docs/RESULTS.md for every family).
+    // conditional RF's on average over three seeds (see docs/RESULTS.md for every family).
     let extrapolation = |method, seed| {
         let mut c = config("lowdim-perturbation", method, 2000);
         c.seed = seed;
         c.eval_conditions = 6;
         c.curvature_n = 100;
-        let mut t = Trainer::new(c).unwrap();
-        while !t.is_finished() {
-            t.step().unwrap();
-        }
+        let t = train(c);
         let report = mixflow::eval::evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
         report.splits.unwrap()["extrapolation"].quality.w2
     };

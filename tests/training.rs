@@ -2,28 +2,14 @@
 //! paths, exact resumption from checkpoints, snapshots that leave training untouched, conditional
 //! evaluation per split, and divergence reported rather than hidden.
 
+mod common;
+
+use common::{config, train};
 use mixflow::config::{LrSchedule, TrainConfig};
 use mixflow::eval::evaluate;
 use mixflow::method::Method;
 use mixflow::solve::SolveOptions;
 use mixflow::train::{SnapshotRequest, TrainError, Trainer};
-
-fn config(dataset: &str, method: Method, steps: usize) -> TrainConfig {
-    TrainConfig {
-        dataset: dataset.into(),
-        method,
-        steps,
-        ..TrainConfig::default()
-    }
-}
-
-fn train(config: TrainConfig) -> Trainer {
-    let mut t = Trainer::new(config).unwrap();
-    while !t.is_finished() {
-        t.step().unwrap();
-    }
-    t
-}
 
 #[test]
 fn rf_on_moons_reaches_the_finite_sample_floor() {
