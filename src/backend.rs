@@ -48,6 +48,36 @@ fn gpu_device() -> Result<Device, String> {
     Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
 }
 
+/// Registers a window's wgpu device with burn, so training runs on the very device that draws
+/// (no second device, no copies between them). Call once per device.
+#[cfg(feature = "gpu")]
+pub fn share_wgpu(
+    instance: &burn::tensor::wgpu::wgpu::Instance,
+    adapter: &burn::tensor::wgpu::wgpu::Adapter,
+    device: &burn::tensor::wgpu::wgpu::Device,
+    queue: &burn::tensor::wgpu::wgpu::Queue,
+) -> Result<Device, String> {
+    let setup = burn::tensor::wgpu::WgpuSetup {
+        instance: instance.clone(),
+        adapter: adapter.clone(),
+        device: device.clone(),
+        queue: queue.clone(),
+        backend: adapter.get_info().backend,
+    };
+    let device = Device::wgpu_options()
+        .setup(setup)
+        .init()
+        .map_err(|e| format!("the window's GPU cannot run burn: {e}"))?;
+    let probe = device.clone();
+    std::panic::catch_unwind(move || {
+        Tensor::<1>::from_floats([1.0f32, 2.0], &probe)
+            .sum()
+            .into_scalar::<f32>()
+    })
+    .map(|_| device)
+    .map_err(|panic| format!("the window's GPU cannot run burn: {}", panic_text(&panic)))
+}
+
 #[cfg(not(feature = "gpu"))]
 fn gpu_device() -> Result<Device, String> {
     Err("this build has no GPU backend (built without the `gpu` feature)".into())

@@ -25,7 +25,8 @@ use std::process::ExitCode;
 #[command(
     long_about = "MixFlow Explorer: train flow-matching models (RF, OT-CFM, C-OT) on 2D and \
 low-dimensional data, evaluate them (W2 beside its floor, MMD², energy, curvature, W2 vs NFE) and \
-sample from them. Without a subcommand it trains the default model (rf on moons) and prints its metrics."
+sample from them, or watch them learn in the desktop app (`mixflow gui`). Without a subcommand it \
+opens the app, or, with no display, trains the default model (rf on moons) and prints its metrics."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -85,6 +86,47 @@ enum Command {
     },
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
+    /// Open the desktop app, already training (MixFlow-OOD on rotating-moons unless told otherwise).
+    Gui(GuiArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct GuiArgs {
+    /// Dataset to open with (see `mixflow datasets`).
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long, value_enum)]
+    method: Option<Method>,
+    /// Open the comparison view with these methods (2 to 4), e.g. rf,mixflow-rf,mixflow-ood,ot-cfm.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    compare: Option<Vec<Method>>,
+    /// Save the window's rendering as a PNG after --exit-after seconds, then quit.
+    #[arg(long, requires = "exit_after")]
+    screenshot: Option<PathBuf>,
+    /// Quit after this many seconds of live training.
+    #[arg(long)]
+    exit_after: Option<f64>,
+    /// Learning rate to open with (a far too high one shows how divergence is handled).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Open paused instead of training at once.
+    #[arg(long)]
+    paused: bool,
+    /// Particles to draw (at most 50,000).
+    #[arg(long)]
+    particles: Option<usize>,
+    /// Trajectories to trace (at most 2,000).
+    #[arg(long)]
+    trajectories: Option<usize>,
+    /// Start with the particles playing back from base to data.
+    #[arg(long)]
+    playback: bool,
+    /// Train on `cpu` or `gpu` (the window's own wgpu device).
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// Ignore the settings saved by earlier launches.
+    #[arg(long)]
+    fresh: bool,
 }
 
 /// Every training setting. Flags override the `--config` file, which overrides the defaults.
@@ -334,6 +376,8 @@ pub fn main() -> ExitCode {
             out,
         }) => run_experiment(experiment, seeds, steps, json, &out),
         Some(Command::Datasets) => list_datasets(),
+        Some(Command::Gui(args)) => gui(args),
+        None if has_display() => gui(GuiArgs::default()),
         None => default_run(),
     };
     match result {
@@ -352,10 +396,48 @@ fn default_run() -> Result<(), String> {
         force: true,
         ..TrainArgs::default()
     };
-    println!("Training the default model (rf on moons) headless into runs/default.");
+    println!("No display found: training the default model (rf on moons) headless into runs/default.");
     train(&args)?;
-    println!("\nThe desktop app is not part of this build yet; `mixflow --help` lists the command line.");
+    println!("\nWith a display, `mixflow` opens the desktop app; `mixflow --help` lists the command line.");
     Ok(())
+}
+
+/// Whether a window can be opened here (X11 or Wayland on Linux; always elsewhere).
+fn has_display() -> bool {
+    if cfg!(target_os = "linux") {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    } else {
+        true
+    }
+}
+
+fn gui(args: GuiArgs) -> Result<(), String> {
+    if let Some(methods) = &args.compare
+        && !(2..=4).contains(&methods.len())
+    {
+        return Err(format!("--compare takes 2 to 4 methods, got {}", methods.len()));
+    }
+    if let Some(s) = args.exit_after
+        && !(s.is_finite() && s >= 0.0)
+    {
+        return Err(format!("--exit-after must be a number of seconds, got {s}"));
+    }
+    crate::app::run(crate::app::Launch {
+        dataset: args.dataset,
+        method: args.method,
+        compare: args.compare,
+        screenshot: args.screenshot,
+        exit_after: args.exit_after,
+        fresh: args.fresh,
+        paused: args.paused,
+        lr: args.lr,
+        particles: args.particles,
+        trajectories: args.trajectories,
+        playback: args.playback,
+        backend: args.backend,
+    })
 }
 
 fn train(args: &TrainArgs) -> Result<Report, String> {

@@ -1,7 +1,10 @@
 //! MixFlow Explorer's engine: datasets, networks, couplings, methods, solvers, metrics and the
 //! step-wise trainer. No UI code lives here; every network runs on whichever burn device it is
-//! given, so the whole engine is tested headless on the CPU. The `cli` module is the command line.
+//! given, so the whole engine is tested headless on the CPU. The front ends consume the engine and
+//! never the other way round: `cli` (the command line), `app` (the egui desktop app) and `render`
+//! (its wgpu layers).
 
+pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
@@ -14,6 +17,8 @@ pub mod method;
 pub mod metrics;
 pub mod mixture;
 pub mod nn;
+pub mod projection;
+pub mod render;
 pub mod rng;
 pub mod sample;
 pub mod solve;

@@ -19,6 +19,8 @@ pub enum Stream {
     Reference = 5,
     Floor = 6,
     Layout = 7,
+    /// Pictures of training (e.g. one minibatch's pairing), apart from every metric's draws.
+    Display = 8,
 }
 
 /// A generator for `stream` of `seed`, optionally advanced to a `step` (used when resuming).

@@ -49,6 +49,8 @@ pub struct Generated {
 
 /// MixFlow-RF's encoder read out for data points: μ, σ and the mixed source at a chosen w.
 pub struct KappaView {
+    /// The data points read out (original units); row i of the others belongs to row i here.
+    pub data: Points,
     pub mu: Points,
     pub sigma: Points,
     pub source: Points,
@@ -112,6 +114,30 @@ impl Sampler {
         Some(m)
     }
 
+    /// The base as a Gaussian mixture in original units, where it is one: MixFlow-OOD's mixture
+    /// for `descriptor`, or the baselines' N(0, I) source. None for toy sources and κ-FC sources
+    /// (which depend on the data point).
+    pub fn base_density(&self, descriptor: Option<&[f32]>) -> Option<Mixture> {
+        match &self.inference {
+            Inference::Mixture { .. } => self.mixture(descriptor),
+            Inference::Flow { source: None, .. } => {
+                let d = self.dim;
+                let standard = Points::new(d, vec![0.0; d]);
+                let (mean, sigma) = match &self.scaler {
+                    Some(s) => (s.inverse(&standard).data, (0..d).map(|i| s.half_range(i)).collect()),
+                    None => (standard.data, vec![1.0; d]),
+                };
+                Some(Mixture {
+                    dim: d,
+                    weights: vec![1.0],
+                    means: mean,
+                    sigmas: sigma,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// MixFlow-RF's κ-FC Gaussians for data points `x1` (original units) with κ = data, and the
     /// mixed source at `w` (None for other methods or κ settings).
     pub fn kappa_view(&self, x1: &Points, w: f32, rng: &mut Rng) -> Option<KappaView> {
@@ -141,6 +167,7 @@ impl Sampler {
         };
         let source = self.to_original(&self.mixed_source(model, &x, w, rng));
         Some(KappaView {
+            data: x1.clone(),
             mu: self.to_original(&to_points(mu)),
             sigma,
             source,
@@ -183,6 +210,37 @@ impl Sampler {
                     Some(model.base.encoder.forward(row(d)).repeat_dim(0, n)),
                 )
             }
+        })
+    }
+
+    /// The velocity field at time `t` for points in original units, in original units per unit
+    /// time (the field the ODE follows, as the canvas draws it).
+    pub fn velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
+        let n = x.len();
+        if n == 0 {
+            return Ok(x.clone());
+        }
+        let (velocity, cond) = self.conditioning(descriptor, n)?;
+        let model_x = match &self.scaler {
+            Some(s) => s.forward(x),
+            None => x.clone(),
+        };
+        let v = to_points(velocity.forward(
+            to_tensor(&model_x, &self.device),
+            Tensor::<2>::full([n, 1], t, &self.device),
+            cond,
+        ));
+        Ok(match &self.scaler {
+            // x = lo + (y + 1) * half_range, so dx/dt = half_range * dy/dt.
+            Some(s) => Points::new(
+                v.dim,
+                v.data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, dv)| dv * s.half_range(i % v.dim))
+                    .collect(),
+            ),
+            None => v,
         })
     }
 

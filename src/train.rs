@@ -324,6 +324,36 @@ impl Trainer {
         })
     }
 
+    /// One minibatch as training pairs it, in original units: row i of `x0` is the source point
+    /// that row i of `x1` is paired with (the baselines' coupling; for MixFlow-RF the κ-FC source
+    /// at `w`; for MixFlow-OOD independent draws from the first group's mixture). Drawn from a
+    /// stream of its own, so training is not disturbed.
+    pub fn minibatch_pairs(&self, w: f32) -> Result<(Points, Points), String> {
+        let mut rng = rng::seeded(self.config.data_seed, Stream::Display, self.step as u64);
+        let mut batch = self.draw_batch(&mut rng);
+        let sampler = self.sampler();
+        let x0 = match &self.model {
+            Model::Cfm(m) => sampler.to_original(&m.paired_source(&batch, &mut rng)),
+            Model::KappaFc(_) => {
+                let x1 = sampler.to_original(&batch.x1);
+                match sampler.kappa_view(&x1, w, &mut rng) {
+                    Some(view) => view.source,
+                    None => sampler.to_original(&sampler.base(None, x1.len(), &mut rng)?.points),
+                }
+            }
+            Model::Ood(_) => {
+                // A mixture is per descriptor: show the first group only.
+                let group = batch.groups[0].clone();
+                let dim = batch.x1.dim;
+                batch.x1 = Points::new(dim, batch.x1.data[group.start * dim..group.end * dim].to_vec());
+                let descriptor = batch.descriptors.as_ref().map(|d| d.row(group.start).to_vec());
+                let base = sampler.base(descriptor.as_deref(), group.len(), &mut rng)?;
+                sampler.to_original(&base.points)
+            }
+        };
+        Ok((x0, sampler.to_original(&batch.x1)))
+    }
+
     /// MixFlow-OOD's base for any descriptor, in original units (None for other methods).
     pub fn mixture(&self, descriptor: Option<&[f32]>) -> Option<Mixture> {
         self.sampler().mixture(descriptor)

@@ -257,6 +257,20 @@ impl Dataset {
         }
     }
 
+    /// `n` true points for any descriptor value, also one between or beyond the listed conditions
+    /// (the descriptor explorer's slider); None where the data has no generator (tables).
+    pub fn sample_at(&self, descriptor: &[f32], n: usize, rng: &mut Rng) -> Option<Points> {
+        match &self.generator {
+            Generator::Family(f) => Some(f.sample_descriptor(descriptor, n, rng)),
+            Generator::LowDim(l) => Some(l.sample(descriptor, n, rng)),
+            Generator::Toy(t) => Some(t.sample(n, rng)),
+            Generator::Table(_) => {
+                let cond = self.conditions.iter().position(|c| c.descriptor == descriptor)?;
+                Some(self.sample(Some(cond), n, rng))
+            }
+        }
+    }
+
     /// Whether the data is a finite table (then the "target" is the table itself).
     pub fn is_table(&self) -> bool {
         matches!(self.generator, Generator::Table(_))

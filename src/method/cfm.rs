@@ -30,9 +30,14 @@ impl Cfm {
         }
     }
 
-    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+    /// Source draws for `batch`, reordered by the method's coupling so that row i pairs with x1's row i.
+    pub fn paired_source(&self, batch: &Batch, rng: &mut Rng) -> Points {
         let x0 = draw_source(self.source, batch.x1.len(), batch.x1.dim, rng);
-        let x0 = coupling::pair(self.coupling, &x0, &batch.x1, &batch.groups);
+        coupling::pair(self.coupling, &x0, &batch.x1, &batch.groups)
+    }
+
+    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+        let x0 = self.paired_source(batch, rng);
         let t = super::uniform_column(batch.x1.len(), rng, dev);
         let (xt, u) = straight_path(to_tensor(&x0, dev), to_tensor(&batch.x1, dev), t.clone());
         let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));

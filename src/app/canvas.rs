@@ -1,0 +1,95 @@
+//! The canvas widget: a rectangle the render layers draw into through a paint callback, with pan
+//! (drag), zoom (scroll or pinch, about the pointer) and fit (double-click). The camera is shared
+//! between canvases, which is what links the views of the comparison.
+
+use crate::render::{Camera, CanvasCallback, Scene, Style};
+use eframe::{egui, egui_wgpu};
+use std::sync::Arc;
+
+/// The data box to fit, or None before any data is known.
+pub type Bounds = Option<([f32; 2], [f32; 2])>;
+
+pub struct CanvasOutput {
+    /// The data point under the pointer.
+    pub hover: Option<[f32; 2]>,
+}
+
+/// What a canvas draws: the scene (uploaded again only when `version` changes), how, and when.
+pub struct Drawn {
+    pub scene: Arc<Scene>,
+    pub version: u64,
+    pub style: Style,
+    /// The scrubbed ODE time.
+    pub time: f32,
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    id: egui::Id,
+    size: egui::Vec2,
+    camera: &mut Option<Camera>,
+    fit: Bounds,
+    drawn: Drawn,
+) -> CanvasOutput {
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "canvas"));
+    let size_points = [rect.width(), rect.height()];
+    if (camera.is_none() || response.double_clicked())
+        && let Some((lo, hi)) = fit
+    {
+        *camera = Some(Camera::fit(lo, hi, size_points));
+    }
+    let cam = camera.get_or_insert(Camera {
+        center: [0.0, 0.0],
+        units_per_point: 0.01,
+    });
+    if response.dragged() {
+        let d = response.drag_delta();
+        cam.center[0] -= d.x * cam.units_per_point;
+        cam.center[1] += d.y * cam.units_per_point;
+    }
+    let offset = |p: egui::Pos2| [p.x - rect.center().x, p.y - rect.center().y];
+    if response.hovered() {
+        let zoom = ui.input(|i| i.zoom_delta() * (i.smooth_scroll_delta.y / 200.0).exp());
+        if zoom != 1.0
+            && let Some(pointer) = response.hover_pos()
+        {
+            // Keep the data point under the pointer where it is.
+            let anchor = cam.to_data(offset(pointer));
+            cam.units_per_point = (cam.units_per_point / zoom).clamp(1e-6, 1e6);
+            let moved = cam.to_data(offset(pointer));
+            cam.center[0] += anchor[0] - moved[0];
+            cam.center[1] += anchor[1] - moved[1];
+        }
+    }
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, egui::Color32::from_gray(14));
+    painter.add(egui_wgpu::Callback::new_paint_callback(
+        rect,
+        CanvasCallback {
+            id,
+            scene: drawn.scene,
+            version: drawn.version,
+            camera: *cam,
+            style: drawn.style,
+            size_points,
+            time: drawn.time,
+        },
+    ));
+    axes(&painter, rect, cam);
+    let hover = response.hover_pos().map(|p| cam.to_data(offset(p)));
+    CanvasOutput { hover }
+}
+
+/// Faint lines through the data origin, so pan and zoom have a reference.
+fn axes(painter: &egui::Painter, rect: egui::Rect, cam: &Camera) {
+    let origin = cam.to_screen([0.0, 0.0]);
+    let o = rect.center() + egui::vec2(origin[0], origin[1]);
+    let stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(45));
+    if rect.x_range().contains(o.x) {
+        painter.vline(o.x, rect.y_range(), stroke);
+    }
+    if rect.y_range().contains(o.y) {
+        painter.hline(rect.x_range(), o.y, stroke);
+    }
+}

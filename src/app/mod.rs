@@ -1,0 +1,805 @@
+//! The desktop app (eframe/egui): one or more live training runs, each drawn on a canvas by the
+//! WGSL layers of `render`, with the settings, charts and the descriptor explorer around them.
+//! The app owns no tensors: workers train and send views (`worker`), the app keeps what they sent
+//! (`run`), turns views into scenes (`scene`) and draws them (`canvas`).
+
+mod canvas;
+mod charts;
+mod explorer;
+mod panels;
+pub mod run;
+pub mod scene;
+pub mod settings;
+pub mod worker;
+
+use crate::method::Method;
+use crate::projection::{Plane, Projection};
+use crate::render::{Camera, Scene, Style};
+use burn::tensor::Device;
+use eframe::egui;
+use run::Run;
+use settings::Settings;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use worker::Command;
+
+/// What the command line asks of the app.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub dataset: Option<String>,
+    pub method: Option<Method>,
+    /// Open the comparison view with these methods.
+    pub compare: Option<Vec<Method>>,
+    /// Save the window's rendering here after `exit_after` seconds, then quit.
+    pub screenshot: Option<PathBuf>,
+    pub exit_after: Option<f64>,
+    /// Ignore the settings saved by earlier launches.
+    pub fresh: bool,
+    /// Open paused instead of training at once.
+    pub paused: bool,
+    /// Learning rate to open with (e.g. a far too high one, to show divergence).
+    pub lr: Option<f64>,
+    /// Particles and traced trajectories to draw (clamped by the worker).
+    pub particles: Option<usize>,
+    pub trajectories: Option<usize>,
+    /// Start with the particles playing back from base to data.
+    pub playback: bool,
+    pub backend: Option<crate::backend::BackendKind>,
+}
+
+/// Frame intervals of the last few seconds, for the frame-time readout.
+#[derive(Default)]
+struct FrameClock {
+    last: Option<Instant>,
+    intervals: std::collections::VecDeque<f64>,
+    /// Every interval since the start, for the summary printed by `--exit-after`.
+    all: Vec<f64>,
+}
+
+impl FrameClock {
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if let Some(last) = self.last {
+            let ms = (now - last).as_secs_f64() * 1e3;
+            self.intervals.push_back(ms);
+            self.all.push(ms);
+            if self.intervals.len() > 120 {
+                self.intervals.pop_front();
+            }
+        }
+        self.last = Some(now);
+    }
+
+    fn mean_ms(&self) -> f64 {
+        self.intervals.iter().sum::<f64>() / self.intervals.len().max(1) as f64
+    }
+
+    /// Mean and 95th percentile of the frame intervals after the first `skip`.
+    fn summary(&self, skip: usize) -> Option<(f64, f64, usize)> {
+        let mut v: Vec<f64> = self.all.iter().skip(skip).copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        Some((mean, v[(v.len() * 95 / 100).min(v.len() - 1)], v.len()))
+    }
+}
+
+/// The window's wgpu device, registered with burn the first time the GPU backend is chosen.
+struct Gpu {
+    handles: Option<eframe::egui_wgpu::RenderState>,
+    device: Option<Result<Device, String>>,
+}
+
+impl Gpu {
+    fn device(&mut self) -> Result<Device, String> {
+        let handles = &self.handles;
+        self.device
+            .get_or_insert_with(|| match handles {
+                #[cfg(feature = "gpu")]
+                Some(rs) => crate::backend::share_wgpu(&rs.instance, &rs.adapter, &rs.device, &rs.queue),
+                _ => Err("this window has no GPU device to share".into()),
+            })
+            .clone()
+    }
+}
+
+/// A scene built from one view, kept until its inputs change.
+struct SceneCache {
+    key: Option<(u64, scene::Layers, u32, Projection)>,
+    scene: Arc<Scene>,
+    version: u64,
+}
+
+pub struct MixflowApp {
+    settings: Settings,
+    /// Settings being edited, applied with "Restart with these settings".
+    draft: crate::config::TrainConfig,
+    runs: Vec<Run>,
+    scenes: Vec<SceneCache>,
+    gpu: Gpu,
+    /// Shared by every canvas: the views are linked.
+    camera: Option<Camera>,
+    /// The scrubbed time, and whether it plays back on its own.
+    time: f32,
+    playback: bool,
+    descriptor: Vec<f32>,
+    plane: Option<(usize, Projection, Arc<Plane>)>,
+    launch: Launch,
+    started: Instant,
+    screenshot_requested: bool,
+    /// Where the window's screenshot arrives from the integration.
+    screenshot: Arc<std::sync::Mutex<Option<Arc<egui::ColorImage>>>>,
+    notes: Vec<String>,
+    /// The last view request sent, so an unchanged one is not sent again.
+    sent_view: Option<worker::ViewRequest>,
+    frames: FrameClock,
+}
+
+impl MixflowApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
+        let mut notes = Vec::new();
+        let stored = (!launch.fresh)
+            .then(|| cc.storage.and_then(|s| s.get_string(settings::STORAGE_KEY)))
+            .flatten();
+        let (mut settings, problem) = Settings::from_stored(stored.as_deref());
+        notes.extend(problem);
+        if let Some(d) = &launch.dataset {
+            settings.config.dataset = d.clone();
+        }
+        if let Some(m) = launch.method {
+            settings.config.method = m;
+        }
+        if let Some(lr) = launch.lr {
+            settings.config.lr = lr;
+        }
+        if let Some(b) = launch.backend {
+            settings.config.backend = b;
+        }
+        if let Some(n) = launch.particles {
+            settings.particles = n;
+        }
+        if let Some(n) = launch.trajectories {
+            settings.trajectories = n;
+        }
+        if let Some(methods) = &launch.compare {
+            settings.compare = methods.iter().copied().take(4).collect();
+            settings.comparing = true;
+        }
+        if let Some(rs) = &cc.wgpu_render_state {
+            crate::render::install(rs);
+        }
+        cc.egui_ctx.set_visuals(egui::Visuals::dark());
+        let mut app = Self {
+            draft: settings.config.clone(),
+            settings,
+            runs: Vec::new(),
+            scenes: Vec::new(),
+            gpu: Gpu {
+                handles: cc.wgpu_render_state.clone(),
+                device: None,
+            },
+            camera: None,
+            time: 1.0,
+            playback: launch.playback,
+            descriptor: Vec::new(),
+            plane: None,
+            launch,
+            started: Instant::now(),
+            screenshot_requested: false,
+            screenshot: Default::default(),
+            notes,
+            sent_view: None,
+            frames: FrameClock::default(),
+        };
+        app.restart_runs();
+        app
+    }
+
+    /// The GPU device when the settings ask for the GPU backend (None otherwise or when there is
+    /// none: the worker then falls back to the CPU and says so).
+    fn gpu_for(&mut self, config: &crate::config::TrainConfig) -> Option<Device> {
+        if config.backend != crate::backend::BackendKind::Gpu {
+            return None;
+        }
+        match self.gpu.device() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.notes.push(e);
+                None
+            }
+        }
+    }
+
+    /// Brings the runs in line with the settings: one run, or one per compared method.
+    fn restart_runs(&mut self) {
+        let configs = self.settings.run_configs();
+        self.runs.truncate(configs.len());
+        self.scenes.truncate(configs.len());
+        let view = self.settings.view_request(None, None);
+        for (i, config) in configs.into_iter().enumerate() {
+            let gpu = self.gpu_for(&config);
+            if i < self.runs.len() {
+                self.runs[i].reset(config, gpu);
+            } else {
+                self.runs
+                    .push(Run::start(config, gpu, view.clone(), !self.launch.paused));
+                self.scenes.push(SceneCache {
+                    key: None,
+                    scene: Arc::new(Scene::default()),
+                    version: 0,
+                });
+            }
+        }
+        self.camera = None;
+        self.descriptor.clear();
+        self.plane = None;
+        self.sent_view = None;
+    }
+
+    fn send_all(&self, command: impl Fn() -> Command) {
+        for run in &self.runs {
+            run.send(command());
+        }
+    }
+
+    fn info(&self) -> Option<Arc<worker::RunInfo>> {
+        self.runs.first().and_then(|r| r.info.clone())
+    }
+
+    /// The projection plane of the current dataset.
+    fn plane(&mut self) -> Option<Arc<Plane>> {
+        let info = self.info()?;
+        let key = Arc::as_ptr(&info) as usize;
+        let projection = self.settings.projection;
+        if !matches!(&self.plane, Some((k, p, _)) if *k == key && *p == projection) {
+            self.plane = Some((key, projection, Arc::new(Plane::new(projection, &info.data_sample))));
+        }
+        self.plane.as_ref().map(|(_, _, p)| p.clone())
+    }
+
+    /// The data box the canvas fits, in the plane.
+    fn fit_bounds(&mut self) -> canvas::Bounds {
+        let plane = self.plane()?;
+        let info = self.info()?;
+        let mut lo = [f32::INFINITY; 2];
+        let mut hi = [f32::NEG_INFINITY; 2];
+        for p in plane.project_all(&info.data_sample) {
+            for d in 0..2 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        lo[0].is_finite().then_some((lo, hi))
+    }
+
+    /// Sends the view request implied by the settings to every run, when it changed.
+    fn update_view_request(&mut self) {
+        let Some(info) = self.info() else {
+            return;
+        };
+        if info.descriptor_dim > 0 && self.descriptor.len() != info.descriptor_dim {
+            self.descriptor = info
+                .conditions
+                .iter()
+                .find(|c| c.split == crate::data::Split::Train)
+                .map(|c| c.descriptor.clone())
+                .unwrap_or_default();
+        }
+        let field_box = (info.dim == 2).then(|| self.fit_bounds()).flatten().map(|(lo, hi)| {
+            let pad = [(hi[0] - lo[0]) * 0.1, (hi[1] - lo[1]) * 0.1];
+            ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
+        });
+        let descriptor = (!self.descriptor.is_empty()).then(|| self.descriptor.clone());
+        let request = self.settings.view_request(descriptor, field_box);
+        if self.sent_view.as_ref() != Some(&request) {
+            self.send_all(|| Command::View(request.clone()));
+            self.sent_view = Some(request);
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("MixFlow Explorer");
+            ui.separator();
+            let playing = self.runs.iter().any(|r| r.playing);
+            if playing {
+                if ui.button("Pause").on_hover_text("Pause training (space)").clicked() {
+                    self.send_all(|| Command::Pause);
+                }
+            } else if ui.button("Play").on_hover_text("Train continuously (space)").clicked() {
+                self.send_all(|| Command::Play);
+            }
+            if ui
+                .button("Step")
+                .on_hover_text("One training step, then redraw")
+                .clicked()
+            {
+                self.send_all(|| Command::Step);
+            }
+            if ui
+                .button("Reset")
+                .on_hover_text("Start again from step 0 with the same seeds")
+                .clicked()
+            {
+                self.restart_runs();
+            }
+            ui.separator();
+            let mut comparing = self.settings.comparing;
+            if ui
+                .toggle_value(&mut comparing, "Compare")
+                .on_hover_text("Train the compared methods side by side on the same data and seeds")
+                .changed()
+            {
+                self.settings.comparing = comparing;
+                self.restart_runs();
+            }
+            ui.separator();
+            if let Some(run) = self.runs.first() {
+                ui.label(format!("step {} / {}", run.step, run.config.steps));
+                if run.playing {
+                    ui.label(format!("{:.0} steps/s", run.steps_per_s));
+                } else {
+                    ui.label("paused");
+                }
+                if let Some(phase) = run.phase {
+                    ui.label(format!("phase: {phase:?}").to_lowercase());
+                }
+                if let Some(info) = &run.info {
+                    ui.label(format!("backend: {}", info.backend));
+                }
+            }
+            if playing || self.playback {
+                ui.label(format!("frame {:.1} ms", self.frames.mean_ms()));
+            }
+        });
+        if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
+            let playing = self.runs.iter().any(|r| r.playing);
+            self.send_all(|| if playing { Command::Pause } else { Command::Play });
+        }
+    }
+
+    /// Stopped runs (diverged, finished) and notes, each with what to do.
+    fn messages(&mut self, ui: &mut egui::Ui) {
+        let mut reset = false;
+        let mut reset_lower_lr = false;
+        for run in &self.runs {
+            if let Some(why) = &run.stopped {
+                ui.horizontal_wrapped(|ui| {
+                    let color = if why.contains("diverged") {
+                        egui::Color32::from_rgb(255, 120, 100)
+                    } else {
+                        egui::Color32::from_rgb(150, 200, 255)
+                    };
+                    ui.colored_label(color, format!("{}: {why}", run.label()));
+                    if why.contains("diverged") {
+                        reset |= ui.button("Reset").clicked();
+                        reset_lower_lr |= ui.button("Reset with learning rate ÷ 10").clicked();
+                    }
+                });
+            }
+            if let Some(w) = &run.warning {
+                ui.colored_label(egui::Color32::YELLOW, format!("{}: {w}", run.label()));
+            }
+        }
+        let notes: Vec<String> = self
+            .notes
+            .iter()
+            .chain(self.runs.iter().flat_map(|r| r.notes.iter()))
+            .cloned()
+            .collect();
+        if let Some(last) = notes.last() {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(egui::Color32::from_rgb(230, 200, 120), last);
+                if ui.small_button("dismiss").clicked() {
+                    self.notes.clear();
+                    for run in &mut self.runs {
+                        run.notes.clear();
+                    }
+                }
+            });
+        }
+        if reset_lower_lr {
+            self.settings.config.lr /= 10.0;
+            self.draft.lr = self.settings.config.lr;
+        }
+        if reset || reset_lower_lr {
+            self.restart_runs();
+        }
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("Run");
+            if panels::run_switches(ui, &mut self.draft) {
+                self.settings.config = self.draft.clone();
+                self.restart_runs();
+            }
+            let changes = panels::settings(ui, &mut self.draft, &self.settings.config);
+            if changes.apply {
+                self.settings.config = self.draft.clone();
+                self.restart_runs();
+            }
+            if changes.defaults {
+                self.settings = Settings::default();
+                self.draft = self.settings.config.clone();
+                self.restart_runs();
+            }
+            ui.separator();
+            self.view_settings(ui);
+            if self.settings.comparing {
+                ui.separator();
+                self.compare_settings(ui);
+            }
+            ui.separator();
+            if let Some(info) = self.info() {
+                ui.label(format!("{} · {}D", info.config.dataset, info.dim));
+                for (name, n) in &info.param_counts {
+                    if *n > 0 {
+                        ui.label(format!("{name}: {n} parameters"));
+                    }
+                }
+            }
+        });
+    }
+
+    fn view_settings(&mut self, ui: &mut egui::Ui) {
+        ui.heading("View");
+        let l = &mut self.settings.layers;
+        ui.columns(2, |c| {
+            c[0].checkbox(&mut l.data, "data");
+            c[0].checkbox(&mut l.samples, "samples");
+            c[0].checkbox(&mut l.base, "base samples");
+            c[0].checkbox(&mut l.ellipses, "mixture ellipses");
+            c[0].checkbox(&mut l.density, "base density");
+            c[1].checkbox(&mut l.trails, "trajectories");
+            c[1].checkbox(&mut l.particles, "particles at t");
+            c[1].checkbox(&mut l.field, "velocity field");
+            c[1].checkbox(&mut l.kappa, "κ-FC source");
+            c[1].checkbox(&mut l.pairs, "minibatch pairs");
+        });
+        let s = &mut self.settings;
+        // Counts go beyond what the worker draws on purpose: it clamps them and says so.
+        panels::number(ui, "Particles", &mut s.particles, 0..=10_000_000);
+        panels::number(ui, "Trajectories", &mut s.trajectories, 0..=10_000_000);
+        panels::number(ui, "Euler steps drawn", &mut s.euler_steps, 0..=10_000);
+        panels::row(ui, "Point size", egui::Slider::new(&mut s.point_radius, 0.5..=6.0));
+        if matches!(s.config.method, Method::MixflowRf | Method::FastOde) || s.comparing {
+            panels::row(ui, "κ-FC source w", egui::Slider::new(&mut s.source_w, 0.0..=1.0));
+        }
+        if let Some(info) = self.info()
+            && info.dim > 2
+        {
+            self.projection_picker(ui, info.dim);
+        }
+    }
+
+    fn projection_picker(&mut self, ui: &mut egui::Ui, dim: usize) {
+        let p = &mut self.settings.projection;
+        ui.horizontal(|ui| {
+            ui.label("Projection");
+            ui.radio_value(p, Projection::Pca, "PCA");
+            if ui.radio(matches!(p, Projection::Axes(..)), "axes").clicked() && *p == Projection::Pca {
+                *p = Projection::Axes(0, 1);
+            }
+        });
+        if let Projection::Axes(i, j) = p {
+            panels::number(ui, "x axis", i, 0..=dim - 1);
+            panels::number(ui, "y axis", j, 0..=dim - 1);
+        }
+    }
+
+    fn compare_settings(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Compared methods");
+        let mut changed = false;
+        for slot in 0..4 {
+            let mut enabled = slot < self.settings.compare.len();
+            ui.horizontal(|ui| {
+                if slot >= self.settings.compare.len() {
+                    if ui.button(format!("add run {}", slot + 1)).clicked() {
+                        self.settings.compare.push(Method::Rf);
+                        changed = true;
+                    }
+                    return;
+                }
+                changed |= panels::choice(ui, &format!("run {}", slot + 1), &mut self.settings.compare[slot]);
+                if self.settings.compare.len() > 2 && ui.small_button("remove").clicked() {
+                    enabled = false;
+                }
+            });
+            if !enabled && slot < self.settings.compare.len() {
+                self.settings.compare.remove(slot);
+                changed = true;
+                break;
+            }
+            if slot >= self.settings.compare.len() {
+                break;
+            }
+        }
+        if changed {
+            self.restart_runs();
+        }
+    }
+
+    fn bottom_panel(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Measure W2 vs NFE")
+                .on_hover_text("Generate with Euler at 1 to 128 steps and compare with true data")
+                .clicked()
+            {
+                self.send_all(|| Command::MeasureNfe);
+            }
+        });
+        ui.columns(4, |c| {
+            c[0].label("loss (solid: flow, dashed: base / KL)");
+            charts::losses(&mut c[0], &self.runs);
+            c[1].label("W2 (dashed: floor)");
+            charts::w2_over_training(&mut c[1], &self.runs);
+            c[2].label("curvature");
+            charts::curvature(&mut c[2], &self.runs);
+            c[3].label("W2 vs NFE");
+            charts::w2_by_nfe(&mut c[3], &self.runs);
+        });
+        charts::metrics_table(ui, &self.runs);
+    }
+
+    fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &worker::RunInfo) {
+        ui.heading("Descriptor");
+        if explorer::show(ui, &info.conditions, &mut self.descriptor) {
+            self.update_view_request();
+        }
+        ui.separator();
+        if ui.button("Measure W2 per descriptor").clicked() {
+            self.send_all(|| Command::MeasureDescriptors);
+        }
+        explorer::w2_by_descriptor(ui, &self.runs);
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.toggle_value(&mut self.playback, "Play back")
+                .on_hover_text("Move the particles from base (t = 0) to data (t = 1) on a loop");
+            panels::row(ui, "t", egui::Slider::new(&mut self.time, 0.0..=1.0));
+            ui.label("drag: pan · scroll: zoom · double-click: fit");
+        });
+        if self.playback {
+            let dt = ui.input(|i| i.stable_dt).min(0.1);
+            self.time += dt / 3.0;
+            if self.time > 1.0 {
+                self.time = 0.0;
+            }
+        }
+        let Some(plane) = self.plane() else {
+            // A static label, not a spinner: nothing should repaint while a worker starts.
+            ui.centered_and_justified(|ui| ui.label("starting the run…"));
+            return;
+        };
+        let fit = self.fit_bounds();
+        let n = self.runs.len();
+        let (cols, rows) = grid_shape(n);
+        let avail = ui.available_size();
+        let size = egui::vec2(
+            (avail.x / cols as f32 - 6.0).max(16.0),
+            (avail.y / rows as f32 - 22.0).max(16.0),
+        );
+        let style = Style {
+            point_radius: self.settings.point_radius,
+            ..Style::default()
+        };
+        let mut hover = None;
+        for row in 0..rows {
+            ui.horizontal(|ui| {
+                for i in row * cols..((row + 1) * cols).min(n) {
+                    ui.vertical(|ui| {
+                        let run = &self.runs[i];
+                        let title = match &run.view {
+                            Some(v) => format!("{} · step {}", run.label(), v.step),
+                            None => format!("{} · starting…", run.label()),
+                        };
+                        ui.colored_label(charts::run_color(i), title);
+                        let (scene, version) = scene_for(&mut self.scenes[i], run, &self.settings, &plane, self.time);
+                        let id = egui::Id::NULL.with(("canvas", i));
+                        let drawn = canvas::Drawn {
+                            scene,
+                            version,
+                            style,
+                            time: self.time,
+                        };
+                        let out = canvas::show(ui, id, size, &mut self.camera, fit, drawn);
+                        hover = hover.or(out.hover);
+                    });
+                }
+            });
+        }
+        if let Some(p) = hover {
+            ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
+        }
+    }
+
+    /// Frame times of a scripted run, for measuring (the first 30 frames, start-up, are left out).
+    fn print_frame_summary(&self) {
+        if let Some((mean, p95, n)) = self.frames.summary(30) {
+            let particles = self
+                .runs
+                .first()
+                .and_then(|r| r.view.as_ref())
+                .map_or(0, |v| v.samples.len());
+            let traced = self
+                .runs
+                .first()
+                .and_then(|r| r.view.as_ref())
+                .map_or(0, |v| v.trajectories.first().map_or(0, |p| p.len()));
+            println!(
+                "frames: {n}, mean interval {mean:.1} ms ({:.0} fps), 95th percentile {p95:.1} ms; \
+                 {} canvas(es), {particles} particles and {traced} trajectories drawn",
+                1e3 / mean,
+                self.runs.len()
+            );
+        }
+    }
+
+    /// The screenshot and exit timer of `--screenshot PATH --exit-after SECONDS`.
+    fn scripted_exit(&mut self, ui: &mut egui::Ui) {
+        let Some(after) = self.launch.exit_after else {
+            return;
+        };
+        let due = self.started.elapsed() >= Duration::from_secs_f64(after);
+        let ctx = ui.ctx().clone();
+        match &self.launch.screenshot {
+            Some(path) => {
+                let shot = self.screenshot.lock().map(|mut s| s.take()).ok().flatten();
+                if let Some(image) = shot {
+                    self.print_frame_summary();
+                    match save_png(path, &image) {
+                        Ok(()) => println!("saved the window to {}", path.display()),
+                        Err(e) => eprintln!("error: {e}"),
+                    }
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                } else if due && !self.screenshot_requested {
+                    self.screenshot_requested = true;
+                    let (slot, waker) = (self.screenshot.clone(), ctx.clone());
+                    ctx.request_screenshot(move |image| {
+                        if let Ok(mut s) = slot.lock() {
+                            *s = Some(image);
+                        }
+                        waker.request_repaint();
+                    });
+                }
+            }
+            None if due => {
+                self.print_frame_summary();
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            None => {}
+        }
+        ctx.request_repaint_after(Duration::from_millis(100));
+    }
+}
+
+/// Columns and rows of the canvases: one or two side by side, three or four in a 2 x 2 grid.
+fn grid_shape(runs: usize) -> (usize, usize) {
+    let cols = runs.clamp(1, 2);
+    (cols, runs.div_ceil(cols).max(1))
+}
+
+/// The run's scene, rebuilt only when its view, the layers, the time or the projection changed.
+fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Plane, time: f32) -> (Arc<Scene>, u64) {
+    let Some(view) = &run.view else {
+        return (cache.scene.clone(), cache.version);
+    };
+    // The velocity field is recorded at a few times: only a change of the nearest one (with the
+    // field shown) rebuilds; trails and particles follow the time on the GPU.
+    let field_slot = if settings.layers.field {
+        (time * (worker::FIELD_TIMES - 1) as f32).round() as u32
+    } else {
+        0
+    };
+    let key = Some((run.view_version, settings.layers, field_slot, settings.projection));
+    if cache.key != key {
+        cache.key = key;
+        cache.scene = Arc::new(scene::build(&scene::SceneInput {
+            view,
+            layers: settings.layers,
+            plane,
+            field_time: time,
+        }));
+        cache.version += 1;
+    }
+    (cache.scene.clone(), cache.version)
+}
+
+fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let img = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("the screenshot has no pixels")?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    img.save(path)
+        .map_err(|e| format!("{}: cannot save the screenshot: {e}", path.display()))
+}
+
+impl eframe::App for MixflowApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frames.tick();
+        let mut changed = false;
+        for run in &mut self.runs {
+            changed |= run.poll();
+        }
+        self.update_view_request();
+        egui::Panel::top("top").show(ui, |ui| {
+            self.top_bar(ui);
+            self.messages(ui);
+        });
+        egui::Panel::left("settings")
+            .resizable(true)
+            .default_size(290.0)
+            .show(ui, |ui| self.side_panel(ui));
+        egui::Panel::bottom("charts")
+            .resizable(true)
+            .default_size(230.0)
+            .show(ui, |ui| self.bottom_panel(ui));
+        if let Some(info) = self.info()
+            && info.descriptor_dim > 0
+        {
+            egui::Panel::right("explorer")
+                .resizable(true)
+                .default_size(260.0)
+                .show(ui, |ui| self.explorer_panel(ui, &info));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.scripted_exit(ui);
+        let busy = self.runs.iter().any(|r| r.playing) || self.playback;
+        if busy || changed {
+            ui.ctx().request_repaint_after(Duration::from_millis(16));
+        } else {
+            // Views and steps may still be on their way from a worker.
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        storage.set_string(settings::STORAGE_KEY, self.settings.to_stored());
+    }
+}
+
+/// Window options: the wgpu device is created with the adapter's full features and limits, so
+/// burn can train on the same device that draws.
+pub fn native_options() -> eframe::NativeOptions {
+    use eframe::egui_wgpu::{WgpuConfiguration, WgpuSetup, WgpuSetupCreateNew};
+    use eframe::wgpu;
+    let mut setup = WgpuSetupCreateNew::without_display_handle();
+    // wgpu's GL backend deadlocks with burn on lavapipe; the primary APIs serve every desktop.
+    setup.instance_descriptor.backends = wgpu::Backends::PRIMARY;
+    setup.device_descriptor = Arc::new(|adapter| wgpu::DeviceDescriptor {
+        label: Some("mixflow device"),
+        required_features: adapter.features(),
+        required_limits: adapter.limits(),
+        ..Default::default()
+    });
+    eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("MixFlow Explorer")
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([320.0, 240.0]),
+        renderer: eframe::Renderer::Wgpu,
+        wgpu_options: WgpuConfiguration {
+            wgpu_setup: WgpuSetup::CreateNew(setup),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Opens the window; returns when it closes.
+pub fn run(launch: Launch) -> Result<(), String> {
+    eframe::run_native(
+        "MixFlow Explorer",
+        native_options(),
+        Box::new(move |cc| Ok(Box::new(MixflowApp::new(cc, launch)))),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
+}

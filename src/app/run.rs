@@ -1,0 +1,132 @@
+//! One training run as the app sees it: a worker handle plus everything its events told us
+//! (settings, losses, metrics, the newest view, status). The UI reads only this.
+
+use super::worker::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, WorkerHandle};
+use crate::config::TrainConfig;
+use crate::data::Split;
+use crate::train::{Losses, Phase};
+use burn::tensor::Device;
+use std::sync::Arc;
+
+pub struct Run {
+    worker: WorkerHandle,
+    /// The settings this run was started with (what Reset restarts).
+    pub config: TrainConfig,
+    pub info: Option<Arc<RunInfo>>,
+    pub view: Option<Arc<View>>,
+    /// Bumped for every new view, so the canvas uploads each view once.
+    pub view_version: u64,
+    pub step: usize,
+    pub phase: Option<Phase>,
+    pub losses: Vec<Losses>,
+    pub metrics: Vec<MetricPoint>,
+    pub nfe_curve: Vec<(usize, f64)>,
+    pub descriptor_curve: Vec<(Vec<f32>, Split, f64)>,
+    pub steps_per_s: f64,
+    pub playing: bool,
+    /// Why training stopped by itself (diverged, finished), shown until the next reset.
+    pub stopped: Option<String>,
+    /// Problems and notes (clamped values, a GPU that could not start), newest last.
+    pub notes: Vec<String>,
+    pub warning: Option<String>,
+}
+
+impl Run {
+    pub fn start(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+        Self {
+            worker: WorkerHandle::spawn(config.clone(), gpu, view, play),
+            config,
+            info: None,
+            view: None,
+            view_version: 0,
+            step: 0,
+            phase: None,
+            losses: Vec::new(),
+            metrics: Vec::new(),
+            nfe_curve: Vec::new(),
+            descriptor_curve: Vec::new(),
+            steps_per_s: 0.0,
+            playing: play,
+            stopped: None,
+            notes: Vec::new(),
+            warning: None,
+        }
+    }
+
+    pub fn send(&self, command: Command) {
+        self.worker.send(command);
+    }
+
+    /// Restarts from scratch with `config` (the same seeds give the same run).
+    pub fn reset(&mut self, config: TrainConfig, gpu: Option<Device>) {
+        self.config = config.clone();
+        self.info = None;
+        self.step = 0;
+        self.phase = None;
+        self.losses.clear();
+        self.metrics.clear();
+        self.nfe_curve.clear();
+        self.descriptor_curve.clear();
+        self.stopped = None;
+        self.warning = None;
+        self.send(Command::Reset {
+            config: Box::new(config),
+            gpu,
+        });
+    }
+
+    /// Applies every event that has arrived; true when anything changed.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        while let Ok(event) = self.worker.events.try_recv() {
+            changed = true;
+            match event {
+                Event::Started(info) => {
+                    if let Some(note) = &info.note {
+                        self.notes.push(note.clone());
+                    }
+                    self.info = Some(Arc::new(*info));
+                }
+                Event::Steps { messages, steps_per_s } => {
+                    if let Some(last) = messages.last() {
+                        self.step = last.step;
+                        self.phase = Some(last.phase);
+                    }
+                    for m in messages {
+                        if m.warning.is_some() {
+                            self.warning = m.warning;
+                        }
+                        self.losses.push(m.losses);
+                    }
+                    if steps_per_s > 0.0 {
+                        self.steps_per_s = steps_per_s;
+                    }
+                }
+                Event::View(view) => {
+                    self.view = Some(Arc::new(*view));
+                    self.view_version += 1;
+                }
+                Event::Metric(point) => self.metrics.push(point),
+                Event::Nfe(curve) => self.nfe_curve = curve,
+                Event::Descriptors(curve) => self.descriptor_curve = curve,
+                Event::Playing(playing) => {
+                    self.playing = playing;
+                    if !playing {
+                        self.steps_per_s = 0.0;
+                    }
+                }
+                Event::Stopped(reason) => self.stopped = Some(reason),
+                Event::Error(e) => self.notes.push(e),
+            }
+        }
+        if self.notes.len() > 20 {
+            self.notes.drain(..self.notes.len() - 20);
+        }
+        changed
+    }
+
+    /// The method's short name, for legends.
+    pub fn label(&self) -> &'static str {
+        self.config.method.name()
+    }
+}

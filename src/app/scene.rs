@@ -1,0 +1,288 @@
+//! Turns a view of the model into the canvas's [`Scene`]: which layers are on and the projection
+//! plane. Plain data in, plain vertices out, so it is tested without a GPU. The scrubbed time is
+//! not an input: the trail shader applies it, so scrubbing never rebuilds a scene.
+
+use super::worker::{FIELD_GRID, View};
+use crate::data::Points;
+use crate::mixture::Mixture;
+use crate::projection::Plane;
+use crate::render::{DensityLayer, Gaussian2, PointVertex, Scene, Segment, TrailSegment};
+use serde::{Deserialize, Serialize};
+
+/// The layers a user toggles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Layers {
+    pub data: bool,
+    pub samples: bool,
+    pub base: bool,
+    pub ellipses: bool,
+    pub density: bool,
+    pub trails: bool,
+    /// The traced particles at the scrubbed time.
+    pub particles: bool,
+    pub field: bool,
+    /// MixFlow-RF: the source at w and the encoder's means and ellipses, linked to their data.
+    pub kappa: bool,
+    pub pairs: bool,
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Self {
+            data: true,
+            samples: true,
+            base: false,
+            ellipses: true,
+            density: true,
+            trails: true,
+            particles: true,
+            field: false,
+            kappa: true,
+            pairs: false,
+        }
+    }
+}
+
+pub const DATA_COLOR: [u8; 4] = [150, 150, 160, 120];
+pub const SAMPLE_COLOR: [u8; 4] = [80, 160, 255, 190];
+const FIELD_COLOR: [u8; 4] = [200, 230, 200, 200];
+const PAIR_COLOR: [u8; 4] = [220, 220, 220, 60];
+const KAPPA_MU_COLOR: [u8; 4] = [255, 170, 60, 220];
+const KAPPA_SOURCE_COLOR: [u8; 4] = [255, 110, 180, 200];
+
+/// Ten distinguishable colours for mixture components (the "tab10" set).
+pub const PALETTE: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [188, 189, 34],
+    [23, 190, 207],
+    [127, 127, 127],
+];
+
+pub fn component_color(k: usize, alpha: u8) -> [u8; 4] {
+    let [r, g, b] = PALETTE[k % PALETTE.len()];
+    [r, g, b, alpha]
+}
+
+/// Colour of time t in [0, 1] along a trajectory: violet at the base, yellow at the data.
+pub fn time_color(t: f32, alpha: u8) -> [u8; 4] {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f32, b: f32| (a + (b - a) * t) as u8;
+    [lerp(120.0, 250.0), lerp(60.0, 220.0), lerp(220.0, 60.0), alpha]
+}
+
+pub struct SceneInput<'a> {
+    pub view: &'a View,
+    pub layers: Layers,
+    pub plane: &'a Plane,
+    /// Which recorded time the velocity field is shown at.
+    pub field_time: f32,
+}
+
+pub fn build(input: &SceneInput) -> Scene {
+    let SceneInput {
+        view, layers, plane, ..
+    } = *input;
+    let mut scene = Scene::default();
+    if layers.density
+        && let Some(m) = &view.base_density
+    {
+        scene.density = Some(density_layer(m, plane));
+    }
+    if layers.pairs
+        && let Some((x0, x1)) = &view.pairs
+    {
+        for (a, b) in plane.project_all(x0).into_iter().zip(plane.project_all(x1)) {
+            scene.under.push(segment(
+                a,
+                b,
+                time_color(0.0, PAIR_COLOR[3]),
+                time_color(1.0, PAIR_COLOR[3]),
+            ));
+        }
+    }
+    if layers.trails || layers.particles {
+        scene.trails = trails(view, plane);
+        scene.show_trails = layers.trails;
+        scene.show_particles = layers.particles;
+    }
+    if layers.field {
+        field(&mut scene.under, view, input.field_time);
+    }
+    if layers.data
+        && let Some(data) = &view.data
+    {
+        points(&mut scene.points, data, plane, |_| DATA_COLOR);
+    }
+    if layers.base {
+        let comps = view.base_components.as_deref();
+        points(&mut scene.points, &view.base, plane, |i| match comps {
+            Some(c) => component_color(c[i], 170),
+            None => time_color(0.0, 150),
+        });
+    }
+    if layers.samples {
+        points(&mut scene.points, &view.samples, plane, |_| SAMPLE_COLOR);
+    }
+    if layers.ellipses
+        && let Some(m) = &view.mixture
+    {
+        mixture_ellipses(&mut scene.over, m, plane);
+    }
+    if layers.kappa
+        && let Some(k) = &view.kappa
+    {
+        kappa(&mut scene, k, plane);
+    }
+    scene
+}
+
+fn segment(a: [f32; 2], b: [f32; 2], color_a: [u8; 4], color_b: [u8; 4]) -> Segment {
+    Segment { a, b, color_a, color_b }
+}
+
+fn points(out: &mut Vec<PointVertex>, p: &Points, plane: &Plane, color: impl Fn(usize) -> [u8; 4]) {
+    out.extend(
+        plane
+            .project_all(p)
+            .into_iter()
+            .enumerate()
+            .map(|(i, pos)| PointVertex { pos, color: color(i) }),
+    );
+}
+
+/// The mixture as 2D Gaussians in the plane.
+pub fn density_layer(m: &Mixture, plane: &Plane) -> DensityLayer {
+    DensityLayer {
+        components: (0..m.components())
+            .map(|k| Gaussian2 {
+                weight: m.weights[k],
+                mean: plane.project(m.mean(k)),
+                cov: plane.project_diagonal(m.sigma(k)),
+            })
+            .collect(),
+        range: 6.0,
+        opacity: 0.75,
+    }
+}
+
+/// Points on the 1σ ellipse of a 2D Gaussian with covariance (xx, xy, yy).
+pub fn ellipse(mean: [f32; 2], cov: [f32; 3], segments: usize) -> Vec<[f32; 2]> {
+    let [a, b, c] = cov;
+    // Eigen-decomposition of [[a, b], [b, c]].
+    let half_trace = (a + c) / 2.0;
+    let disc = (((a - c) / 2.0).powi(2) + b * b).sqrt();
+    let (l1, l2) = ((half_trace + disc).max(0.0), (half_trace - disc).max(0.0));
+    let angle = 0.5 * (2.0 * b).atan2(a - c);
+    let (r1, r2) = (l1.sqrt(), l2.sqrt());
+    let (cos, sin) = (angle.cos(), angle.sin());
+    (0..=segments)
+        .map(|i| {
+            let th = i as f32 / segments as f32 * std::f32::consts::TAU;
+            let (x, y) = (r1 * th.cos(), r2 * th.sin());
+            [mean[0] + x * cos - y * sin, mean[1] + x * sin + y * cos]
+        })
+        .collect()
+}
+
+fn polyline(out: &mut Vec<Segment>, pts: &[[f32; 2]], color: [u8; 4]) {
+    out.extend(pts.windows(2).map(|w| segment(w[0], w[1], color, color)));
+}
+
+/// σ ellipses with opacity by weight (the heaviest component fully opaque), and a cross at
+/// each mean.
+fn mixture_ellipses(out: &mut Vec<Segment>, m: &Mixture, plane: &Plane) {
+    let heaviest = m.weights.iter().copied().fold(0.0f32, f32::max).max(1e-12);
+    for k in 0..m.components() {
+        let alpha = (40.0 + 215.0 * m.weights[k] / heaviest) as u8;
+        let color = component_color(k, alpha);
+        let mean = plane.project(m.mean(k));
+        let cov = plane.project_diagonal(m.sigma(k));
+        polyline(out, &ellipse(mean, cov, 64), color);
+        let r = 0.35 * cov[0].max(cov[2]).sqrt();
+        out.push(segment([mean[0] - r, mean[1]], [mean[0] + r, mean[1]], color, color));
+        out.push(segment([mean[0], mean[1] - r], [mean[0], mean[1] + r], color, color));
+    }
+}
+
+/// Every step of every traced trajectory, with its start and end time.
+fn trails(view: &View, plane: &Plane) -> Vec<TrailSegment> {
+    let projected: Vec<Vec<[f32; 2]>> = view.trajectories.iter().map(|s| plane.project_all(s)).collect();
+    let mut out = Vec::with_capacity(projected.len().saturating_sub(1) * projected.first().map_or(0, Vec::len));
+    for (k, pair) in projected.windows(2).enumerate() {
+        let t = [view.times[k], view.times[k + 1]];
+        out.extend(pair[0].iter().zip(&pair[1]).map(|(&a, &b)| TrailSegment { a, b, t }));
+    }
+    out
+}
+
+/// Arrows of the velocity field at the recorded time nearest to `time` (2D data only), scaled so
+/// the fastest arrow spans one grid cell.
+fn field(out: &mut Vec<Segment>, view: &View, time: f32) {
+    let Some(slice) = view
+        .field
+        .iter()
+        .min_by(|a, b| (a.t - time).abs().total_cmp(&(b.t - time).abs()))
+    else {
+        return;
+    };
+    debug_assert_eq!(slice.positions.len(), FIELD_GRID * FIELD_GRID);
+    let (first, second) = (
+        slice.positions.row(0),
+        slice.positions.row(1.min(slice.positions.len() - 1)),
+    );
+    let cell = (second[0] - first[0]).abs().max(1e-6);
+    let fastest = slice
+        .velocities
+        .rows()
+        .map(|v| v[0].hypot(v[1]))
+        .fold(0.0f32, f32::max)
+        .max(1e-9);
+    let scale = 0.9 * cell / fastest;
+    for (p, v) in slice.positions.rows().zip(slice.velocities.rows()) {
+        let tip = [p[0] + v[0] * scale, p[1] + v[1] * scale];
+        let tail = [p[0], p[1]];
+        let faded = [FIELD_COLOR[0], FIELD_COLOR[1], FIELD_COLOR[2], 40];
+        out.push(segment(tail, tip, faded, FIELD_COLOR));
+        // Arrow head: two short strokes back from the tip.
+        let (dx, dy) = (tip[0] - tail[0], tip[1] - tail[1]);
+        for side in [-1.0f32, 1.0] {
+            let (c, s) = (0.9f32.cos(), side * 0.9f32.sin());
+            let back = [tip[0] - 0.3 * (dx * c - dy * s), tip[1] - 0.3 * (dx * s + dy * c)];
+            out.push(segment(tip, back, FIELD_COLOR, FIELD_COLOR));
+        }
+    }
+}
+
+/// MixFlow-RF: sampled data points, each linked to its encoder mean (with its 1σ ellipse), and
+/// the mean linked to the point's source at w.
+fn kappa(scene: &mut Scene, k: &crate::sample::KappaView, plane: &Plane) {
+    let shown = k.mu.len().min(150);
+    for i in 0..shown {
+        let x = plane.project(k.data.row(i));
+        let mu = plane.project(k.mu.row(i));
+        scene.over.push(segment(x, mu, DATA_COLOR, KAPPA_MU_COLOR));
+        let cov = plane.project_diagonal(k.sigma.row(i));
+        polyline(
+            &mut scene.over,
+            &ellipse(mu, cov, 24),
+            [KAPPA_MU_COLOR[0], KAPPA_MU_COLOR[1], KAPPA_MU_COLOR[2], 70],
+        );
+        let src = plane.project(k.source.row(i));
+        scene.over.push(segment(src, mu, KAPPA_SOURCE_COLOR, KAPPA_MU_COLOR));
+        scene.points.push(PointVertex {
+            pos: mu,
+            color: KAPPA_MU_COLOR,
+        });
+        scene.points.push(PointVertex {
+            pos: src,
+            color: KAPPA_SOURCE_COLOR,
+        });
+    }
+}

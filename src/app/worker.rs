@@ -1,0 +1,655 @@
+//! The training worker: owns one [`Trainer`], runs it in time-boxed chunks off the UI thread, and
+//! talks to the app only through messages. Commands go in ([`Command`]); steps, views of the model
+//! and metrics come out ([`Event`]). Nothing here draws, and the app never touches a tensor.
+
+use crate::config::TrainConfig;
+use crate::data::{Points, Split};
+use crate::metrics;
+use crate::mixture::Mixture;
+use crate::rng::{self, Stream};
+use crate::sample::KappaView;
+use crate::solve::SolveOptions;
+use crate::train::{SnapshotRequest, StepMessage, TrainError, Trainer};
+use burn::tensor::Device;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+/// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
+pub const MAX_PARTICLES: usize = 50_000;
+pub const MAX_TRAJECTORIES: usize = 2_000;
+/// Times at which the velocity field is sampled for the scrubber.
+pub const FIELD_TIMES: usize = 11;
+/// Grid points per side of the velocity field.
+pub const FIELD_GRID: usize = 21;
+/// Samples compared for the W2 tracked over training.
+const METRIC_N: usize = 500;
+
+/// What a view of the model contains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewRequest {
+    pub particles: usize,
+    pub trajectories: usize,
+    /// Euler steps of the drawn trajectories (uniform, so curvature is read off them).
+    pub euler_steps: usize,
+    /// None: the first training descriptor.
+    pub descriptor: Option<Vec<f32>>,
+    /// MixFlow-RF: the w of the drawn source.
+    pub source_w: f32,
+    /// The data-space box the velocity field is sampled over (min, max) in the canvas plane's
+    /// two data axes; None leaves the field out.
+    pub field_box: Option<([f32; 2], [f32; 2])>,
+}
+
+impl Default for ViewRequest {
+    fn default() -> Self {
+        Self {
+            particles: 4000,
+            trajectories: 300,
+            euler_steps: 40,
+            descriptor: None,
+            source_w: 0.0,
+            field_box: None,
+        }
+    }
+}
+
+impl ViewRequest {
+    /// The request with every count inside its limits, and a note for each value that was changed.
+    pub fn clamped(&self) -> (Self, Vec<String>) {
+        let mut r = self.clone();
+        let mut notes = Vec::new();
+        let mut clamp = |value: &mut usize, lo: usize, hi: usize, what: &str| {
+            let v = (*value).clamp(lo, hi);
+            if v != *value {
+                notes.push(format!("{what} {} is outside {lo}..{hi}: using {v}", *value));
+                *value = v;
+            }
+        };
+        clamp(&mut r.particles, 1, MAX_PARTICLES, "particles");
+        clamp(&mut r.trajectories, 0, MAX_TRAJECTORIES, "trajectories");
+        clamp(&mut r.euler_steps, 1, 200, "Euler steps");
+        r.trajectories = r.trajectories.min(r.particles);
+        (r, notes)
+    }
+}
+
+pub enum Command {
+    Play,
+    Pause,
+    /// One training step, then a fresh view.
+    Step,
+    /// A new run from scratch with these settings (the same seeds give the same run); `gpu` is
+    /// the device for the GPU backend, when the app has one.
+    Reset {
+        config: Box<TrainConfig>,
+        gpu: Option<Device>,
+    },
+    View(ViewRequest),
+    /// W2 after Euler with 1..128 steps.
+    MeasureNfe,
+    /// W2 at each descriptor of every split.
+    MeasureDescriptors,
+}
+
+/// The velocity field on a grid at one time.
+#[derive(Clone, Debug)]
+pub struct FieldSlice {
+    pub t: f32,
+    pub positions: Points,
+    pub velocities: Points,
+}
+
+/// One picture of the model, in original units.
+pub struct View {
+    pub step: usize,
+    pub request: ViewRequest,
+    pub samples: Points,
+    pub base: Points,
+    pub base_components: Option<Vec<usize>>,
+    pub mixture: Option<Mixture>,
+    /// The base as a Gaussian mixture (MixFlow-OOD's mixture or a N(0, I) source), for the heat map.
+    pub base_density: Option<Mixture>,
+    pub kappa: Option<KappaView>,
+    pub times: Vec<f32>,
+    pub trajectories: Vec<Points>,
+    /// True data for the viewed descriptor (when the dataset can draw it).
+    pub data: Option<Points>,
+    /// One training minibatch's pairs (x0, x1).
+    pub pairs: Option<(Points, Points)>,
+    pub field: Vec<FieldSlice>,
+}
+
+/// What the app needs to know about a run once, when it starts.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub config: TrainConfig,
+    pub dim: usize,
+    pub descriptor_dim: usize,
+    pub conditions: Vec<crate::data::Condition>,
+    pub param_counts: Vec<(&'static str, usize)>,
+    /// A sample of the training data, for fitting the canvas and projections.
+    pub data_sample: Points,
+    /// W2 between two independent true draws of the metric's size: no model can beat it.
+    pub w2_floor: f64,
+    /// The backend actually used, and why it differs from the one asked for.
+    pub backend: String,
+    pub note: Option<String>,
+}
+
+/// Metrics tracked over training, read off a view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricPoint {
+    pub step: usize,
+    pub w2: f64,
+    pub curvature: f64,
+}
+
+pub enum Event {
+    Started(Box<RunInfo>),
+    Steps {
+        messages: Vec<StepMessage>,
+        steps_per_s: f64,
+    },
+    View(Box<View>),
+    Metric(MetricPoint),
+    Nfe(Vec<(usize, f64)>),
+    Descriptors(Vec<(Vec<f32>, Split, f64)>),
+    Playing(bool),
+    /// Training stopped by itself (diverged or finished); the message says why and what to do.
+    Stopped(String),
+    /// A command could not be carried out; the run goes on as before.
+    Error(String),
+}
+
+/// The app's end of a worker.
+pub struct WorkerHandle {
+    commands: Sender<Command>,
+    pub events: Receiver<Event>,
+}
+
+impl WorkerHandle {
+    /// Starts a worker thread on `config`; `gpu` is the device to use when the config asks for the
+    /// GPU backend (the window's own device on native), if one is available.
+    pub fn spawn(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+        let (commands, command_rx) = channel();
+        let (event_tx, events) = channel();
+        std::thread::Builder::new()
+            .name("mixflow-trainer".into())
+            .spawn(move || Worker::new(command_rx, event_tx, gpu, view, play).run(config))
+            .expect("the OS can start a thread");
+        Self { commands, events }
+    }
+
+    pub fn send(&self, command: Command) {
+        // A worker only stops when its handle is dropped, so a failed send cannot lose anything.
+        let _ = self.commands.send(command);
+    }
+}
+
+struct Worker {
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    gpu: Option<Device>,
+    view: ViewRequest,
+    playing: bool,
+    trainer: Option<Trainer>,
+    /// Set when the model changed since the last view.
+    stale: bool,
+    last_view: Instant,
+    /// How long the last view took: views are spaced so training gets most of the time.
+    view_cost: Duration,
+    last_metric_step: Option<usize>,
+    rate: RateMeter,
+}
+
+/// Time given to training before the worker looks at its commands again.
+const CHUNK: Duration = Duration::from_millis(25);
+/// Views at most this often while training.
+const VIEW_EVERY: Duration = Duration::from_millis(200);
+
+impl Worker {
+    fn new(
+        commands: Receiver<Command>,
+        events: Sender<Event>,
+        gpu: Option<Device>,
+        view: ViewRequest,
+        play: bool,
+    ) -> Self {
+        Self {
+            commands,
+            events,
+            gpu,
+            view,
+            playing: play,
+            trainer: None,
+            stale: true,
+            last_view: Instant::now(),
+            view_cost: Duration::ZERO,
+            last_metric_step: None,
+            rate: RateMeter::default(),
+        }
+    }
+
+    fn emit(&self, event: Event) -> bool {
+        self.events.send(event).is_ok()
+    }
+
+    fn run(mut self, config: TrainConfig) {
+        self.reset(config);
+        loop {
+            // Block while there is nothing to do; otherwise just drain what arrived.
+            let idle = !self.playing && !self.stale;
+            let command = if idle {
+                match self.commands.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            };
+            if let Some(command) = command {
+                if !self.handle(command) {
+                    return;
+                }
+                continue;
+            }
+            if self.playing && !self.train_chunk() {
+                return;
+            }
+            let due = self.last_view.elapsed() >= VIEW_EVERY.max(self.view_cost * 3);
+            if self.stale && (due || !self.playing) && !self.publish_view() {
+                return;
+            }
+        }
+    }
+
+    /// Carries out one command; false when the app has gone.
+    fn handle(&mut self, command: Command) -> bool {
+        match command {
+            Command::Play => {
+                if self.trainer.as_ref().is_some_and(|t| t.is_finished()) {
+                    return self.emit(Event::Error(
+                        "training has reached its last step: raise Steps and restart to train longer".into(),
+                    ));
+                }
+                self.set_playing(true)
+            }
+            Command::Pause => self.set_playing(false),
+            Command::Step => {
+                self.set_playing(false);
+                self.step_once()
+            }
+            Command::Reset { config, gpu } => {
+                if gpu.is_some() {
+                    self.gpu = gpu;
+                }
+                self.reset(*config);
+                true
+            }
+            Command::View(request) => {
+                let (request, notes) = request.clamped();
+                self.view = request;
+                self.stale = true;
+                notes.into_iter().all(|n| self.emit(Event::Error(n)))
+            }
+            Command::MeasureNfe => match self.measure_nfe() {
+                Ok(curve) => self.emit(Event::Nfe(curve)),
+                Err(e) => self.emit(Event::Error(e)),
+            },
+            Command::MeasureDescriptors => match self.measure_descriptors() {
+                Ok(curve) => self.emit(Event::Descriptors(curve)),
+                Err(e) => self.emit(Event::Error(e)),
+            },
+        }
+    }
+
+    fn set_playing(&mut self, playing: bool) -> bool {
+        self.playing = playing;
+        self.rate = RateMeter::default();
+        self.emit(Event::Playing(playing))
+    }
+
+    fn reset(&mut self, config: TrainConfig) {
+        // A playing run keeps playing after a reset: switching dataset or method mid-training
+        // goes straight on training the new run.
+        self.trainer = None;
+        self.last_metric_step = None;
+        self.rate = RateMeter::default();
+        let (device, backend, note) = self.device_for(&config);
+        match Trainer::on_device(config.clone(), device) {
+            Ok(trainer) => {
+                let info = run_info(&trainer, backend, note);
+                self.trainer = Some(trainer);
+                self.stale = true;
+                self.emit(Event::Started(Box::new(info)));
+            }
+            Err(e) => {
+                self.playing = false;
+                self.emit(Event::Error(format!("cannot start this run: {e}")));
+                self.emit(Event::Playing(false));
+            }
+        }
+    }
+
+    /// The device for the configured backend, falling back to the CPU (with a note) when the GPU
+    /// cannot be had.
+    fn device_for(&self, config: &TrainConfig) -> (Device, String, Option<String>) {
+        use crate::backend::BackendKind;
+        let cpu = || BackendKind::Cpu.device().expect("the CPU backend always starts");
+        match config.backend {
+            BackendKind::Gpu => match &self.gpu {
+                Some(device) => (device.clone(), "gpu (the window's wgpu device)".into(), None),
+                None => (
+                    cpu(),
+                    "cpu".into(),
+                    Some("no GPU device is available here: training on the CPU instead".into()),
+                ),
+            },
+            kind => match kind.device() {
+                Ok(d) => (d, kind.name().into(), None),
+                Err(e) => (cpu(), "cpu".into(), Some(format!("{e}: training on the CPU instead"))),
+            },
+        }
+    }
+
+    /// Trains for one chunk of time; false when the app has gone.
+    fn train_chunk(&mut self) -> bool {
+        let Some(trainer) = self.trainer.as_mut() else {
+            self.playing = false;
+            return true;
+        };
+        let started = Instant::now();
+        let mut messages = Vec::new();
+        let mut stop = None;
+        while started.elapsed() < CHUNK {
+            match trainer.step() {
+                Ok(m) => messages.push(m),
+                Err(TrainError::Finished) => {
+                    stop = Some(format!("finished all {} steps", trainer.config.steps));
+                    break;
+                }
+                Err(e @ TrainError::Diverged { .. }) => {
+                    stop = Some(format!("{e}. Paused: press Reset to start again"));
+                    break;
+                }
+            }
+        }
+        if !messages.is_empty() {
+            self.stale = true;
+            self.rate.add(messages.len());
+            let steps_per_s = self.rate.per_second();
+            if !self.emit(Event::Steps { messages, steps_per_s }) {
+                return false;
+            }
+        }
+        match stop {
+            Some(reason) => {
+                self.playing = false;
+                self.emit(Event::Stopped(reason)) && self.emit(Event::Playing(false))
+            }
+            None => true,
+        }
+    }
+
+    fn step_once(&mut self) -> bool {
+        let Some(trainer) = self.trainer.as_mut() else {
+            return true;
+        };
+        match trainer.step() {
+            Ok(m) => {
+                self.stale = true;
+                self.emit(Event::Steps {
+                    messages: vec![m],
+                    steps_per_s: 0.0,
+                })
+            }
+            Err(e) => self.emit(Event::Stopped(e.to_string())),
+        }
+    }
+
+    /// Computes and sends a view of the model; false when the app has gone.
+    fn publish_view(&mut self) -> bool {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.stale = false;
+            return true;
+        };
+        let started = Instant::now();
+        let result = make_view(trainer, &self.view);
+        self.view_cost = started.elapsed();
+        self.last_view = Instant::now();
+        self.stale = false;
+        match result {
+            Ok(view) => {
+                let metric_due = self.last_metric_step != Some(view.step);
+                let metric = metric_due.then(|| metric_point(trainer, &view)).flatten();
+                if let Some(point) = metric {
+                    self.last_metric_step = Some(view.step);
+                    if !self.emit(Event::Metric(point)) {
+                        return false;
+                    }
+                }
+                self.emit(Event::View(Box::new(view)))
+            }
+            Err(e) => {
+                self.playing = false;
+                self.emit(Event::Stopped(format!("cannot draw the model: {e}"))) && self.emit(Event::Playing(false))
+            }
+        }
+    }
+
+    fn measure_nfe(&self) -> Result<Vec<(usize, f64)>, String> {
+        let trainer = self.trainer.as_ref().ok_or("no run is loaded")?;
+        let sampler = trainer.sampler();
+        let descriptor = self.view.descriptor.clone().or_else(|| first_train_descriptor(trainer));
+        let (data, _) = reference(trainer, descriptor.as_deref(), METRIC_N * 2)?;
+        let mut rng = rng::seeded(trainer.config.data_seed, Stream::Eval, 1);
+        let base = sampler.base(descriptor.as_deref(), METRIC_N * 2, &mut rng)?.points;
+        crate::eval::NFE_SWEEP
+            .iter()
+            .map(|&steps| {
+                let generated = sampler.generate(descriptor.as_deref(), &base, &SolveOptions::euler(steps), false)?;
+                Ok((generated.nfe, metrics::w2(&generated.samples, &data)))
+            })
+            .collect()
+    }
+
+    fn measure_descriptors(&self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
+        let trainer = self.trainer.as_ref().ok_or("no run is loaded")?;
+        if !trainer.dataset.is_conditional() {
+            return Err("W2 against the descriptor needs a conditional dataset".into());
+        }
+        let sampler = trainer.sampler();
+        let solve = SolveOptions::euler(self.view.euler_steps);
+        let mut out = Vec::new();
+        for (i, cond) in trainer.dataset.conditions.iter().enumerate() {
+            let mut rng = rng::seeded(trainer.config.data_seed, Stream::Reference, i as u64);
+            let data = trainer.dataset.sample(Some(i), METRIC_N, &mut rng);
+            let base = sampler.base(Some(&cond.descriptor), METRIC_N, &mut rng)?.points;
+            let generated = sampler.generate(Some(&cond.descriptor), &base, &solve, false)?;
+            out.push((
+                cond.descriptor.clone(),
+                cond.split,
+                metrics::w2(&generated.samples, &data),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn first_train_descriptor(trainer: &Trainer) -> Option<Vec<f32>> {
+    let train = trainer.dataset.split_indices(Split::Train);
+    train.first().map(|&i| trainer.dataset.conditions[i].descriptor.clone())
+}
+
+/// `n` true points for `descriptor`, and whether they came from the generator (vs. none known).
+fn reference(trainer: &Trainer, descriptor: Option<&[f32]>, n: usize) -> Result<(Points, bool), String> {
+    let mut rng = rng::seeded(trainer.config.data_seed, Stream::Reference, 0);
+    match descriptor {
+        Some(d) => trainer
+            .dataset
+            .sample_at(d, n, &mut rng)
+            .map(|p| (p, true))
+            .ok_or_else(|| "this dataset cannot draw data for that descriptor".to_string()),
+        None => Ok((trainer.dataset.sample(None, n, &mut rng), true)),
+    }
+}
+
+fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo {
+    let descriptor = first_train_descriptor(trainer);
+    let cond = descriptor
+        .as_ref()
+        .and_then(|d| trainer.dataset.conditions.iter().position(|c| &c.descriptor == d));
+    let mut rng = rng::seeded(trainer.config.data_seed, Stream::Display, 0);
+    // The canvas fits every training descriptor's data, so switching descriptors keeps the frame.
+    let data_sample = if trainer.dataset.is_conditional() {
+        let train = trainer.dataset.split_indices(Split::Train);
+        let per = (4000 / train.len().max(1)).max(50);
+        let mut all = Vec::new();
+        for &i in &train {
+            all.extend(trainer.dataset.sample(Some(i), per, &mut rng).data);
+        }
+        Points::new(trainer.dataset.dim, all)
+    } else {
+        trainer.dataset.sample(None, 4000, &mut rng)
+    };
+    let a = trainer.dataset.sample(
+        cond,
+        METRIC_N,
+        &mut rng::seeded(trainer.config.data_seed, Stream::Reference, 0),
+    );
+    let b = trainer.dataset.sample(
+        cond,
+        METRIC_N,
+        &mut rng::seeded(trainer.config.data_seed, Stream::Floor, 0),
+    );
+    RunInfo {
+        config: trainer.config.clone(),
+        dim: trainer.dataset.dim,
+        descriptor_dim: trainer.dataset.descriptor_dim,
+        conditions: trainer.dataset.conditions.clone(),
+        param_counts: trainer.param_counts(),
+        data_sample,
+        w2_floor: metrics::w2(&a, &b),
+        backend,
+        note,
+    }
+}
+
+/// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
+pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
+    let snapshot = trainer.snapshot(&SnapshotRequest {
+        particles: req.particles,
+        trajectories: req.trajectories,
+        solve: SolveOptions::euler(req.euler_steps),
+        descriptor: req.descriptor.clone(),
+        source_w: req.source_w,
+    })?;
+    let descriptor = req.descriptor.clone().or_else(|| first_train_descriptor(trainer));
+    let data = reference(trainer, descriptor.as_deref(), req.particles.min(10_000))
+        .ok()
+        .map(|(p, _)| p);
+    let pairs = trainer.minibatch_pairs(req.source_w).ok();
+    let field = match req.field_box {
+        Some((lo, hi)) if trainer.dataset.dim == 2 => field(trainer, descriptor.as_deref(), lo, hi)?,
+        _ => Vec::new(),
+    };
+    Ok(View {
+        step: snapshot.step,
+        request: req.clone(),
+        samples: snapshot.samples,
+        base: snapshot.base,
+        base_components: snapshot.base_components,
+        mixture: snapshot.mixture,
+        base_density: trainer.sampler().base_density(descriptor.as_deref()),
+        kappa: snapshot.kappa,
+        times: snapshot.times,
+        trajectories: snapshot.trajectories,
+        data,
+        pairs,
+        field,
+    })
+}
+
+/// The velocity field on a grid over `lo..hi` at [`FIELD_TIMES`] evenly spaced times.
+fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 2]) -> Result<Vec<FieldSlice>, String> {
+    let sampler = trainer.sampler();
+    let g = FIELD_GRID;
+    let mut grid = Vec::with_capacity(g * g * 2);
+    for iy in 0..g {
+        for ix in 0..g {
+            let fx = (ix as f32 + 0.5) / g as f32;
+            let fy = (iy as f32 + 0.5) / g as f32;
+            grid.push(lo[0] + fx * (hi[0] - lo[0]));
+            grid.push(lo[1] + fy * (hi[1] - lo[1]));
+        }
+    }
+    let positions = Points::new(2, grid);
+    (0..FIELD_TIMES)
+        .map(|i| {
+            let t = i as f32 / (FIELD_TIMES - 1) as f32;
+            Ok(FieldSlice {
+                t,
+                velocities: sampler.velocity(descriptor, &positions, t)?,
+                positions: positions.clone(),
+            })
+        })
+        .collect()
+}
+
+/// W2 of the view's samples against a fresh true draw of the same size, and the mean curvature of
+/// its trajectories. (A head of the view's data would not do: generators may emit points in
+/// order, e.g. one moon and then the other.)
+fn metric_point(trainer: &Trainer, view: &View) -> Option<MetricPoint> {
+    let n = METRIC_N.min(view.samples.len());
+    let descriptor = view
+        .request
+        .descriptor
+        .clone()
+        .or_else(|| first_train_descriptor(trainer));
+    let (data, _) = reference(trainer, descriptor.as_deref(), n).ok()?;
+    let samples = Points::new(view.samples.dim, view.samples.data[..n * view.samples.dim].to_vec());
+    let curvature = if view.trajectories.len() >= 2 && !view.trajectories[0].is_empty() {
+        metrics::mean_std(&metrics::curvature(&view.trajectories)).0
+    } else {
+        f64::NAN
+    };
+    Some(MetricPoint {
+        step: view.step,
+        w2: metrics::w2(&samples, &data),
+        curvature,
+    })
+}
+
+/// Steps per second of wall time (views included) over the last two seconds of playing.
+#[derive(Default)]
+struct RateMeter {
+    /// When each chunk ended and how many steps it ran.
+    chunks: std::collections::VecDeque<(Instant, usize)>,
+    since: Option<Instant>,
+}
+
+impl RateMeter {
+    fn add(&mut self, steps: usize) {
+        let now = Instant::now();
+        self.chunks.push_back((now, steps));
+        while self.chunks.len() > 1 && now - self.chunks[0].0 > Duration::from_secs(2) {
+            self.since = Some(self.chunks[0].0);
+            self.chunks.pop_front();
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        let Some(&(last, _)) = self.chunks.back() else {
+            return 0.0;
+        };
+        let steps: usize = self.chunks.iter().map(|(_, s)| s).sum();
+        // The window opens where the chunk before the oldest kept one ended (or the first chunk began).
+        let opened = self.since.unwrap_or(self.chunks[0].0 - CHUNK);
+        let secs = (last - opened).as_secs_f64();
+        if secs > 0.0 { steps as f64 / secs } else { 0.0 }
+    }
+}

@@ -1,0 +1,415 @@
+//! GPU drawing of the canvas: a [`Scene`] (plain vertex data in data coordinates, built by the app
+//! from a snapshot) is uploaded once per change and drawn every frame by four layer pipelines
+//! (density heat map, line segments, trajectory trails with their particles, points) whose
+//! shaders live in `shaders/`. The same code draws
+//! inside egui through a paint callback ([`CanvasCallback`]) and into an offscreen image for tests
+//! ([`offscreen::render`]).
+
+mod density;
+mod lines;
+pub mod offscreen;
+mod points;
+mod trails;
+
+pub use density::{DensityLayer, Gaussian2};
+pub use lines::Segment;
+pub use points::PointVertex;
+pub use trails::TrailSegment;
+
+use eframe::egui;
+use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor};
+use eframe::wgpu;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything one canvas draws, in data coordinates. Layers are drawn in this order: density,
+/// `under` segments, trails, points, particles on the trails, `over` segments.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scene {
+    pub density: Option<DensityLayer>,
+    pub under: Vec<Segment>,
+    /// Every step of the traced trajectories; the scrubbed time decides what is drawn.
+    pub trails: Vec<TrailSegment>,
+    pub show_trails: bool,
+    /// The particles at the scrubbed time, riding the trails.
+    pub show_particles: bool,
+    pub points: Vec<PointVertex>,
+    pub over: Vec<Segment>,
+}
+
+/// Which part of data space the canvas shows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Camera {
+    pub center: [f32; 2],
+    /// Data units per egui point (the same on both axes, so circles stay round).
+    pub units_per_point: f32,
+}
+
+impl Camera {
+    /// The camera that shows `min..max` whole inside a canvas of `size` points, with a margin.
+    pub fn fit(min: [f32; 2], max: [f32; 2], size: [f32; 2]) -> Self {
+        let span = [(max[0] - min[0]).max(1e-3), (max[1] - min[1]).max(1e-3)];
+        let units = (span[0] / size[0].max(1.0)).max(span[1] / size[1].max(1.0)) * 1.1;
+        Self {
+            center: [(min[0] + max[0]) / 2.0, (min[1] + max[1]) / 2.0],
+            units_per_point: units,
+        }
+    }
+
+    /// Offset in points from the canvas centre (y down) of a data point.
+    pub fn to_screen(&self, p: [f32; 2]) -> [f32; 2] {
+        [
+            (p[0] - self.center[0]) / self.units_per_point,
+            -(p[1] - self.center[1]) / self.units_per_point,
+        ]
+    }
+
+    /// The data point at an offset in points from the canvas centre (y down).
+    pub fn to_data(&self, px: [f32; 2]) -> [f32; 2] {
+        [
+            self.center[0] + px[0] * self.units_per_point,
+            self.center[1] - px[1] * self.units_per_point,
+        ]
+    }
+}
+
+/// Sizes of the drawn primitives, in egui points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Style {
+    pub point_radius: f32,
+    pub line_width: f32,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Self {
+            point_radius: 1.6,
+            line_width: 1.2,
+        }
+    }
+}
+
+/// The camera uniform of `shaders/view.wgsl`, with the scrubbed time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct ViewUniform {
+    center: [f32; 2],
+    scale: [f32; 2],
+    pixel: [f32; 2],
+    point_radius: f32,
+    line_half_width: f32,
+    time: f32,
+    _pad: [f32; 3],
+}
+
+impl ViewUniform {
+    fn new(camera: &Camera, style: &Style, size_points: [f32; 2], pixels_per_point: f32, time: f32) -> Self {
+        let (w, h) = (size_points[0].max(1.0), size_points[1].max(1.0));
+        Self {
+            center: camera.center,
+            scale: [2.0 / (w * camera.units_per_point), 2.0 / (h * camera.units_per_point)],
+            pixel: [2.0 / (w * pixels_per_point), 2.0 / (h * pixels_per_point)],
+            point_radius: style.point_radius * pixels_per_point,
+            line_half_width: style.line_width * pixels_per_point / 2.0,
+            time: time.clamp(0.0, 1.0),
+            _pad: [0.0; 3],
+        }
+    }
+}
+
+/// The compiled pipelines, shared by every canvas drawn into one target format.
+pub struct Pipelines {
+    view_layout: wgpu::BindGroupLayout,
+    points: points::Pipeline,
+    lines: lines::Pipeline,
+    trails: trails::Pipeline,
+    density: density::Pipeline,
+}
+
+/// Prepends the shared camera code to a layer's shader.
+fn shader(device: &wgpu::Device, name: &str, source: &str) -> wgpu::ShaderModule {
+    let code = format!("{}\n{}", include_str!("../../shaders/view.wgsl"), source);
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(code.into()),
+    })
+}
+
+/// A render pipeline of one layer: entry points `stages` (vertex, fragment) of `module`, bind
+/// groups `groups`, instance `buffers`, triangles, and egui's premultiplied-alpha blending.
+fn build_pipeline(
+    device: &wgpu::Device,
+    format: wgpu::TextureFormat,
+    label: &str,
+    module: &wgpu::ShaderModule,
+    stages: (&str, &str),
+    groups: &[Option<&wgpu::BindGroupLayout>],
+    buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+) -> wgpu::RenderPipeline {
+    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: groups,
+        immediate_size: 0,
+    });
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(label),
+        layout: Some(&layout),
+        vertex: wgpu::VertexState {
+            module,
+            entry_point: Some(stages.0),
+            compilation_options: Default::default(),
+            buffers,
+        },
+        fragment: Some(wgpu::FragmentState {
+            module,
+            entry_point: Some(stages.1),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format,
+                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState::default(),
+        multiview_mask: None,
+        cache: None,
+    })
+}
+
+impl Pipelines {
+    pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat) -> Self {
+        let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("mixflow view"),
+            entries: &[uniform_entry(wgpu::ShaderStages::VERTEX_FRAGMENT)],
+        });
+        Self {
+            points: points::Pipeline::new(device, format, &view_layout),
+            lines: lines::Pipeline::new(device, format, &view_layout),
+            trails: trails::Pipeline::new(device, format, &view_layout),
+            density: density::Pipeline::new(device, format, &view_layout),
+            view_layout,
+        }
+    }
+}
+
+fn uniform_entry(visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+/// A vertex buffer that grows (to the next power of two) when the data outgrows it.
+struct GrowingBuffer {
+    buffer: Option<wgpu::Buffer>,
+    label: &'static str,
+}
+
+impl GrowingBuffer {
+    fn new(label: &'static str) -> Self {
+        Self { buffer: None, label }
+    }
+
+    fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let needed = bytes.len() as u64;
+        if self.buffer.as_ref().is_none_or(|b| b.size() < needed) {
+            self.buffer = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(self.label),
+                size: needed.next_power_of_two(),
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        queue.write_buffer(self.buffer.as_ref().expect("just created"), 0, bytes);
+    }
+}
+
+/// One canvas's GPU copy of its scene.
+struct GpuScene {
+    view: wgpu::Buffer,
+    view_group: wgpu::BindGroup,
+    density: density::Buffers,
+    points: GrowingBuffer,
+    segments: GrowingBuffer,
+    trails: GrowingBuffer,
+    counts: Counts,
+    /// Which scene version is uploaded.
+    version: u64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    points: u32,
+    under: u32,
+    over: u32,
+    trails: u32,
+    show_trails: bool,
+    show_particles: bool,
+    density: bool,
+}
+
+impl GpuScene {
+    fn new(device: &wgpu::Device, pipelines: &Pipelines) -> Self {
+        let view = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mixflow view"),
+            size: std::mem::size_of::<ViewUniform>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let view_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("mixflow view"),
+            layout: &pipelines.view_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: view.as_entire_binding(),
+            }],
+        });
+        Self {
+            view,
+            view_group,
+            density: density::Buffers::new(device, &pipelines.density),
+            points: GrowingBuffer::new("mixflow points"),
+            segments: GrowingBuffer::new("mixflow segments"),
+            trails: GrowingBuffer::new("mixflow trails"),
+            counts: Counts::default(),
+            version: u64::MAX,
+        }
+    }
+
+    fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, version: u64) {
+        if self.version == version {
+            return;
+        }
+        self.version = version;
+        self.points.upload(device, queue, bytemuck::cast_slice(&scene.points));
+        let segments: Vec<Segment> = scene.under.iter().chain(&scene.over).copied().collect();
+        self.segments.upload(device, queue, bytemuck::cast_slice(&segments));
+        self.trails.upload(device, queue, bytemuck::cast_slice(&scene.trails));
+        if let Some(layer) = &scene.density {
+            self.density.upload(queue, layer);
+        }
+        self.counts = Counts {
+            points: scene.points.len() as u32,
+            under: scene.under.len() as u32,
+            over: scene.over.len() as u32,
+            trails: scene.trails.len() as u32,
+            show_trails: scene.show_trails,
+            show_particles: scene.show_particles,
+            density: scene.density.is_some(),
+        };
+    }
+
+    fn set_view(&self, queue: &wgpu::Queue, view: &ViewUniform) {
+        queue.write_buffer(&self.view, 0, bytemuck::bytes_of(view));
+    }
+
+    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
+        let c = self.counts;
+        pass.set_bind_group(0, &self.view_group, &[]);
+        if c.density {
+            pipelines.density.draw(pass, &self.density);
+        }
+        if let Some(segments) = &self.segments.buffer {
+            pipelines.lines.draw(pass, segments, 0..c.under);
+        }
+        let trails = self.trails.buffer.as_ref().filter(|_| c.trails > 0);
+        if let (Some(trails), true) = (trails, c.show_trails) {
+            pipelines.trails.draw_trails(pass, trails, c.trails);
+        }
+        if let (Some(points), true) = (&self.points.buffer, c.points > 0) {
+            pipelines.points.draw(pass, points, c.points);
+        }
+        if let (Some(trails), true) = (trails, c.show_particles) {
+            pipelines.trails.draw_heads(pass, trails, c.trails);
+        }
+        if let Some(segments) = &self.segments.buffer {
+            pipelines.lines.draw(pass, segments, c.under..c.under + c.over);
+        }
+    }
+}
+
+/// What lives in egui's callback resources: the pipelines and one [`GpuScene`] per canvas.
+struct CanvasResources {
+    pipelines: Pipelines,
+    scenes: HashMap<egui::Id, GpuScene>,
+}
+
+/// Makes the canvas callbacks work with this render state; call once at start-up.
+pub fn install(render_state: &egui_wgpu::RenderState) {
+    let pipelines = Pipelines::new(&render_state.device, render_state.target_format);
+    render_state
+        .renderer
+        .write()
+        .callback_resources
+        .insert(CanvasResources {
+            pipelines,
+            scenes: HashMap::new(),
+        });
+}
+
+/// Draws one canvas's scene inside egui. `version` changes whenever `scene` does, so the upload
+/// happens once per new snapshot, not once per frame.
+pub struct CanvasCallback {
+    pub id: egui::Id,
+    pub scene: Arc<Scene>,
+    pub version: u64,
+    pub camera: Camera,
+    pub style: Style,
+    /// The canvas size in points.
+    pub size_points: [f32; 2],
+    /// The scrubbed ODE time: where trails end and particles are.
+    pub time: f32,
+}
+
+impl CallbackTrait for CanvasCallback {
+    fn prepare(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        screen: &ScreenDescriptor,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        let Some(res) = resources.get_mut::<CanvasResources>() else {
+            return Vec::new();
+        };
+        let CanvasResources { pipelines, scenes } = res;
+        let gpu = scenes
+            .entry(self.id)
+            .or_insert_with(|| GpuScene::new(device, pipelines));
+        gpu.upload(device, queue, &self.scene, self.version);
+        let view = ViewUniform::new(
+            &self.camera,
+            &self.style,
+            self.size_points,
+            screen.pixels_per_point,
+            self.time,
+        );
+        gpu.set_view(queue, &view);
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &CallbackResources,
+    ) {
+        if let Some(res) = resources.get::<CanvasResources>()
+            && let Some(gpu) = res.scenes.get(&self.id)
+        {
+            gpu.draw(&res.pipelines, pass);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Draws a scene into an image with the same pipelines the canvas uses, without a window: for
+//! rendering tests and for pictures made from the command line.
+
+use super::{Camera, GpuScene, Pipelines, Scene, Style, ViewUniform};
+use eframe::wgpu;
+
+/// A device to draw with when no window provides one (lavapipe on a machine without a GPU).
+pub fn device() -> Result<(wgpu::Device, wgpu::Queue), String> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        // GL deadlocks on lavapipe; the primary APIs are what the app uses too.
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .map_err(|e| format!("no GPU adapter: {e}"))?;
+    pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+        .map_err(|e| format!("the GPU device cannot start: {e}"))
+}
+
+/// How to draw an offscreen picture.
+pub struct Frame {
+    pub camera: Camera,
+    pub style: Style,
+    /// The scrubbed ODE time.
+    pub time: f32,
+    pub size: [u32; 2],
+    /// Straight sRGB bytes.
+    pub background: [u8; 4],
+}
+
+/// Renders `scene` as `frame` says and returns the RGBA image, row by row from the top.
+pub fn render(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, frame: &Frame) -> image::RgbaImage {
+    let Frame {
+        camera,
+        style,
+        time,
+        size,
+        background,
+    } = frame;
+    let (size, background) = (*size, *background);
+    let format = wgpu::TextureFormat::Rgba8Unorm;
+    let pipelines = Pipelines::new(device, format);
+    let mut gpu = GpuScene::new(device, &pipelines);
+    gpu.upload(device, queue, scene, 0);
+    let size_f = [size[0] as f32, size[1] as f32];
+    gpu.set_view(queue, &ViewUniform::new(camera, style, size_f, 1.0, *time));
+
+    let extent = wgpu::Extent3d {
+        width: size[0],
+        height: size[1],
+        depth_or_array_layers: 1,
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("mixflow offscreen"),
+        size: extent,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&Default::default());
+    let bytes_per_row = (size[0] * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("mixflow readback"),
+        size: (bytes_per_row * size[1]) as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let [r, g, b, a] = background.map(|c| c as f64 / 255.0);
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("mixflow offscreen"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            ..Default::default()
+        });
+        gpu.draw(&pipelines, &mut pass);
+    }
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &readback,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(bytes_per_row),
+                rows_per_image: None,
+            },
+        },
+        extent,
+    );
+    queue.submit([encoder.finish()]);
+    let slice = readback.slice(..);
+    slice.map_async(wgpu::MapMode::Read, |_| {});
+    let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    let mapped = slice.get_mapped_range().expect("the readback buffer was mapped above");
+    let mut pixels = Vec::with_capacity((size[0] * size[1] * 4) as usize);
+    for row in mapped.chunks(bytes_per_row as usize).take(size[1] as usize) {
+        pixels.extend_from_slice(&row[..(size[0] * 4) as usize]);
+    }
+    drop(mapped);
+    readback.unmap();
+    image::RgbaImage::from_raw(size[0], size[1], pixels).expect("the buffer holds every pixel")
+}

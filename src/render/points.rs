@@ -1,0 +1,43 @@
+//! The points layer (`shaders/points.wgsl`): data, generated samples and base draws, one
+//! instanced quad per point.
+
+use super::{build_pipeline, shader};
+use eframe::wgpu;
+
+/// One point: where it is (data units) and its colour (sRGB bytes, straight alpha).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PointVertex {
+    pub pos: [f32; 2],
+    pub color: [u8; 4],
+}
+
+pub struct Pipeline(wgpu::RenderPipeline);
+
+impl Pipeline {
+    pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
+        let module = shader(device, "mixflow points", include_str!("../../shaders/points.wgsl"));
+        let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Unorm8x4];
+        let buffer = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<PointVertex>() as u64,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &attributes,
+        };
+        let label = "mixflow points";
+        Self(build_pipeline(
+            device,
+            format,
+            label,
+            &module,
+            ("vs_main", "fs_main"),
+            &[Some(view)],
+            &[Some(buffer)],
+        ))
+    }
+
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, points: &wgpu::Buffer, count: u32) {
+        pass.set_pipeline(&self.0);
+        pass.set_vertex_buffer(0, points.slice(..));
+        pass.draw(0..6, 0..count);
+    }
+}

@@ -1,0 +1,129 @@
+//! The real app in egui_kittest: clicks through the run, dataset, method and view controls,
+//! steps training and reads what the window shows. No GPU needed: the canvases' paint callbacks
+//! are simply not executed without a renderer.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mixflow::app::{Launch, MixflowApp};
+use std::time::{Duration, Instant};
+
+fn app(launch: Launch) -> Harness<'static, MixflowApp> {
+    Harness::builder()
+        .with_size(eframe::egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| MixflowApp::new(cc, launch))
+}
+
+fn paused(dataset: &str, method: mixflow::method::Method) -> Launch {
+    Launch {
+        dataset: Some(dataset.into()),
+        method: Some(method),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    }
+}
+
+/// Runs frames until a label containing `text` is shown, failing after a minute.
+fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        harness.run_steps(1);
+        if harness.query_all_by_label_contains(text).next().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    panic!("timed out waiting for a label containing {text:?}");
+}
+
+#[test]
+fn stepping_playing_and_pausing_show_in_the_window() {
+    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "step 0 / 4000");
+    wait_for_label(&mut h, "rf · step 0");
+    assert!(h.query_by_label("Play").is_some(), "a paused app offers Play");
+    for n in 1..=3 {
+        h.get_by_label("Step").click();
+        wait_for_label(&mut h, &format!("step {n} / 4000"));
+    }
+    // The canvas title follows the newest view of the model.
+    wait_for_label(&mut h, "rf · step 3");
+    h.get_by_label("Play").click();
+    wait_for_label(&mut h, "steps/s");
+    wait_for_label(&mut h, "Pause");
+    h.get_by_label("Pause").click();
+    wait_for_label(&mut h, "paused");
+    // Reset goes back to step 0 with the same seeds.
+    h.get_by_label("Reset").click();
+    wait_for_label(&mut h, "step 0 / 4000");
+}
+
+#[test]
+fn switching_dataset_and_method_restarts_the_run() {
+    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Method").click();
+    h.run_steps(2);
+    h.get_by_label("ot-cfm").click();
+    wait_for_label(&mut h, "ot-cfm · step 0");
+    h.get_by_label("Dataset").click();
+    h.run_steps(2);
+    // The list is longer than its popup: pick by accessibility action rather than by position.
+    h.get_by_label("rotating-moons").click_accesskit();
+    wait_for_label(&mut h, "rotating-moons · 2D");
+    // A conditional family opens the descriptor explorer at a training descriptor.
+    wait_for_label(&mut h, "Descriptor");
+    wait_for_label(&mut h, "(train)");
+    assert!(h.query_by_label("Measure W2 per descriptor").is_some());
+}
+
+#[test]
+fn the_comparison_view_trains_one_run_per_method() {
+    let launch = Launch {
+        compare: Some(vec![mixflow::method::Method::Rf, mixflow::method::Method::MixflowRf]),
+        ..paused("moons", mixflow::method::Method::Rf)
+    };
+    let mut h = app(launch);
+    wait_for_label(&mut h, "rf · step 0");
+    wait_for_label(&mut h, "mixflow-rf · step 0");
+    h.get_by_label("Step").click();
+    wait_for_label(&mut h, "rf · step 1");
+    wait_for_label(&mut h, "mixflow-rf · step 1");
+    // Leaving the comparison keeps one run.
+    h.get_by_label("Compare").click();
+    h.run_steps(3);
+    wait_for_label(&mut h, "rf · step 0");
+    assert!(h.query_all_by_label_contains("mixflow-rf · step").next().is_none());
+}
+
+#[test]
+fn divergence_pauses_with_a_message_and_a_one_click_reset() {
+    let launch = Launch {
+        lr: Some(1e5),
+        paused: false,
+        ..paused("moons", mixflow::method::Method::Rf)
+    };
+    let mut h = app(launch);
+    wait_for_label(&mut h, "training diverged");
+    h.run_steps(3);
+    assert!(h.query_by_label("Play").is_some(), "a diverged run is paused");
+    h.get_by_label("Reset with learning rate ÷ 10").click();
+    h.run_steps(2);
+    // The message is gone and the run starts over at the lower rate.
+    wait_for_label(&mut h, "step 0 / 4000");
+    assert!(h.query_all_by_label_contains("training diverged").next().is_none());
+}
+
+#[test]
+fn a_gpu_without_a_device_falls_back_to_the_cpu_and_a_tiny_window_survives() {
+    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "backend: cpu");
+    h.get_by_label("Backend").click();
+    h.run_steps(2);
+    h.get_by_label("gpu").click();
+    wait_for_label(&mut h, "training on the CPU instead");
+    h.set_size(eframe::egui::vec2(40.0, 30.0));
+    h.run_steps(5);
+    h.set_size(eframe::egui::vec2(900.0, 700.0));
+    wait_for_label(&mut h, "step 0 / 4000");
+}

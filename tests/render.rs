@@ -1,0 +1,250 @@
+//! The canvas layers rendered for real (WGSL on lavapipe, or a GPU), checked pixel by pixel:
+//! points, ellipses and the density heat map land where their data says, and a trained model's
+//! mixture ellipses and samples land where the model puts them.
+
+use mixflow::app::scene::{self, Layers, SceneInput};
+use mixflow::app::worker::{ViewRequest, make_view};
+use mixflow::config::TrainConfig;
+use mixflow::method::Method;
+use mixflow::projection::{Plane, Projection};
+use mixflow::render::offscreen::{self, Frame};
+use mixflow::render::{Camera, DensityLayer, Gaussian2, PointVertex, Scene, Segment, Style, TrailSegment};
+use mixflow::train::Trainer;
+
+const BACKGROUND: [u8; 4] = [0, 0, 0, 255];
+const SIZE: u32 = 200;
+
+fn pixel(img: &image::RgbaImage, p: [f32; 2]) -> [u8; 4] {
+    img.get_pixel(p[0].round() as u32, p[1].round() as u32).0
+}
+
+/// Whether any pixel within `r` of `p` differs from the background.
+fn drawn_near(img: &image::RgbaImage, p: [f32; 2], r: i32) -> bool {
+    (-r..=r).any(|dy| {
+        (-r..=r).any(|dx| {
+            let (x, y) = (p[0].round() as i32 + dx, p[1].round() as i32 + dy);
+            x >= 0
+                && y >= 0
+                && (x as u32) < img.width()
+                && (y as u32) < img.height()
+                && img.get_pixel(x as u32, y as u32).0 != BACKGROUND
+        })
+    })
+}
+
+/// Pixel coordinates of a data point for a camera over an image of `size` (one pixel per point).
+fn to_pixel(camera: &Camera, size: [u32; 2], p: [f32; 2]) -> [f32; 2] {
+    let o = camera.to_screen(p);
+    [size[0] as f32 / 2.0 + o[0], size[1] as f32 / 2.0 + o[1]]
+}
+
+#[test]
+fn layers_draw_where_their_data_says() {
+    let (device, queue) = offscreen::device().expect("a Vulkan device (lavapipe) for rendering tests");
+    // 0.01 units per pixel: the 200-pixel image shows [-1, 1]², y up.
+    let camera = Camera {
+        center: [0.0, 0.0],
+        units_per_point: 0.01,
+    };
+    let size = [SIZE, SIZE];
+    let ellipse = scene::ellipse([-0.5, 0.5], [0.04, 0.0, 0.04], 64);
+    let scene = Scene {
+        density: Some(DensityLayer {
+            components: vec![Gaussian2 {
+                weight: 1.0,
+                mean: [0.5, 0.5],
+                cov: [0.01, 0.0, 0.01],
+            }],
+            range: 6.0,
+            opacity: 1.0,
+        }),
+        under: Vec::new(),
+        // One trajectory across the top, from t = 0 at x = -0.8 to t = 1 at x = 0.8.
+        trails: vec![
+            TrailSegment {
+                a: [-0.8, 0.9],
+                b: [0.0, 0.9],
+                t: [0.0, 0.5],
+            },
+            TrailSegment {
+                a: [0.0, 0.9],
+                b: [0.8, 0.9],
+                t: [0.5, 1.0],
+            },
+        ],
+        show_trails: true,
+        show_particles: true,
+        points: vec![
+            PointVertex {
+                pos: [0.5, -0.5],
+                color: [255, 0, 0, 255],
+            },
+            PointVertex {
+                pos: [-0.5, -0.5],
+                color: [0, 255, 0, 255],
+            },
+        ],
+        over: ellipse
+            .windows(2)
+            .map(|w| Segment {
+                a: w[0],
+                b: w[1],
+                color_a: [0, 0, 255, 255],
+                color_b: [0, 0, 255, 255],
+            })
+            .collect(),
+    };
+    let frame = Frame {
+        camera,
+        style: Style {
+            point_radius: 3.0,
+            line_width: 2.0,
+        },
+        time: 0.25,
+        size,
+        background: BACKGROUND,
+    };
+    let img = offscreen::render(&device, &queue, &scene, &frame);
+
+    // Points: red at (0.5, -0.5) -> pixel (150, 150); green at (-0.5, -0.5) -> (50, 150).
+    let red = pixel(&img, to_pixel(&camera, size, [0.5, -0.5]));
+    assert!(red[0] > 240 && red[1] < 20 && red[2] < 20, "red point drawn as {red:?}");
+    let green = pixel(&img, to_pixel(&camera, size, [-0.5, -0.5]));
+    assert!(green[1] > 240 && green[0] < 20, "green point drawn as {green:?}");
+    assert_eq!(pixel(&img, [100.0, 150.0]), BACKGROUND, "nothing between the points");
+
+    // Ellipse: radius 0.2 around (-0.5, 0.5): its rim at (-0.3, 0.5) is blue, its inside is empty.
+    let rim = pixel(&img, to_pixel(&camera, size, [-0.3, 0.5]));
+    assert!(rim[2] > 150 && rim[0] < 30, "ellipse rim drawn as {rim:?}");
+    let rim_top = pixel(&img, to_pixel(&camera, size, [-0.5, 0.7]));
+    assert!(rim_top[2] > 150, "ellipse top drawn as {rim_top:?}");
+    assert_eq!(pixel(&img, to_pixel(&camera, size, [-0.44, 0.44])), BACKGROUND);
+
+    // Trail and particle at t = 0.25: the trail runs from x = -0.8 to the particle at x = -0.4,
+    // which is white; the rest of the trajectory is not drawn yet.
+    let particle = pixel(&img, to_pixel(&camera, size, [-0.4, 0.9]));
+    assert!(
+        particle.iter().take(3).all(|&c| c > 200),
+        "particle drawn as {particle:?}"
+    );
+    assert!(
+        drawn_near(&img, to_pixel(&camera, size, [-0.7, 0.9]), 0),
+        "the trail behind the particle"
+    );
+    assert_eq!(
+        pixel(&img, to_pixel(&camera, size, [0.3, 0.9])),
+        BACKGROUND,
+        "the trail ahead of it"
+    );
+    // At t = 1 the particle has reached the end and the whole trail is drawn.
+    let done = offscreen::render(&device, &queue, &scene, &Frame { time: 1.0, ..frame });
+    assert!(
+        pixel(&done, to_pixel(&camera, size, [0.8, 0.9]))
+            .iter()
+            .take(3)
+            .all(|&c| c > 200)
+    );
+    assert!(drawn_near(&done, to_pixel(&camera, size, [0.3, 0.9]), 0));
+
+    // Density: brightest at its mean (0.5, 0.5), fading with distance, nothing far away.
+    let brightness = |p: [f32; 2]| {
+        pixel(&img, to_pixel(&camera, size, p))[..3]
+            .iter()
+            .map(|&c| c as u32)
+            .sum::<u32>()
+    };
+    let (peak, one_sigma, three_sigma) = (brightness([0.5, 0.5]), brightness([0.6, 0.5]), brightness([0.8, 0.5]));
+    assert!(peak > 400, "density peak brightness {peak}");
+    assert!(
+        peak > one_sigma && one_sigma > three_sigma,
+        "{peak} > {one_sigma} > {three_sigma}"
+    );
+    assert_eq!(pixel(&img, to_pixel(&camera, size, [0.5, -0.95])), BACKGROUND);
+    // The shader's density agrees with the CPU formula it mirrors.
+    let layer = scene.density.as_ref().unwrap();
+    let expected = -(2.0 * std::f32::consts::PI * 0.01).ln();
+    assert!((layer.log_density([0.5, 0.5]) - expected).abs() < 1e-4);
+}
+
+#[test]
+fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
+    let config = TrainConfig {
+        dataset: "moons".into(),
+        method: Method::MixflowOod,
+        steps: 40,
+        pretrain_steps: 40,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config).unwrap();
+    while !trainer.is_finished() {
+        trainer.step().unwrap();
+    }
+    let request = ViewRequest {
+        particles: 500,
+        trajectories: 20,
+        euler_steps: 10,
+        ..ViewRequest::default()
+    };
+    let view = make_view(&trainer, &request).unwrap();
+    let mixture = view.mixture.clone().expect("MixFlow-OOD has a mixture base");
+    let data = view.data.clone().unwrap();
+    let plane = Plane::new(Projection::Pca, &data);
+    let layers = Layers {
+        data: false,
+        samples: true,
+        base: false,
+        ellipses: true,
+        density: false,
+        trails: false,
+        particles: false,
+        field: false,
+        kappa: false,
+        pairs: false,
+    };
+    let scene = scene::build(&SceneInput {
+        view: &view,
+        layers,
+        plane: &plane,
+        field_time: 1.0,
+    });
+    // Frame every component's ellipse (an early model's means can sit far from the data).
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for k in 0..mixture.components() {
+        for d in 0..2 {
+            lo[d] = lo[d].min(mixture.mean(k)[d] - 1.5 * mixture.sigma(k)[d]);
+            hi[d] = hi[d].max(mixture.mean(k)[d] + 1.5 * mixture.sigma(k)[d]);
+        }
+    }
+    let size = [400, 400];
+    let camera = Camera::fit(lo, hi, [400.0, 400.0]);
+    let (device, queue) = offscreen::device().unwrap();
+    let frame = Frame {
+        camera,
+        style: Style::default(),
+        time: 1.0,
+        size,
+        background: BACKGROUND,
+    };
+    let img = offscreen::render(&device, &queue, &scene, &frame);
+
+    // Every component's σ ellipse passes through mean ± σ along x.
+    for k in 0..mixture.components() {
+        let (m, s) = (mixture.mean(k), mixture.sigma(k));
+        for p in [[m[0] + s[0], m[1]], [m[0] - s[0], m[1]]] {
+            let px = to_pixel(&camera, size, p);
+            assert!(
+                drawn_near(&img, px, 1),
+                "component {k}: nothing drawn at {p:?} (pixel {px:?})"
+            );
+        }
+    }
+    // Every sample inside the frame is drawn.
+    for s in view.samples.rows().take(200) {
+        let px = to_pixel(&camera, size, [s[0], s[1]]);
+        if px.iter().all(|&c| (2.0..398.0).contains(&c)) {
+            assert!(drawn_near(&img, px, 1), "sample {s:?} not drawn at pixel {px:?}");
+        }
+    }
+    // And well away from every sample and ellipse, nothing is drawn.
+    assert_eq!(pixel(&img, [2.0, 2.0]), BACKGROUND);
+}

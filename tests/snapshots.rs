@@ -1,0 +1,127 @@
+//! Pictures of each main view, rendered by the real app on lavapipe (WGSL layers included) and
+//! compared with the images committed under `tests/snapshots/`. Runs are stepped to a fixed step
+//! while paused, so every picture is the same from run to run. `UPDATE_SNAPSHOTS=1 cargo test
+//! --test snapshots` rewrites them after an intended change; a mismatch leaves NAME.new.png
+//! beside the committed image.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mixflow::app::{Launch, MixflowApp};
+use mixflow::method::Method;
+use std::time::{Duration, Instant};
+
+const STEPS: usize = 5;
+
+fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        harness.run_steps(1);
+        if harness.query_all_by_label_contains(text).next().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    panic!("timed out waiting for a label containing {text:?}");
+}
+
+/// Opens the app on `launch`, steps every run to [`STEPS`], waits for their views, and compares
+/// the window with `tests/snapshots/{name}.png`.
+fn snapshot(name: &str, launch: Launch, titles: &[&str]) {
+    let mut h = Harness::builder()
+        .wgpu()
+        .with_size(eframe::egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| MixflowApp::new(cc, launch));
+    wait_for_label(&mut h, "step 0 / ");
+    for _ in 0..STEPS {
+        h.get_by_label("Step").click();
+        h.run_steps(1);
+    }
+    for title in titles {
+        wait_for_label(&mut h, &format!("{title} · step {STEPS}"));
+    }
+    // Let the last view's metrics and charts arrive, then draw two settled frames.
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    let image = h.render().expect("the wgpu test renderer draws the window");
+    compare_with_committed(name, &image);
+}
+
+/// Pixels whose channels differ by more than this count as changed.
+const CHANNEL_TOLERANCE: u8 = 24;
+/// Burn's CPU kernels may sum in another order on another machine, moving a few anti-aliased
+/// points by a fraction of a pixel: allow that many changed pixels, and nothing more.
+const MAX_CHANGED_PIXELS: usize = 400;
+
+fn compare_with_committed(name: &str, image: &image::RgbaImage) {
+    let dir = std::path::Path::new("tests/snapshots");
+    let path = dir.join(format!("{name}.png"));
+    let new_path = dir.join(format!("{name}.new.png"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        image.save(&path).unwrap();
+        return;
+    }
+    let Ok(committed) = image::open(&path).map(|i| i.to_rgba8()) else {
+        image.save(&new_path).unwrap();
+        panic!(
+            "{} is missing: run with UPDATE_SNAPSHOTS=1 to create it",
+            path.display()
+        );
+    };
+    let changed = if committed.dimensions() == image.dimensions() {
+        committed
+            .pixels()
+            .zip(image.pixels())
+            .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > CHANNEL_TOLERANCE))
+            .count()
+    } else {
+        usize::MAX
+    };
+    if changed > MAX_CHANGED_PIXELS {
+        image.save(&new_path).unwrap();
+        panic!(
+            "{name}: {changed} pixels differ from {} (at most {MAX_CHANGED_PIXELS} may); the new picture is {}",
+            path.display(),
+            new_path.display()
+        );
+    }
+}
+
+fn launch(dataset: &str, method: Method) -> Launch {
+    Launch {
+        dataset: Some(dataset.into()),
+        method: Some(method),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    }
+}
+
+#[test]
+fn mixture_base_on_rotating_moons() {
+    snapshot(
+        "mixflow-ood-rotating-moons",
+        launch("rotating-moons", Method::MixflowOod),
+        &["mixflow-ood"],
+    );
+}
+
+#[test]
+fn comparison_of_four_methods() {
+    let methods = vec![Method::Rf, Method::MixflowRf, Method::MixflowOod, Method::OtCfm];
+    let titles: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    let compare = Launch {
+        compare: Some(methods.clone()),
+        ..launch("8gaussians", Method::Rf)
+    };
+    snapshot("compare-8gaussians", compare, &titles);
+}
+
+#[test]
+fn low_dimensional_data_in_its_pca_plane() {
+    snapshot("lowdim-pca", launch("lowdim-perturbation", Method::Rf), &["rf"]);
+}
+
+#[test]
+fn mixflow_rf_source_and_encoder() {
+    snapshot("mixflow-rf-moons", launch("moons", Method::MixflowRf), &["mixflow-rf"]);
+}

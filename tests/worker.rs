@@ -1,0 +1,142 @@
+//! The training worker driven the way the app drives it: play, switch dataset and method
+//! mid-training, diverge, and keep answering, without a panic.
+
+use mixflow::app::worker::{Command, Event, ViewRequest, WorkerHandle};
+use mixflow::config::TrainConfig;
+use mixflow::method::Method;
+use std::time::{Duration, Instant};
+
+/// Waits for the first event `pick` accepts, failing after a minute.
+fn wait_for<T>(worker: &WorkerHandle, what: &str, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(event) = worker.events.recv_timeout(Duration::from_millis(100))
+            && let Some(found) = pick(event)
+        {
+            return found;
+        }
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn started(worker: &WorkerHandle) -> (String, Method) {
+    wait_for(worker, "a started run", |e| match e {
+        Event::Started(info) => Some((info.config.dataset.clone(), info.config.method)),
+        _ => None,
+    })
+}
+
+fn step_reached(worker: &WorkerHandle, at_least: usize) -> usize {
+    wait_for(worker, "training steps", |e| match e {
+        Event::Steps { messages, .. } => messages.last().map(|m| m.step).filter(|&s| s >= at_least),
+        _ => None,
+    })
+}
+
+#[test]
+fn worker_survives_switches_and_divergence() {
+    let config = TrainConfig {
+        dataset: "moons".into(),
+        method: Method::Rf,
+        ..TrainConfig::default()
+    };
+    let view = ViewRequest {
+        particles: 300,
+        trajectories: 30,
+        euler_steps: 8,
+        ..ViewRequest::default()
+    };
+    let worker = WorkerHandle::spawn(config.clone(), None, view, true);
+    assert_eq!(started(&worker), ("moons".to_string(), Method::Rf));
+    step_reached(&worker, 20);
+    let shown = wait_for(&worker, "a view", |e| match e {
+        Event::View(v) => Some(v),
+        _ => None,
+    });
+    assert_eq!(shown.samples.len(), 300);
+    assert_eq!(shown.trajectories.len(), 9, "Euler-8 records 9 states");
+
+    // Switch dataset and method while training: the new run starts from step 0 and goes on.
+    let switched = TrainConfig {
+        dataset: "rotating-moons".into(),
+        method: Method::MixflowOod,
+        pretrain_steps: 20,
+        ..config.clone()
+    };
+    worker.send(Command::Reset {
+        config: Box::new(switched),
+        gpu: None,
+    });
+    assert_eq!(started(&worker), ("rotating-moons".to_string(), Method::MixflowOod));
+    step_reached(&worker, 5);
+
+    // A learning rate far too high: training stops itself with a message, no panic.
+    let diverging = TrainConfig {
+        lr: 1e5,
+        ..config.clone()
+    };
+    worker.send(Command::Reset {
+        config: Box::new(diverging),
+        gpu: None,
+    });
+    worker.send(Command::Play);
+    let reason = wait_for(&worker, "divergence", |e| match e {
+        Event::Stopped(reason) => Some(reason),
+        _ => None,
+    });
+    assert!(reason.contains("diverged"), "{reason}");
+    assert!(reason.contains("Reset"), "the message says what to do: {reason}");
+
+    // The worker still answers: a fresh run after the divergence trains again.
+    worker.send(Command::Reset {
+        config: Box::new(config),
+        gpu: None,
+    });
+    started(&worker);
+    worker.send(Command::Step);
+    assert_eq!(step_reached(&worker, 1), 1);
+}
+
+#[test]
+fn out_of_range_view_requests_are_clamped_with_a_note() {
+    let worker = WorkerHandle::spawn(TrainConfig::default(), None, ViewRequest::default(), false);
+    started(&worker);
+    worker.send(Command::View(ViewRequest {
+        particles: 0,
+        trajectories: 1_000_000,
+        ..ViewRequest::default()
+    }));
+    let notes: Vec<String> = (0..2)
+        .map(|_| {
+            wait_for(&worker, "a clamping note", |e| match e {
+                Event::Error(note) => Some(note),
+                _ => None,
+            })
+        })
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("particles 0 is outside 1..50000")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("trajectories 1000000")), "{notes:?}");
+    let view = wait_for(&worker, "the clamped view", |e| match e {
+        Event::View(v) if v.request.particles == 1 => Some(v),
+        _ => None,
+    });
+    assert_eq!(view.samples.len(), 1);
+}
+
+#[test]
+fn a_gpu_run_without_a_gpu_falls_back_to_the_cpu_and_says_so() {
+    let config = TrainConfig {
+        backend: mixflow::backend::BackendKind::Gpu,
+        ..TrainConfig::default()
+    };
+    let worker = WorkerHandle::spawn(config, None, ViewRequest::default(), false);
+    let (backend, note) = wait_for(&worker, "a started run", |e| match e {
+        Event::Started(info) => Some((info.backend.clone(), info.note.clone())),
+        _ => None,
+    });
+    assert_eq!(backend, "cpu");
+    assert!(note.unwrap().contains("training on the CPU instead"));
+}
