@@ -26,24 +26,11 @@ fn vs_trail(
     @location(1) b: vec2<f32>,
     @location(2) times: vec2<f32>,
 ) -> TrailOut {
-    // (t along the segment, side of the centre line) for each vertex of the two triangles.
-    var corners = array<vec2<f32>, 6>(
-        vec2<f32>(0.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
-        vec2<f32>(0.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(0.0, 1.0),
-    );
-    let corner = corners[vertex];
+    let corner = segment_corner(vertex);
     let f = progress(times);
-    let pa = to_ndc(a);
-    let pb = to_ndc(mix(a, b, f));
-    let along = (pb - pa) / view.pixel;
-    let len = length(along);
-    var normal = vec2<f32>(0.0, 0.0);
-    // A step the scrubbed time has not reached has no length and so no area: nothing is drawn.
-    if len > 1e-6 {
-        normal = vec2<f32>(-along.y, along.x) / len;
-    }
+    // A step the scrubbed time has not reached has no length, so it draws nothing.
     var out: TrailOut;
-    out.position = vec4<f32>(mix(pa, pb, corner.x) + normal * corner.y * view.line_half_width * view.pixel, 0.0, 1.0);
+    out.position = vec4<f32>(segment_vertex(to_ndc(a), to_ndc(mix(a, b, f)), corner), 0.0, 1.0);
     out.color = time_color(times.x + corner.x * f * (times.y - times.x), 0.45);
     out.corner = vec2<f32>(0.0, 0.0);
     return out;
@@ -56,19 +43,14 @@ fn vs_head(
     @location(1) b: vec2<f32>,
     @location(2) times: vec2<f32>,
 ) -> TrailOut {
-    var corners = array<vec2<f32>, 6>(
-        vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
-        vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(-1.0, 1.0),
-    );
-    let corner = corners[vertex];
     // Each particle is drawn by the one step whose span holds the scrubbed time (the last step
     // also holds t = 1); every other step of its trajectory draws an empty quad.
     let holds = view.time >= times.x && (view.time < times.y || (times.y >= 1.0 && view.time >= 1.0));
-    let radius = select(0.0, view.point_radius + 0.5, holds);
+    let corner = disc_corner(vertex) * select(0.0, view.point_radius + 0.5, holds);
     var out: TrailOut;
-    out.position = vec4<f32>(to_ndc(mix(a, b, progress(times))) + corner * radius * view.pixel, 0.0, 1.0);
+    out.position = vec4<f32>(to_ndc(mix(a, b, progress(times))) + corner * view.pixel, 0.0, 1.0);
     out.color = vec4<f32>(1.0, 1.0, 1.0, 0.9);
-    out.corner = corner * radius;
+    out.corner = corner;
     return out;
 }
 
@@ -79,10 +61,9 @@ fn fs_trail(in: TrailOut) -> @location(0) vec4<f32> {
 
 @fragment
 fn fs_head(in: TrailOut) -> @location(0) vec4<f32> {
-    let coverage = clamp(view.point_radius + 0.5 - length(in.corner), 0.0, 1.0);
-    if coverage <= 0.0 {
+    let color = disc(in.color, in.corner);
+    if color.a <= 0.0 {
         discard;
     }
-    let alpha = in.color.a * coverage;
-    return vec4<f32>(in.color.rgb * alpha, alpha);
+    return color;
 }

@@ -18,3 +18,40 @@ struct View {
 fn to_ndc(world: vec2<f32>) -> vec2<f32> {
     return (world - view.center) * view.scale;
 }
+
+// Corner `vertex` (0..6) of a quad drawn as two triangles: x in {0, 1} along a segment, y in
+// {-1, 1} across it.
+fn segment_corner(vertex: u32) -> vec2<f32> {
+    var corners = array<vec2<f32>, 6>(
+        vec2<f32>(0.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
+        vec2<f32>(0.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(0.0, 1.0),
+    );
+    return corners[vertex];
+}
+
+// The same quad centred on a point: x and y in {-1, 1}.
+fn disc_corner(vertex: u32) -> vec2<f32> {
+    let c = segment_corner(vertex);
+    return vec2<f32>(c.x * 2.0 - 1.0, c.y);
+}
+
+// Where a segment's quad corner lands (NDC): the segment from pa to pb (NDC), widened to the line
+// width in pixels across its direction. A segment of no length has no area and draws nothing.
+fn segment_vertex(pa: vec2<f32>, pb: vec2<f32>, corner: vec2<f32>) -> vec2<f32> {
+    // The normal is taken in pixel space so the width is the same in every direction.
+    let along = (pb - pa) / view.pixel;
+    let len = length(along);
+    var normal = vec2<f32>(0.0, 0.0);
+    if len > 1e-6 {
+        normal = vec2<f32>(-along.y, along.x) / len;
+    }
+    return mix(pa, pb, corner.x) + normal * corner.y * view.line_half_width * view.pixel;
+}
+
+// An anti-aliased disc of radius view.point_radius: `offset` is the fragment's distance from the
+// centre in pixels (per axis). Returns the premultiplied colour.
+fn disc(color: vec4<f32>, offset: vec2<f32>) -> vec4<f32> {
+    let coverage = clamp(view.point_radius + 0.5 - length(offset), 0.0, 1.0);
+    let alpha = color.a * coverage;
+    return vec4<f32>(color.rgb * alpha, alpha);
+}

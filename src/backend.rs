@@ -32,15 +32,21 @@ impl BackendKind {
             BackendKind::Ndarray => Device::ndarray(),
             BackendKind::Gpu => gpu_device()?,
         };
-        let probe = device.clone();
-        std::panic::catch_unwind(move || {
-            Tensor::<1>::from_floats([1.0f32, 2.0], &probe)
-                .sum()
-                .into_scalar::<f32>()
-        })
-        .map(|_| device)
-        .map_err(|panic| format!("the {} backend cannot start: {}", self.name(), panic_text(&panic)))
+        probe(device).map_err(|e| format!("the {} backend cannot start: {e}", self.name()))
     }
+}
+
+/// The device, once one tiny operation has run on it; a backend that cannot start (a missing
+/// driver, a rejected kernel) panics inside burn, which is caught here and reported.
+pub fn probe(device: Device) -> Result<Device, String> {
+    let probe = device.clone();
+    std::panic::catch_unwind(move || {
+        Tensor::<1>::from_floats([1.0f32, 2.0], &probe)
+            .sum()
+            .into_scalar::<f32>()
+    })
+    .map(|_| device)
+    .map_err(|panic| panic_text(&panic))
 }
 
 #[cfg(feature = "gpu")]
@@ -49,7 +55,8 @@ fn gpu_device() -> Result<Device, String> {
 }
 
 /// Registers a window's wgpu device with burn, so training runs on the very device that draws
-/// (no second device, no copies between them). Call once per device.
+/// (no second device, no copies between them). Call once per device, then [`probe`] it off the
+/// UI thread.
 #[cfg(feature = "gpu")]
 pub fn share_wgpu(
     instance: &burn::tensor::wgpu::wgpu::Instance,
@@ -64,18 +71,12 @@ pub fn share_wgpu(
         queue: queue.clone(),
         backend: adapter.get_info().backend,
     };
-    let device = Device::wgpu_options()
+    // Registration only: the first operation (see [`probe`]) compiles kernels, which can take
+    // minutes on a software GPU, so it belongs on a worker thread, not the UI's.
+    Device::wgpu_options()
         .setup(setup)
         .init()
-        .map_err(|e| format!("the window's GPU cannot run burn: {e}"))?;
-    let probe = device.clone();
-    std::panic::catch_unwind(move || {
-        Tensor::<1>::from_floats([1.0f32, 2.0], &probe)
-            .sum()
-            .into_scalar::<f32>()
-    })
-    .map(|_| device)
-    .map_err(|panic| format!("the window's GPU cannot run burn: {}", panic_text(&panic)))
+        .map_err(|e| format!("the window's GPU cannot run burn: {e}"))
 }
 
 #[cfg(not(feature = "gpu"))]

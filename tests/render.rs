@@ -72,6 +72,7 @@ fn layers_draw_where_their_data_says() {
                 t: [0.5, 1.0],
             },
         ],
+        trail_times: vec![0.0, 0.5, 1.0],
         show_trails: true,
         show_particles: true,
         points: vec![

@@ -36,6 +36,12 @@ fn downsample(values: &[(f64, f64)], max: usize) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// A line with a marker at each measurement (a single measurement is visible too).
+fn series(plot: &mut egui_plot::PlotUi<'_>, name: &str, pts: Vec<[f64; 2]>, color: egui::Color32) {
+    plot.line(Line::new(name, PlotPoints::from(pts.clone())).color(color));
+    plot.points(Points::new(name, PlotPoints::from(pts)).radius(2.5).color(color));
+}
+
 pub fn losses(ui: &mut egui::Ui, runs: &[Run]) {
     Plot::new("losses")
         .height(HEIGHT)
@@ -80,7 +86,7 @@ pub fn w2_over_training(ui: &mut egui::Ui, runs: &[Run]) {
         .show(ui, |plot| {
             for (i, run) in runs.iter().enumerate() {
                 let pts: Vec<[f64; 2]> = run.metrics.iter().map(|m| [m.step as f64, m.w2]).collect();
-                plot.line(Line::new(run.label(), PlotPoints::from(pts)).color(run_color(i)));
+                series(plot, run.label(), pts, run_color(i));
                 if let Some(info) = &run.info {
                     let floor = HLine::new(format!("{} floor", run.label()), info.w2_floor)
                         .color(run_color(i))
@@ -104,7 +110,7 @@ pub fn curvature(ui: &mut egui::Ui, runs: &[Run]) {
                     .filter(|m| m.curvature.is_finite())
                     .map(|m| [m.step as f64, m.curvature])
                     .collect();
-                plot.line(Line::new(run.label(), PlotPoints::from(pts)).color(run_color(i)));
+                series(plot, run.label(), pts, run_color(i));
             }
         });
 }

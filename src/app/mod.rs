@@ -55,6 +55,7 @@ struct FrameClock {
     intervals: std::collections::VecDeque<f64>,
     /// Every interval since the start, for the summary printed by `--exit-after`.
     all: Vec<f64>,
+    reported: bool,
 }
 
 impl FrameClock {
@@ -581,9 +582,10 @@ impl MixflowApp {
         let n = self.runs.len();
         let (cols, rows) = grid_shape(n);
         let avail = ui.available_size();
+        // Each canvas has a title row above it; the pointer readout takes one row below them all.
         let size = egui::vec2(
             (avail.x / cols as f32 - 6.0).max(16.0),
-            (avail.y / rows as f32 - 22.0).max(16.0),
+            ((avail.y - 20.0) / rows as f32 - 28.0).max(16.0),
         );
         let style = Style {
             point_radius: self.settings.point_radius,
@@ -620,7 +622,10 @@ impl MixflowApp {
     }
 
     /// Frame times of a scripted run, for measuring (the first 30 frames, start-up, are left out).
-    fn print_frame_summary(&self) {
+    fn print_frame_summary(&mut self) {
+        if std::mem::replace(&mut self.frames.reported, true) {
+            return;
+        }
         if let Some((mean, p95, n)) = self.frames.summary(30) {
             let particles = self
                 .runs
@@ -648,12 +653,12 @@ impl MixflowApp {
         };
         let due = self.started.elapsed() >= Duration::from_secs_f64(after);
         let ctx = ui.ctx().clone();
-        match &self.launch.screenshot {
+        match self.launch.screenshot.clone() {
             Some(path) => {
                 let shot = self.screenshot.lock().map(|mut s| s.take()).ok().flatten();
                 if let Some(image) = shot {
                     self.print_frame_summary();
-                    match save_png(path, &image) {
+                    match save_png(&path, &image) {
                         Ok(()) => println!("saved the window to {}", path.display()),
                         Err(e) => eprintln!("error: {e}"),
                     }

@@ -109,6 +109,7 @@ pub fn build(input: &SceneInput) -> Scene {
     }
     if layers.trails || layers.particles {
         scene.trails = trails(view, plane);
+        scene.trail_times = view.times.clone();
         scene.show_trails = layers.trails;
         scene.show_particles = layers.particles;
     }

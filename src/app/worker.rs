@@ -341,8 +341,13 @@ impl Worker {
         use crate::backend::BackendKind;
         let cpu = || BackendKind::Cpu.device().expect("the CPU backend always starts");
         match config.backend {
-            BackendKind::Gpu => match &self.gpu {
-                Some(device) => (device.clone(), "gpu (the window's wgpu device)".into(), None),
+            BackendKind::Gpu => match self.gpu.clone().map(crate::backend::probe) {
+                Some(Ok(device)) => (device, "gpu (the window's wgpu device)".into(), None),
+                Some(Err(e)) => (
+                    cpu(),
+                    "cpu".into(),
+                    Some(format!("the GPU cannot run burn ({e}): training on the CPU instead")),
+                ),
                 None => (
                     cpu(),
                     "cpu".into(),

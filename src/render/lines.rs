@@ -1,7 +1,7 @@
-//! The line layer (`shaders/lines.wgsl`): trajectory trails, σ ellipses, pairing lines and
-//! velocity arrows, one instanced quad per segment.
+//! The line layer (`shaders/lines.wgsl`): σ ellipses, pairing lines, velocity arrows and encoder
+//! links, one instanced quad per segment.
 
-use super::{build_pipeline, shader};
+use super::{build_pipeline, instanced, shader};
 use eframe::wgpu;
 use std::ops::Range;
 
@@ -21,11 +21,7 @@ impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
         let module = shader(device, "mixflow lines", include_str!("../../shaders/lines.wgsl"));
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Unorm8x4, 3 => Unorm8x4];
-        let buffer = wgpu::VertexBufferLayout {
-            array_stride: std::mem::size_of::<Segment>() as u64,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &attributes,
-        };
+        let buffer = instanced::<Segment>(&attributes);
         let label = "mixflow lines";
         Self(build_pipeline(
             device,

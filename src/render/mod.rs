@@ -28,8 +28,11 @@ use std::sync::Arc;
 pub struct Scene {
     pub density: Option<DensityLayer>,
     pub under: Vec<Segment>,
-    /// Every step of the traced trajectories; the scrubbed time decides what is drawn.
+    /// Every step of the traced trajectories, step by step: the segments of step k (from
+    /// `trail_times[k]` to `trail_times[k + 1]`) are one block of equal length. The scrubbed time
+    /// decides what is drawn.
     pub trails: Vec<TrailSegment>,
+    pub trail_times: Vec<f32>,
     pub show_trails: bool,
     /// The particles at the scrubbed time, riding the trails.
     pub show_particles: bool,
@@ -135,6 +138,15 @@ fn shader(device: &wgpu::Device, name: &str, source: &str) -> wgpu::ShaderModule
     })
 }
 
+/// One `T` per instance (every layer but the density draws one quad per instance).
+fn instanced<T>(attributes: &[wgpu::VertexAttribute]) -> wgpu::VertexBufferLayout<'_> {
+    wgpu::VertexBufferLayout {
+        array_stride: std::mem::size_of::<T>() as u64,
+        step_mode: wgpu::VertexStepMode::Instance,
+        attributes,
+    }
+}
+
 /// A render pipeline of one layer: entry points `stages` (vertex, fragment) of `module`, bind
 /// groups `groups`, instance `buffers`, triangles, and egui's premultiplied-alpha blending.
 fn build_pipeline(
@@ -235,6 +247,45 @@ impl GrowingBuffer {
     }
 }
 
+/// Which trail segments the scrubbed time needs: every step it has reached, and the one step that
+/// holds the particles. Steps are blocks of equal length in the buffer, so these are two ranges
+/// and no segment beyond the time is even visited.
+#[derive(Clone, Default, PartialEq, Debug)]
+struct TrailSteps {
+    times: Vec<f32>,
+    per_step: u32,
+}
+
+impl TrailSteps {
+    fn new(scene: &Scene) -> Self {
+        let steps = scene.trail_times.len().saturating_sub(1);
+        let per_step = if steps == 0 {
+            0
+        } else {
+            (scene.trails.len() / steps) as u32
+        };
+        Self {
+            times: scene.trail_times.clone(),
+            per_step,
+        }
+    }
+
+    /// (segments of the steps started by `time`, the segments of the step holding `time`). A step
+    /// holds its start time, and the last one also holds t = 1.
+    fn ranges(&self, time: f32) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
+        let steps = self.times.len().saturating_sub(1);
+        if steps == 0 || self.per_step == 0 {
+            return (0..0, 0..0);
+        }
+        let started = self.times[..steps].iter().filter(|&&t| t <= time).count().max(1) as u32;
+        let holding = started - 1;
+        (
+            0..started * self.per_step,
+            holding * self.per_step..(holding + 1) * self.per_step,
+        )
+    }
+}
+
 /// One canvas's GPU copy of its scene.
 struct GpuScene {
     view: wgpu::Buffer,
@@ -243,6 +294,7 @@ struct GpuScene {
     points: GrowingBuffer,
     segments: GrowingBuffer,
     trails: GrowingBuffer,
+    trail_steps: TrailSteps,
     counts: Counts,
     /// Which scene version is uploaded.
     version: u64,
@@ -282,6 +334,7 @@ impl GpuScene {
             points: GrowingBuffer::new("mixflow points"),
             segments: GrowingBuffer::new("mixflow segments"),
             trails: GrowingBuffer::new("mixflow trails"),
+            trail_steps: TrailSteps::default(),
             counts: Counts::default(),
             version: u64::MAX,
         }
@@ -296,6 +349,7 @@ impl GpuScene {
         let segments: Vec<Segment> = scene.under.iter().chain(&scene.over).copied().collect();
         self.segments.upload(device, queue, bytemuck::cast_slice(&segments));
         self.trails.upload(device, queue, bytemuck::cast_slice(&scene.trails));
+        self.trail_steps = TrailSteps::new(scene);
         if let Some(layer) = &scene.density {
             self.density.upload(queue, layer);
         }
@@ -314,7 +368,7 @@ impl GpuScene {
         queue.write_buffer(&self.view, 0, bytemuck::bytes_of(view));
     }
 
-    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
+    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>, time: f32) {
         let c = self.counts;
         pass.set_bind_group(0, &self.view_group, &[]);
         if c.density {
@@ -324,14 +378,15 @@ impl GpuScene {
             pipelines.lines.draw(pass, segments, 0..c.under);
         }
         let trails = self.trails.buffer.as_ref().filter(|_| c.trails > 0);
+        let (reached, holding) = self.trail_steps.ranges(time);
         if let (Some(trails), true) = (trails, c.show_trails) {
-            pipelines.trails.draw_trails(pass, trails, c.trails);
+            pipelines.trails.draw_trails(pass, trails, reached);
         }
         if let (Some(points), true) = (&self.points.buffer, c.points > 0) {
             pipelines.points.draw(pass, points, c.points);
         }
         if let (Some(trails), true) = (trails, c.show_particles) {
-            pipelines.trails.draw_heads(pass, trails, c.trails);
+            pipelines.trails.draw_heads(pass, trails, holding);
         }
         if let Some(segments) = &self.segments.buffer {
             pipelines.lines.draw(pass, segments, c.under..c.under + c.over);
@@ -409,7 +464,36 @@ impl CallbackTrait for CanvasCallback {
         if let Some(res) = resources.get::<CanvasResources>()
             && let Some(gpu) = res.scenes.get(&self.id)
         {
-            gpu.draw(&res.pipelines, pass);
+            gpu.draw(&res.pipelines, pass, self.time);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scrubbed_time_picks_the_steps_reached_and_the_one_holding_the_particles() {
+        // Three steps of two trajectories each.
+        let scene = Scene {
+            trails: vec![
+                TrailSegment {
+                    a: [0.0; 2],
+                    b: [0.0; 2],
+                    t: [0.0; 2]
+                };
+                6
+            ],
+            trail_times: vec![0.0, 0.25, 0.5, 1.0],
+            ..Scene::default()
+        };
+        let steps = TrailSteps::new(&scene);
+        assert_eq!(steps.ranges(0.0), (0..2, 0..2));
+        assert_eq!(steps.ranges(0.1), (0..2, 0..2));
+        assert_eq!(steps.ranges(0.25), (0..4, 2..4), "a step holds its start time");
+        assert_eq!(steps.ranges(0.7), (0..6, 4..6));
+        assert_eq!(steps.ranges(1.0), (0..6, 4..6), "the last step holds t = 1");
+        assert_eq!(TrailSteps::default().ranges(0.5), (0..0, 0..0));
     }
 }

@@ -84,7 +84,7 @@ pub fn render(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, frame: 
             })],
             ..Default::default()
         });
-        gpu.draw(&pipelines, &mut pass);
+        gpu.draw(&pipelines, &mut pass, *time);
     }
     encoder.copy_texture_to_buffer(
         texture.as_image_copy(),

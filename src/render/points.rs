@@ -1,7 +1,7 @@
 //! The points layer (`shaders/points.wgsl`): data, generated samples and base draws, one
 //! instanced quad per point.
 
-use super::{build_pipeline, shader};
+use super::{build_pipeline, instanced, shader};
 use eframe::wgpu;
 
 /// One point: where it is (data units) and its colour (sRGB bytes, straight alpha).
@@ -18,11 +18,7 @@ impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
         let module = shader(device, "mixflow points", include_str!("../../shaders/points.wgsl"));
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Unorm8x4];
-        let buffer = wgpu::VertexBufferLayout {
-            array_stride: std::mem::size_of::<PointVertex>() as u64,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &attributes,
-        };
+        let buffer = instanced::<PointVertex>(&attributes);
         let label = "mixflow points";
         Self(build_pipeline(
             device,

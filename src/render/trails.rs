@@ -2,8 +2,9 @@
 //! start and end time. The shader cuts the trails at the scrubbed time and draws each particle
 //! where it is at that time, so scrubbing and play-back change one uniform, not the buffers.
 
-use super::{build_pipeline, shader};
+use super::{build_pipeline, instanced, shader};
 use eframe::wgpu;
+use std::ops::Range;
 
 /// One step of a trajectory: from `a` at time `t[0]` to `b` at time `t[1]` (data units).
 #[repr(C)]
@@ -23,11 +24,7 @@ impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
         let module = shader(device, "mixflow trails", include_str!("../../shaders/trails.wgsl"));
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Float32x2];
-        let buffer = wgpu::VertexBufferLayout {
-            array_stride: std::mem::size_of::<TrailSegment>() as u64,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &attributes,
-        };
+        let buffer = instanced::<TrailSegment>(&attributes);
         let build = |label, vs, fs| {
             build_pipeline(
                 device,
@@ -45,17 +42,27 @@ impl Pipeline {
         }
     }
 
-    /// The trails up to the scrubbed time.
-    pub fn draw_trails(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, count: u32) {
-        pass.set_pipeline(&self.trails);
-        pass.set_vertex_buffer(0, segments.slice(..));
-        pass.draw(0..6, 0..count);
+    /// The trails up to the scrubbed time, from the segments in `range`.
+    pub fn draw_trails(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
+        Self::draw(&self.trails, pass, segments, range);
     }
 
-    /// The particles at the scrubbed time.
-    pub fn draw_heads(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, count: u32) {
-        pass.set_pipeline(&self.heads);
+    /// The particles at the scrubbed time, from the segments in `range` (the step holding it).
+    pub fn draw_heads(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
+        Self::draw(&self.heads, pass, segments, range);
+    }
+
+    fn draw(
+        pipeline: &wgpu::RenderPipeline,
+        pass: &mut wgpu::RenderPass<'_>,
+        segments: &wgpu::Buffer,
+        range: Range<u32>,
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        pass.set_pipeline(pipeline);
         pass.set_vertex_buffer(0, segments.slice(..));
-        pass.draw(0..6, 0..count);
+        pass.draw(0..6, range);
     }
 }
