@@ -297,12 +297,18 @@ fn experiments_print_the_checked_json_schema() {
 #[test]
 fn gui_flags_are_checked_before_a_window_opens() {
     let dir = workdir("gui");
-    assert_error(&mixflow(&["gui", "--compare", "rf"], &dir), "--compare takes 2 to 4 methods, got 1");
+    assert_error(
+        &mixflow(&["gui", "--compare", "rf"], &dir),
+        "--compare takes 2 to 4 methods, got 1",
+    );
     assert_error(
         &mixflow(&["gui", "--compare", "rf,ot-cfm,c-ot,mixflow-rf,mixflow-ood"], &dir),
         "got 5",
     );
-    assert_error(&mixflow(&["gui", "--exit-after=-3"], &dir), "--exit-after must be a number of seconds");
+    assert_error(
+        &mixflow(&["gui", "--exit-after=-3"], &dir),
+        "--exit-after must be a number of seconds",
+    );
     // A screenshot needs a time to take it at.
     let o = mixflow(&["gui", "--screenshot", "x.png"], &dir);
     assert_error(&o, "required arguments were not provided");

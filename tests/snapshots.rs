@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 
 const STEPS: usize = 5;
 
+/// Runs frames until a label reads exactly `text`.
 fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         harness.run_steps(1);
-        if harness.query_all_by_label_contains(text).next().is_some() {
+        if harness.query_all_by_label(text).next().is_some() {
             return;
         }
         std::thread::sleep(Duration::from_millis(30));
     }
-    panic!("timed out waiting for a label containing {text:?}");
+    panic!("timed out waiting for a label {text:?}");
 }
 
 /// Opens the app on `launch`, steps every run to [`STEPS`], waits for their views, and compares
@@ -31,13 +32,15 @@ fn snapshot(name: &str, launch: Launch, titles: &[&str]) {
         .wgpu()
         .with_size(eframe::egui::vec2(1280.0, 800.0))
         .build_eframe(move |cc| MixflowApp::new(cc, launch));
-    wait_for_label(&mut h, "step 0 / ");
-    for _ in 0..STEPS {
-        h.get_by_label("Step").click();
-        h.run_steps(1);
-    }
-    for title in titles {
-        wait_for_label(&mut h, &format!("{title} · step {STEPS}"));
+    // Every run shows its view of each step before the next: then the charts hold the same
+    // measurements whatever the timing.
+    for step in 0..=STEPS {
+        if step > 0 {
+            h.get_by_label("Step").click();
+        }
+        for title in titles {
+            wait_for_label(&mut h, &format!("{title} · step {step}"));
+        }
     }
     // Let the last view's metrics and charts arrive, then draw two settled frames.
     std::thread::sleep(Duration::from_millis(300));

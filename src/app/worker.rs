@@ -43,9 +43,9 @@ pub struct ViewRequest {
 impl Default for ViewRequest {
     fn default() -> Self {
         Self {
-            particles: 4000,
-            trajectories: 300,
-            euler_steps: 40,
+            particles: 2000,
+            trajectories: 200,
+            euler_steps: 24,
             descriptor: None,
             source_w: 0.0,
             field_box: None,
@@ -439,10 +439,15 @@ impl Worker {
                 }
                 self.emit(Event::View(Box::new(view)))
             }
-            Err(e) => {
+            // A model that cannot be drawn (it produced NaN or inf) pauses training, without
+            // replacing a message that already says why training stopped.
+            Err(e) if self.playing => {
                 self.playing = false;
-                self.emit(Event::Stopped(format!("cannot draw the model: {e}"))) && self.emit(Event::Playing(false))
+                self.emit(Event::Stopped(format!(
+                    "cannot draw the model: {e}. Paused: press Reset to start again"
+                ))) && self.emit(Event::Playing(false))
             }
+            Err(e) => self.emit(Event::Error(format!("cannot draw the model: {e}"))),
         }
     }
 
