@@ -75,6 +75,8 @@ fn switching_dataset_and_method_restarts_the_run() {
     wait_for_label(&mut h, "Descriptor");
     wait_for_label(&mut h, "(train)");
     assert!(h.query_by_label("Measure W2 per descriptor").is_some());
+    // `run` settles the frame and checks that every widget has an accessible name.
+    h.run();
 }
 
 #[test]

@@ -45,6 +45,8 @@ fn snapshot(name: &str, launch: Launch, titles: &[&str]) {
     // Let the last view's metrics and charts arrive, then draw two settled frames.
     std::thread::sleep(Duration::from_millis(300));
     h.run_steps(3);
+    // `run` settles the frame and checks that every widget has an accessible name.
+    h.run();
     let image = h.render().expect("the wgpu test renderer draws the window");
     compare_with_committed(name, &image);
 }

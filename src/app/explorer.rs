@@ -50,17 +50,23 @@ pub fn show(ui: &mut egui::Ui, conditions: &[Condition], current: &mut Vec<f32>)
         2 => changed |= pad(ui, conditions, current),
         _ => {}
     }
-    egui::ComboBox::from_id_salt("descriptor-list")
-        .selected_text("jump to a listed descriptor")
-        .show_ui(ui, |ui| {
-            for c in conditions {
-                let text = egui::RichText::new(format!("{} · {}", c.label, c.split.name())).color(split_color(c.split));
-                if ui.selectable_label(c.descriptor == *current, text).clicked() {
-                    *current = c.descriptor.clone();
-                    changed = true;
+    ui.horizontal(|ui| {
+        let text = ui.label("Go to");
+        egui::ComboBox::from_id_salt("descriptor-list")
+            .selected_text("a listed descriptor")
+            .show_ui(ui, |ui| {
+                for c in conditions {
+                    let name =
+                        egui::RichText::new(format!("{} · {}", c.label, c.split.name())).color(split_color(c.split));
+                    if ui.selectable_label(c.descriptor == *current, name).clicked() {
+                        *current = c.descriptor.clone();
+                        changed = true;
+                    }
                 }
-            }
-        });
+            })
+            .response
+            .labelled_by(text.id);
+    });
     ui.horizontal(|ui| {
         for split in Split::ALL {
             ui.colored_label(split_color(split), split.name());
