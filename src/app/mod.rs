@@ -53,8 +53,10 @@ pub struct Launch {
 struct FrameClock {
     last: Option<Instant>,
     intervals: std::collections::VecDeque<f64>,
-    /// Every interval since the start, for the summary printed by `--exit-after`.
+    /// Every interval since the newest view of the first run arrived, for the summary printed
+    /// by `--exit-after` (so it measures drawing what the settings ask for, not the start-up).
     all: Vec<f64>,
+    measured_version: u64,
     reported: bool,
 }
 
@@ -74,6 +76,15 @@ impl FrameClock {
 
     fn mean_ms(&self) -> f64 {
         self.intervals.iter().sum::<f64>() / self.intervals.len().max(1) as f64
+    }
+
+    /// Starts measuring afresh when the first run shows a view at the requested size for the
+    /// first time.
+    fn measure_from(&mut self, view_version: u64) {
+        if self.measured_version == 0 && view_version > 0 {
+            self.measured_version = view_version;
+            self.all.clear();
+        }
     }
 
     /// Mean and 95th percentile of the frame intervals after the first `skip`.
@@ -621,12 +632,13 @@ impl MixflowApp {
         }
     }
 
-    /// Frame times of a scripted run, for measuring (the first 30 frames, start-up, are left out).
+    /// Frame times of a scripted run, from the first view drawn as the settings ask (its first
+    /// 10 frames left out).
     fn print_frame_summary(&mut self) {
         if std::mem::replace(&mut self.frames.reported, true) {
             return;
         }
-        if let Some((mean, p95, n)) = self.frames.summary(30) {
+        if let Some((mean, p95, n)) = self.frames.summary(10) {
             let particles = self
                 .runs
                 .first()
@@ -733,6 +745,14 @@ impl eframe::App for MixflowApp {
         let mut changed = false;
         for run in &mut self.runs {
             changed |= run.poll();
+        }
+        if let Some(run) = self.runs.first()
+            && run
+                .view
+                .as_ref()
+                .is_some_and(|v| Some(&v.request) == self.sent_view.as_ref())
+        {
+            self.frames.measure_from(run.view_version);
         }
         self.update_view_request();
         egui::Panel::top("top").show(ui, |ui| {
