@@ -5,7 +5,8 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mixflow::app::{Launch, MixflowApp};
-use std::time::{Duration, Instant};
+
+mod ui;
 
 fn app(launch: Launch) -> Harness<'static, MixflowApp> {
     Harness::builder()
@@ -23,17 +24,9 @@ fn paused(dataset: &str, method: mixflow::method::Method) -> Launch {
     }
 }
 
-/// Runs frames until a label containing `text` is shown, failing after a minute.
+/// Runs frames until a label containing `text` is shown.
 fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        harness.run_steps(1);
-        if harness.query_all_by_label_contains(text).next().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    panic!("timed out waiting for a label containing {text:?}");
+    ui::wait_for_label(harness, text, false);
 }
 
 #[test]
@@ -75,6 +68,14 @@ fn switching_dataset_and_method_restarts_the_run() {
     wait_for_label(&mut h, "Descriptor");
     wait_for_label(&mut h, "(train)");
     assert!(h.query_by_label("Measure W2 per descriptor").is_some());
+    // Jumping to an extrapolation descriptor re-samples the model there.
+    h.get_by_label("Go to").click();
+    h.run_steps(2);
+    h.query_all_by_label_contains(" · extrapolation")
+        .next()
+        .expect("the list names each descriptor's split")
+        .click_accesskit();
+    wait_for_label(&mut h, "(extrapolation)");
     // `run` settles the frame and checks that every widget has an accessible name.
     h.run();
 }

@@ -8,22 +8,11 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mixflow::app::{Launch, MixflowApp};
 use mixflow::method::Method;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod ui;
 
 const STEPS: usize = 5;
-
-/// Runs frames until a label reads exactly `text`.
-fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        harness.run_steps(1);
-        if harness.query_all_by_label(text).next().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    panic!("timed out waiting for a label {text:?}");
-}
 
 /// Opens the app on `launch`, steps every run to [`STEPS`], waits for their views, and compares
 /// the window with `tests/snapshots/{name}.png`.
@@ -39,7 +28,7 @@ fn snapshot(name: &str, launch: Launch, titles: &[&str]) {
             h.get_by_label("Step").click();
         }
         for title in titles {
-            wait_for_label(&mut h, &format!("{title} · step {step}"));
+            ui::wait_for_label(&mut h, &format!("{title} · step {step}"), true);
         }
     }
     // Let the last view's metrics and charts arrive, then draw two settled frames.
