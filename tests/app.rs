@@ -14,16 +14,6 @@ fn app(launch: Launch) -> Harness<'static, MixflowApp> {
         .build_eframe(move |cc| MixflowApp::new(cc, launch))
 }
 
-fn paused(dataset: &str, method: mixflow::method::Method) -> Launch {
-    Launch {
-        dataset: Some(dataset.into()),
-        method: Some(method),
-        fresh: true,
-        paused: true,
-        ..Launch::default()
-    }
-}
-
 /// Runs frames until a label containing `text` is shown.
 fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
     ui::wait_for_label(harness, text, false);
@@ -31,7 +21,7 @@ fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
 
 #[test]
 fn stepping_playing_and_pausing_show_in_the_window() {
-    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
     wait_for_label(&mut h, "step 0 / 4000");
     wait_for_label(&mut h, "rf · step 0");
     assert!(h.query_by_label("Play").is_some(), "a paused app offers Play");
@@ -53,7 +43,7 @@ fn stepping_playing_and_pausing_show_in_the_window() {
 
 #[test]
 fn switching_dataset_and_method_restarts_the_run() {
-    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
     wait_for_label(&mut h, "rf · step 0");
     h.get_by_label("Method").click();
     h.run_steps(2);
@@ -84,7 +74,7 @@ fn switching_dataset_and_method_restarts_the_run() {
 fn the_comparison_view_trains_one_run_per_method() {
     let launch = Launch {
         compare: Some(vec![mixflow::method::Method::Rf, mixflow::method::Method::MixflowRf]),
-        ..paused("moons", mixflow::method::Method::Rf)
+        ..ui::paused("moons", mixflow::method::Method::Rf)
     };
     let mut h = app(launch);
     wait_for_label(&mut h, "rf · step 0");
@@ -104,7 +94,7 @@ fn divergence_pauses_with_a_message_and_a_one_click_reset() {
     let launch = Launch {
         lr: Some(1e5),
         paused: false,
-        ..paused("moons", mixflow::method::Method::Rf)
+        ..ui::paused("moons", mixflow::method::Method::Rf)
     };
     let mut h = app(launch);
     wait_for_label(&mut h, "training diverged");
@@ -119,7 +109,7 @@ fn divergence_pauses_with_a_message_and_a_one_click_reset() {
 
 #[test]
 fn a_gpu_without_a_device_falls_back_to_the_cpu_and_a_tiny_window_survives() {
-    let mut h = app(paused("moons", mixflow::method::Method::Rf));
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
     wait_for_label(&mut h, "backend: cpu");
     h.get_by_label("Backend").click();
     h.run_steps(2);

@@ -80,21 +80,11 @@ fn compare_with_committed(name: &str, image: &image::RgbaImage) {
     }
 }
 
-fn launch(dataset: &str, method: Method) -> Launch {
-    Launch {
-        dataset: Some(dataset.into()),
-        method: Some(method),
-        fresh: true,
-        paused: true,
-        ..Launch::default()
-    }
-}
-
 #[test]
 fn mixture_base_on_rotating_moons() {
     snapshot(
         "mixflow-ood-rotating-moons",
-        launch("rotating-moons", Method::MixflowOod),
+        ui::paused("rotating-moons", Method::MixflowOod),
         &["mixflow-ood"],
     );
 }
@@ -105,17 +95,21 @@ fn comparison_of_four_methods() {
     let titles: Vec<&str> = methods.iter().map(|m| m.name()).collect();
     let compare = Launch {
         compare: Some(methods.clone()),
-        ..launch("8gaussians", Method::Rf)
+        ..ui::paused("8gaussians", Method::Rf)
     };
     snapshot("compare-8gaussians", compare, &titles);
 }
 
 #[test]
 fn low_dimensional_data_in_its_pca_plane() {
-    snapshot("lowdim-pca", launch("lowdim-perturbation", Method::Rf), &["rf"]);
+    snapshot("lowdim-pca", ui::paused("lowdim-perturbation", Method::Rf), &["rf"]);
 }
 
 #[test]
 fn mixflow_rf_source_and_encoder() {
-    snapshot("mixflow-rf-moons", launch("moons", Method::MixflowRf), &["mixflow-rf"]);
+    snapshot(
+        "mixflow-rf-moons",
+        ui::paused("moons", Method::MixflowRf),
+        &["mixflow-rf"],
+    );
 }

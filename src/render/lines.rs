@@ -1,7 +1,7 @@
 //! The line layer (`shaders/lines.wgsl`): σ ellipses, pairing lines, velocity arrows and encoder
 //! links, one instanced quad per segment.
 
-use super::{build_pipeline, instanced, shader};
+use super::quad_pipeline;
 use eframe::wgpu;
 use std::ops::Range;
 
@@ -19,18 +19,15 @@ pub struct Pipeline(wgpu::RenderPipeline);
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let module = shader(device, "mixflow lines", include_str!("../../shaders/lines.wgsl"));
+        let source = include_str!("../../shaders/lines.wgsl");
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Unorm8x4, 3 => Unorm8x4];
-        let buffer = instanced::<Segment>(&attributes);
-        let label = "mixflow lines";
-        Self(build_pipeline(
+        Self(quad_pipeline::<Segment>(
             device,
             format,
-            label,
-            &module,
-            ("vs_main", "fs_main"),
-            &[Some(view)],
-            &[Some(buffer)],
+            view,
+            "mixflow lines",
+            source,
+            &attributes,
         ))
     }
 

@@ -147,6 +147,28 @@ fn instanced<T>(attributes: &[wgpu::VertexAttribute]) -> wgpu::VertexBufferLayou
     }
 }
 
+/// The pipeline of a layer that draws one quad per `T` with `vs_main` and `fs_main` of `source`.
+fn quad_pipeline<T>(
+    device: &wgpu::Device,
+    format: wgpu::TextureFormat,
+    view: &wgpu::BindGroupLayout,
+    label: &str,
+    source: &str,
+    attributes: &[wgpu::VertexAttribute],
+) -> wgpu::RenderPipeline {
+    let module = shader(device, label, source);
+    let buffers = [Some(instanced::<T>(attributes))];
+    build_pipeline(
+        device,
+        format,
+        label,
+        &module,
+        ("vs_main", "fs_main"),
+        &[Some(view)],
+        &buffers,
+    )
+}
+
 /// A render pipeline of one layer: entry points `stages` (vertex, fragment) of `module`, bind
 /// groups `groups`, instance `buffers`, triangles, and egui's premultiplied-alpha blending.
 fn build_pipeline(

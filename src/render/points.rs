@@ -1,7 +1,7 @@
 //! The points layer (`shaders/points.wgsl`): data, generated samples and base draws, one
 //! instanced quad per point.
 
-use super::{build_pipeline, instanced, shader};
+use super::quad_pipeline;
 use eframe::wgpu;
 
 /// One point: where it is (data units) and its colour (sRGB bytes, straight alpha).
@@ -16,18 +16,15 @@ pub struct Pipeline(wgpu::RenderPipeline);
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let module = shader(device, "mixflow points", include_str!("../../shaders/points.wgsl"));
+        let source = include_str!("../../shaders/points.wgsl");
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Unorm8x4];
-        let buffer = instanced::<PointVertex>(&attributes);
-        let label = "mixflow points";
-        Self(build_pipeline(
+        Self(quad_pipeline::<PointVertex>(
             device,
             format,
-            label,
-            &module,
-            ("vs_main", "fs_main"),
-            &[Some(view)],
-            &[Some(buffer)],
+            view,
+            "mixflow points",
+            source,
+            &attributes,
         ))
     }
 

@@ -2,7 +2,8 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mixflow::app::MixflowApp;
+use mixflow::app::{Launch, MixflowApp};
+use mixflow::method::Method;
 use std::time::{Duration, Instant};
 
 /// Runs frames until a label reads exactly `text` (`exact`) or contains it; fails after two
@@ -22,4 +23,15 @@ pub fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str, exact: 
         std::thread::sleep(Duration::from_millis(30));
     }
     panic!("timed out waiting for a label {text:?}");
+}
+
+/// The app on `dataset` and `method`, paused, without the settings of earlier launches.
+pub fn paused(dataset: &str, method: Method) -> Launch {
+    Launch {
+        dataset: Some(dataset.into()),
+        method: Some(method),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    }
 }
