@@ -281,11 +281,7 @@ struct TrailSteps {
 impl TrailSteps {
     fn new(scene: &Scene) -> Self {
         let steps = scene.trail_times.len().saturating_sub(1);
-        let per_step = if steps == 0 {
-            0
-        } else {
-            (scene.trails.len() / steps) as u32
-        };
+        let per_step = scene.trails.len().checked_div(steps).unwrap_or(0) as u32;
         Self {
             times: scene.trail_times.clone(),
             per_step,
