@@ -187,7 +187,7 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
         ..ViewRequest::default()
     };
     let view = make_view(&trainer, &request).unwrap();
-    let mixture = view.mixture.clone().expect("MixFlow-OOD has a mixture base");
+    let mixture = view.model.mixture.clone().expect("MixFlow-OOD has a mixture base");
     let data = view.data.clone().unwrap();
     let plane = Plane::new(Projection::Pca, &data);
     let layers = Layers {
@@ -240,7 +240,7 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
         }
     }
     // Every sample inside the frame is drawn.
-    for s in view.samples.rows().take(200) {
+    for s in view.model.samples.rows().take(200) {
         let px = to_pixel(&camera, size, [s[0], s[1]]);
         if px.iter().all(|&c| (2.0..398.0).contains(&c)) {
             assert!(drawn_near(&img, px, 1), "sample {s:?} not drawn at pixel {px:?}");

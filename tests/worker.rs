@@ -53,8 +53,8 @@ fn worker_survives_switches_and_divergence() {
         Event::View(v) => Some(v),
         _ => None,
     });
-    assert_eq!(shown.samples.len(), 300);
-    assert_eq!(shown.trajectories.len(), 9, "Euler-8 records 9 states");
+    assert_eq!(shown.model.samples.len(), 300);
+    assert_eq!(shown.model.trajectories.len(), 9, "Euler-8 records 9 states");
 
     // Switch dataset and method while training: the new run starts from step 0 and goes on.
     let switched = TrainConfig {
@@ -123,7 +123,7 @@ fn out_of_range_view_requests_are_clamped_with_a_note() {
         Event::View(v) if v.request.particles == 1 => Some(v),
         _ => None,
     });
-    assert_eq!(view.samples.len(), 1);
+    assert_eq!(view.model.samples.len(), 1);
 }
 
 #[test]

@@ -609,7 +609,7 @@ impl MixflowApp {
                     ui.vertical(|ui| {
                         let run = &self.runs[i];
                         let title = match &run.view {
-                            Some(v) => format!("{} · step {}", run.label(), v.step),
+                            Some(v) => format!("{} · step {}", run.label(), v.model.step),
                             None => format!("{} · starting…", run.label()),
                         };
                         ui.colored_label(charts::run_color(i), title);
@@ -643,12 +643,12 @@ impl MixflowApp {
                 .runs
                 .first()
                 .and_then(|r| r.view.as_ref())
-                .map_or(0, |v| v.samples.len());
+                .map_or(0, |v| v.model.samples.len());
             let traced = self
                 .runs
                 .first()
                 .and_then(|r| r.view.as_ref())
-                .map_or(0, |v| v.trajectories.first().map_or(0, |p| p.len()));
+                .map_or(0, |v| v.model.trajectories.first().map_or(0, |p| p.len()));
             println!(
                 "frames: {n}, mean interval {mean:.1} ms ({:.0} fps), 95th percentile {p95:.1} ms; \
                  {} canvas(es), {particles} particles and {traced} trajectories drawn",

@@ -109,7 +109,7 @@ pub fn build(input: &SceneInput) -> Scene {
     }
     if layers.trails || layers.particles {
         scene.trails = trails(view, plane);
-        scene.trail_times = view.times.clone();
+        scene.trail_times = view.model.times.clone();
         scene.show_trails = layers.trails;
         scene.show_particles = layers.particles;
     }
@@ -122,22 +122,22 @@ pub fn build(input: &SceneInput) -> Scene {
         points(&mut scene.points, data, plane, |_| DATA_COLOR);
     }
     if layers.base {
-        let comps = view.base_components.as_deref();
-        points(&mut scene.points, &view.base, plane, |i| match comps {
+        let comps = view.model.base_components.as_deref();
+        points(&mut scene.points, &view.model.base, plane, |i| match comps {
             Some(c) => component_color(c[i], 170),
             None => time_color(0.0, 150),
         });
     }
     if layers.samples {
-        points(&mut scene.points, &view.samples, plane, |_| SAMPLE_COLOR);
+        points(&mut scene.points, &view.model.samples, plane, |_| SAMPLE_COLOR);
     }
     if layers.ellipses
-        && let Some(m) = &view.mixture
+        && let Some(m) = &view.model.mixture
     {
         mixture_ellipses(&mut scene.over, m, plane);
     }
     if layers.kappa
-        && let Some(k) = &view.kappa
+        && let Some(k) = &view.model.kappa
     {
         kappa(&mut scene, k, plane);
     }
@@ -214,10 +214,10 @@ fn mixture_ellipses(out: &mut Vec<Segment>, m: &Mixture, plane: &Plane) {
 
 /// Every step of every traced trajectory, with its start and end time.
 fn trails(view: &View, plane: &Plane) -> Vec<TrailSegment> {
-    let projected: Vec<Vec<[f32; 2]>> = view.trajectories.iter().map(|s| plane.project_all(s)).collect();
+    let projected: Vec<Vec<[f32; 2]>> = view.model.trajectories.iter().map(|s| plane.project_all(s)).collect();
     let mut out = Vec::with_capacity(projected.len().saturating_sub(1) * projected.first().map_or(0, Vec::len));
     for (k, pair) in projected.windows(2).enumerate() {
-        let t = [view.times[k], view.times[k + 1]];
+        let t = [view.model.times[k], view.model.times[k + 1]];
         out.extend(pair[0].iter().zip(&pair[1]).map(|(&a, &b)| TrailSegment { a, b, t }));
     }
     out

@@ -7,9 +7,8 @@ use crate::data::{Points, Split};
 use crate::metrics;
 use crate::mixture::Mixture;
 use crate::rng::{self, Stream};
-use crate::sample::KappaView;
 use crate::solve::SolveOptions;
-use crate::train::{SnapshotRequest, StepMessage, TrainError, Trainer};
+use crate::train::{Snapshot, SnapshotRequest, StepMessage, TrainError, Trainer};
 use burn::tensor::Device;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
@@ -101,17 +100,11 @@ pub struct FieldSlice {
 
 /// One picture of the model, in original units.
 pub struct View {
-    pub step: usize,
     pub request: ViewRequest,
-    pub samples: Points,
-    pub base: Points,
-    pub base_components: Option<Vec<usize>>,
-    pub mixture: Option<Mixture>,
+    /// Samples, base draws, mixture, κ-FC read-out and trajectories, as the trainer gives them.
+    pub model: Snapshot,
     /// The base as a Gaussian mixture (MixFlow-OOD's mixture or a N(0, I) source), for the heat map.
     pub base_density: Option<Mixture>,
-    pub kappa: Option<KappaView>,
-    pub times: Vec<f32>,
-    pub trajectories: Vec<Points>,
     /// True data for the viewed descriptor (when the dataset can draw it).
     pub data: Option<Points>,
     /// One training minibatch's pairs (x0, x1).
@@ -429,10 +422,10 @@ impl Worker {
         self.stale = false;
         match result {
             Ok(view) => {
-                let metric_due = self.last_metric_step != Some(view.step);
+                let metric_due = self.last_metric_step != Some(view.model.step);
                 let metric = metric_due.then(|| metric_point(trainer, &view)).flatten();
                 if let Some(point) = metric {
-                    self.last_metric_step = Some(view.step);
+                    self.last_metric_step = Some(view.model.step);
                     if !self.emit(Event::Metric(point)) {
                         return false;
                     }
@@ -568,16 +561,9 @@ pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
         _ => Vec::new(),
     };
     Ok(View {
-        step: snapshot.step,
         request: req.clone(),
-        samples: snapshot.samples,
-        base: snapshot.base,
-        base_components: snapshot.base_components,
-        mixture: snapshot.mixture,
+        model: snapshot,
         base_density: trainer.sampler().base_density(descriptor.as_deref()),
-        kappa: snapshot.kappa,
-        times: snapshot.times,
-        trajectories: snapshot.trajectories,
         data,
         pairs,
         field,
@@ -614,21 +600,22 @@ fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 
 /// its trajectories. (A head of the view's data would not do: generators may emit points in
 /// order, e.g. one moon and then the other.)
 fn metric_point(trainer: &Trainer, view: &View) -> Option<MetricPoint> {
-    let n = METRIC_N.min(view.samples.len());
+    let m = &view.model;
+    let n = METRIC_N.min(m.samples.len());
     let descriptor = view
         .request
         .descriptor
         .clone()
         .or_else(|| first_train_descriptor(trainer));
     let (data, _) = reference(trainer, descriptor.as_deref(), n).ok()?;
-    let samples = Points::new(view.samples.dim, view.samples.data[..n * view.samples.dim].to_vec());
-    let curvature = if view.trajectories.len() >= 2 && !view.trajectories[0].is_empty() {
-        metrics::mean_std(&metrics::curvature(&view.trajectories)).0
+    let samples = Points::new(m.samples.dim, m.samples.data[..n * m.samples.dim].to_vec());
+    let curvature = if m.trajectories.len() >= 2 && !m.trajectories[0].is_empty() {
+        metrics::mean_std(&metrics::curvature(&m.trajectories)).0
     } else {
         f64::NAN
     };
     Some(MetricPoint {
-        step: view.step,
+        step: m.step,
         w2: metrics::w2(&samples, &data),
         curvature,
     })
