@@ -103,20 +103,7 @@ pub struct Buffers {
 
 impl Buffers {
     pub fn new(device: &wgpu::Device, pipeline: &Pipeline) -> Self {
-        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("mixflow density"),
-            size: std::mem::size_of::<DensityUniform>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("mixflow density"),
-            layout: &pipeline.layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniform.as_entire_binding(),
-            }],
-        });
+        let (uniform, group) = super::uniform::<DensityUniform>(device, &pipeline.layout, "mixflow density");
         Self { uniform, group }
     }
 

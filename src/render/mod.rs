@@ -228,6 +228,25 @@ impl Pipelines {
     }
 }
 
+/// A uniform buffer holding one `T`, and its bind group (binding 0 of `layout`).
+fn uniform<T>(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &str) -> (wgpu::Buffer, wgpu::BindGroup) {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: std::mem::size_of::<T>() as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    });
+    (buffer, group)
+}
+
 fn uniform_entry(visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding: 0,
@@ -331,20 +350,7 @@ struct Counts {
 
 impl GpuScene {
     fn new(device: &wgpu::Device, pipelines: &Pipelines) -> Self {
-        let view = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("mixflow view"),
-            size: std::mem::size_of::<ViewUniform>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let view_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("mixflow view"),
-            layout: &pipelines.view_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: view.as_entire_binding(),
-            }],
-        });
+        let (view, view_group) = uniform::<ViewUniform>(device, &pipelines.view_layout, "mixflow view");
         Self {
             view,
             view_group,
