@@ -127,6 +127,10 @@ struct GuiArgs {
     /// Ignore the settings saved by earlier launches.
     #[arg(long)]
     fresh: bool,
+    /// Open the state of a shared link: its fragment (`v1=…`, what follows `#` in the web app's
+    /// address), as "Copy link" gives it. Other flags apply on top of it.
+    #[arg(long, value_name = "FRAGMENT")]
+    state: Option<String>,
 }
 
 /// Every training setting. Flags override the `--config` file, which overrides the defaults.
@@ -424,7 +428,11 @@ fn gui(args: GuiArgs) -> Result<(), String> {
     {
         return Err(format!("--exit-after must be a number of seconds, got {s}"));
     }
+    if let Some(fragment) = &args.state {
+        crate::app::share::SharedState::from_fragment(fragment).map_err(|e| format!("--state: {e}"))?;
+    }
     crate::app::run(crate::app::Launch {
+        state: args.state,
         dataset: args.dataset,
         method: args.method,
         compare: args.compare,

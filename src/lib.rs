@@ -1,11 +1,12 @@
 //! MixFlow Explorer's engine: datasets, networks, couplings, methods, solvers, metrics and the
 //! step-wise trainer. No UI code lives here; every network runs on whichever burn device it is
 //! given, so the whole engine is tested headless on the CPU. The front ends consume the engine and
-//! never the other way round: `cli` (the command line), `app` (the egui desktop app) and `render`
-//! (its wgpu layers).
+//! never the other way round: `cli` (the command line), `app` (the egui app, native and in the
+//! browser), `render` (its wgpu layers) and `web` (the browser entry point).
 
 pub mod app;
 pub mod backend;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod config;
 pub mod coupling;
@@ -23,3 +24,5 @@ pub mod rng;
 pub mod sample;
 pub mod solve;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -18,7 +18,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Instant;
+use web_time::Instant;
 
 pub use crate::method::{Losses, Phase};
 

@@ -120,3 +120,47 @@ fn a_gpu_without_a_device_falls_back_to_the_cpu_and_a_tiny_window_survives() {
     h.set_size(eframe::egui::vec2(900.0, 700.0));
     wait_for_label(&mut h, "step 0 / 4000");
 }
+
+#[test]
+fn a_shared_link_reopens_its_run_and_a_bad_one_opens_the_defaults() {
+    use mixflow::app::settings::Settings;
+    use mixflow::app::share::SharedState;
+    use mixflow::method::Method;
+    let mut settings = Settings::default();
+    settings.config.dataset = "8gaussians".into();
+    settings.config.method = Method::OtCfm;
+    settings.config.steps = 321;
+    settings.comparing = false;
+    let state = SharedState {
+        settings,
+        descriptor: Vec::new(),
+        time: 0.5,
+        camera: None,
+    };
+    let mut h = app(Launch {
+        state: Some(state.to_fragment()),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    });
+    wait_for_label(&mut h, "ot-cfm · step 0");
+    wait_for_label(&mut h, "step 0 / 321");
+    wait_for_label(&mut h, "8gaussians · 2D");
+    assert!(h.query_by_label("Copy link").is_some());
+
+    for (fragment, message) in [
+        ("v1=%%%", "the link's state is damaged"),
+        ("v0=AAAA", "another version of MixFlow Explorer"),
+    ] {
+        let mut h = app(Launch {
+            state: Some(fragment.into()),
+            fresh: true,
+            paused: true,
+            ..Launch::default()
+        });
+        wait_for_label(&mut h, message);
+        wait_for_label(&mut h, "opened the defaults instead");
+        // The defaults: MixFlow-OOD on rotating moons.
+        wait_for_label(&mut h, "mixflow-ood · step 0");
+    }
+}

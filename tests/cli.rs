@@ -314,4 +314,8 @@ fn gui_flags_are_checked_before_a_window_opens() {
     assert_error(&o, "required arguments were not provided");
     assert!(stderr(&o).contains("--exit-after"));
     assert_error(&mixflow(&["gui", "--method", "nope"], &dir), "nope");
+    assert_error(
+        &mixflow(&["gui", "--state", "v2=AAAA"], &dir),
+        "--state: the link was made by another version",
+    );
 }

@@ -6,10 +6,12 @@
 mod canvas;
 mod charts;
 mod explorer;
+mod page;
 mod panels;
 pub mod run;
 pub mod scene;
 pub mod settings;
+pub mod share;
 pub mod worker;
 
 use crate::method::Method;
@@ -21,12 +23,15 @@ use run::Run;
 use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 use worker::Command;
 
 /// What the command line asks of the app.
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
+    /// A shared link's state (its URL fragment), applied before the flags below.
+    pub state: Option<String>,
     pub dataset: Option<String>,
     pub method: Option<Method>,
     /// Open the comparison view with these methods.
@@ -112,6 +117,11 @@ impl Gpu {
             .get_or_insert_with(|| match handles {
                 #[cfg(feature = "gpu")]
                 Some(rs) => crate::backend::share_wgpu(&rs.instance, &rs.adapter, &rs.device, &rs.queue),
+                _ if cfg!(target_arch = "wasm32") => Err(
+                    "training on WebGPU needs burn to read the GPU asynchronously, which this build \
+                     does not do yet: the CPU trains, and WebGPU still draws"
+                        .into(),
+                ),
                 _ => Err("this window has no GPU device to share".into()),
             })
             .clone()
@@ -148,6 +158,10 @@ pub struct MixflowApp {
     /// The last view request sent, so an unchanged one is not sent again.
     sent_view: Option<worker::ViewRequest>,
     frames: FrameClock,
+    /// The graphics API that draws (WebGPU, WebGL2, Vulkan, ...).
+    renderer: String,
+    /// What the web page is told and shown about the app.
+    page: page::PageState,
 }
 
 impl MixflowApp {
@@ -158,6 +172,18 @@ impl MixflowApp {
             .flatten();
         let (mut settings, problem) = Settings::from_stored(stored.as_deref());
         notes.extend(problem);
+        let shared = match launch.state.as_deref().map(share::SharedState::from_fragment) {
+            Some(Ok(state)) => state,
+            Some(Err(e)) => {
+                notes.push(format!("{e}: opened the defaults instead"));
+                settings = Settings::default();
+                None
+            }
+            None => None,
+        };
+        if let Some(state) = &shared {
+            settings = state.settings.clone();
+        }
         if let Some(d) = &launch.dataset {
             settings.config.dataset = d.clone();
         }
@@ -183,7 +209,13 @@ impl MixflowApp {
         if let Some(rs) = &cc.wgpu_render_state {
             crate::render::install(rs);
         }
-        cc.egui_ctx.set_visuals(egui::Visuals::dark());
+        let renderer = cc
+            .wgpu_render_state
+            .as_ref()
+            .map_or("none".to_string(), |rs| renderer_name(rs.adapter.get_info().backend));
+        // Dark whatever the system theme (the browser would otherwise follow it): the layers are
+        // drawn for a dark canvas.
+        cc.egui_ctx.set_theme(egui::ThemePreference::Dark);
         let mut app = Self {
             draft: settings.config.clone(),
             settings,
@@ -205,9 +237,59 @@ impl MixflowApp {
             notes,
             sent_view: None,
             frames: FrameClock::default(),
+            renderer,
+            page: Default::default(),
         };
         app.restart_runs();
+        if let Some(state) = shared {
+            app.descriptor = state.descriptor;
+            app.time = state.time;
+            app.camera = state.camera;
+        }
         app
+    }
+
+    fn page_status(&self) -> page::PageStatus {
+        let first = self.runs.first();
+        page::PageStatus {
+            step: first.map_or(0, |r| r.step),
+            playing: self.runs.iter().any(|r| r.playing),
+            steps_per_s: first.map_or(0.0, |r| r.steps_per_s),
+            runs: self.runs.len(),
+            comparing: self.settings.comparing,
+            dataset: self.settings.config.dataset.clone(),
+            method: self.settings.config.method.name().into(),
+            backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
+            renderer: self.renderer.clone(),
+            views: first.map_or(0, |r| r.view_version),
+            note: self
+                .notes
+                .iter()
+                .chain(self.runs.iter().flat_map(|r| r.notes.iter()))
+                .last()
+                .cloned(),
+            controls: Default::default(),
+        }
+    }
+
+    /// What a link needs to reproduce the screen.
+    fn shared_state(&self) -> share::SharedState {
+        share::SharedState {
+            settings: self.settings.clone(),
+            descriptor: self.descriptor.clone(),
+            time: self.time,
+            camera: self.camera,
+        }
+    }
+
+    /// A link to this screen: the page's address with the state in the browser, and the command
+    /// that opens it natively.
+    fn share_link(&self) -> String {
+        let fragment = self.shared_state().to_fragment();
+        #[cfg(target_arch = "wasm32")]
+        return crate::web::link(&fragment);
+        #[cfg(not(target_arch = "wasm32"))]
+        format!("mixflow gui --state {fragment}")
     }
 
     /// The GPU device when the settings ask for the GPU backend (None otherwise or when there is
@@ -317,13 +399,15 @@ impl MixflowApp {
             ui.heading("MixFlow Explorer");
             ui.separator();
             let playing = self.runs.iter().any(|r| r.playing);
-            if playing {
-                if ui.button("Pause").on_hover_text("Pause training (space)").clicked() {
-                    self.send_all(|| Command::Pause);
-                }
-            } else if ui.button("Play").on_hover_text("Train continuously (space)").clicked() {
-                self.send_all(|| Command::Play);
+            let play = if playing {
+                ui.button("Pause").on_hover_text("Pause training (space)")
+            } else {
+                ui.button("Play").on_hover_text("Train continuously (space)")
+            };
+            if play.clicked() {
+                self.send_all(|| if playing { Command::Pause } else { Command::Play });
             }
+            self.page.control("play-pause", play.rect);
             if ui
                 .button("Step")
                 .on_hover_text("One training step, then redraw")
@@ -340,14 +424,14 @@ impl MixflowApp {
             }
             ui.separator();
             let mut comparing = self.settings.comparing;
-            if ui
+            let compare = ui
                 .toggle_value(&mut comparing, "Compare")
-                .on_hover_text("Train the compared methods side by side on the same data and seeds")
-                .changed()
-            {
+                .on_hover_text("Train the compared methods side by side on the same data and seeds");
+            if compare.changed() {
                 self.settings.comparing = comparing;
                 self.restart_runs();
             }
+            self.page.control("compare", compare.rect);
             ui.separator();
             if let Some(run) = self.runs.first() {
                 ui.label(format!("step {} / {}", run.step, run.config.steps));
@@ -363,6 +447,16 @@ impl MixflowApp {
                     ui.label(format!("backend: {}", info.backend));
                 }
             }
+            ui.label(format!("drawing: {}", self.renderer));
+            let copy = ui
+                .button("Copy link")
+                .on_hover_text("Copy a link that reopens this run: dataset, seeds, method, settings and view");
+            if copy.clicked() {
+                let link = self.share_link();
+                ui.ctx().copy_text(link);
+                self.notes.push("copied a link to this run to the clipboard".into());
+            }
+            self.page.control("copy-link", copy.rect);
             if playing || self.playback {
                 ui.label(format!("frame {:.1} ms", self.frames.mean_ms()));
             }
@@ -696,6 +790,15 @@ impl MixflowApp {
     }
 }
 
+fn renderer_name(backend: eframe::wgpu::Backend) -> String {
+    use eframe::wgpu::Backend;
+    match backend {
+        Backend::BrowserWebGpu => "WebGPU".into(),
+        Backend::Gl if cfg!(target_arch = "wasm32") => "WebGL2".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Columns and rows of the canvases: one or two side by side, three or four in a 2 x 2 grid.
 fn grid_shape(runs: usize) -> (usize, usize) {
     let cols = runs.clamp(1, 2);
@@ -777,6 +880,10 @@ impl eframe::App for MixflowApp {
         }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.scripted_exit(ui);
+        if self.page.wanted() {
+            let fragment = self.shared_state().to_fragment();
+            self.page.update(self.page_status(), fragment);
+        }
         let busy = self.runs.iter().any(|r| r.playing) || self.playback;
         if busy || changed {
             ui.ctx().request_repaint_after(Duration::from_millis(16));
@@ -791,6 +898,7 @@ impl eframe::App for MixflowApp {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Window options: the wgpu device is created with the adapter's full features and limits, so
 /// burn can train on the same device that draws.
 pub fn native_options() -> eframe::NativeOptions {
@@ -819,6 +927,7 @@ pub fn native_options() -> eframe::NativeOptions {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Opens the window; returns when it closes.
 pub fn run(launch: Launch) -> Result<(), String> {
     eframe::run_native(

@@ -1,5 +1,7 @@
-//! The training worker: owns one [`Trainer`], runs it in time-boxed chunks off the UI thread, and
-//! talks to the app only through messages. Commands go in ([`Command`]); steps, views of the model
+//! The training worker: owns one [`Trainer`], runs it in time-boxed chunks, and talks to the app
+//! only through messages. On native it has a thread of its own. In the browser (no threads) it is
+//! a task on the page's event loop that trains in chunks of a few milliseconds and yields between
+//! them, so input and drawing always come first and training takes the idle time in between. Commands go in ([`Command`]); steps, views of the model
 //! and metrics come out ([`Event`]). Nothing here draws, and the app never touches a tensor.
 
 use crate::config::TrainConfig;
@@ -11,7 +13,8 @@ use crate::solve::SolveOptions;
 use crate::train::{Snapshot, SnapshotRequest, StepMessage, TrainError, Trainer};
 use burn::tensor::Device;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
 pub const MAX_PARTICLES: usize = 50_000;
@@ -161,15 +164,24 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Starts a worker thread on `config`; `gpu` is the device to use when the config asks for the
-    /// GPU backend (the window's own device on native), if one is available.
+    /// Starts a worker on `config`; `gpu` is the device to use when the config asks for the GPU
+    /// backend (the window's own device), if one is available.
     pub fn spawn(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
         let (commands, command_rx) = channel();
         let (event_tx, events) = channel();
+        // The first run starts like any later one, so starting and resetting share one path.
+        let _ = commands.send(Command::Reset {
+            config: Box::new(config),
+            gpu: None,
+        });
+        let worker = Worker::new(command_rx, event_tx, gpu, view, play);
+        #[cfg(not(target_arch = "wasm32"))]
         std::thread::Builder::new()
             .name("mixflow-trainer".into())
-            .spawn(move || Worker::new(command_rx, event_tx, gpu, view, play).run(config))
+            .spawn(move || worker.run())
             .expect("the OS can start a thread");
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_futures::spawn_local(worker.run_in_page());
         Self { commands, events }
     }
 
@@ -195,8 +207,12 @@ struct Worker {
     rate: RateMeter,
 }
 
-/// Time given to training before the worker looks at its commands again.
+/// Training time between looks at the commands: on a thread of its own, and in the page, where
+/// the chunk also bounds how long input and drawing can wait for training.
+#[cfg(not(target_arch = "wasm32"))]
 const CHUNK: Duration = Duration::from_millis(25);
+#[cfg(target_arch = "wasm32")]
+const CHUNK: Duration = Duration::from_millis(8);
 /// Views at most this often while training.
 const VIEW_EVERY: Duration = Duration::from_millis(200);
 
@@ -227,37 +243,59 @@ impl Worker {
         self.events.send(event).is_ok()
     }
 
-    fn run(mut self, config: TrainConfig) {
-        self.reset(config);
+    /// A worker thread's life: sleep while there is nothing to do, work otherwise.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run(mut self) {
         loop {
-            // Block while there is nothing to do; otherwise just drain what arrived.
-            let idle = !self.playing && !self.stale;
-            let command = if idle {
-                match self.commands.recv() {
-                    Ok(c) => Some(c),
-                    Err(_) => return,
-                }
-            } else {
-                match self.commands.try_recv() {
-                    Ok(c) => Some(c),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            };
-            if let Some(command) = command {
+            if !self.playing && !self.stale {
+                let Ok(command) = self.commands.recv() else {
+                    return;
+                };
                 if !self.handle(command) {
                     return;
                 }
-                continue;
             }
-            if self.playing && !self.train_chunk() {
-                return;
-            }
-            let due = self.last_view.elapsed() >= VIEW_EVERY.max(self.view_cost * 3);
-            if self.stale && (due || !self.playing) && !self.publish_view() {
+            if !self.tick() {
                 return;
             }
         }
+    }
+
+    /// The worker's life as a task in the page: work, then yield to the event loop (at once while
+    /// there is work; a little later while idle, to look for commands), until the app has gone.
+    #[cfg(target_arch = "wasm32")]
+    async fn run_in_page(mut self) {
+        loop {
+            let idle = !self.playing && !self.stale;
+            if !self.tick() {
+                return;
+            }
+            crate::web::yield_to_page(if idle { 30 } else { 0 }).await;
+        }
+    }
+
+    /// One round of work: every command that arrived, a chunk of training, and a view when one
+    /// is due. False when the app has gone.
+    fn tick(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    if !self.handle(command) {
+                        return false;
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if self.playing && !self.train_chunk() {
+            return false;
+        }
+        let due = self.last_view.elapsed() >= VIEW_EVERY.max(self.view_cost * 3);
+        if self.stale && (due || !self.playing) && !self.publish_view() {
+            return false;
+        }
+        true
     }
 
     /// Carries out one command; false when the app has gone.
@@ -645,7 +683,8 @@ impl RateMeter {
         };
         let steps: usize = self.chunks.iter().map(|(_, s)| s).sum();
         // The window opens where the chunk before the oldest kept one ended (or the first chunk began).
-        let opened = self.since.unwrap_or(self.chunks[0].0 - CHUNK);
+        let first = self.chunks[0].0;
+        let opened = self.since.unwrap_or(first.checked_sub(CHUNK).unwrap_or(first));
         let secs = (last - opened).as_secs_f64();
         if secs > 0.0 { steps as f64 / secs } else { 0.0 }
     }

@@ -7,6 +7,7 @@
 
 mod density;
 mod lines;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod offscreen;
 mod points;
 mod trails;
@@ -41,7 +42,7 @@ pub struct Scene {
 }
 
 /// Which part of data space the canvas shows.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Camera {
     pub center: [f32; 2],
     /// Data units per egui point (the same on both axes, so circles stay round).

@@ -1,0 +1,73 @@
+//! What the web page around the app is told (in the browser only; a no-op on native): the
+//! address's fragment is kept equal to the shared state, so the address bar is always a link to
+//! the screen, and a JSON status (step, backend, renderer, where the main controls are) is written
+//! into the page's `#mixflow-status` element for pages embedding the app and for the end-to-end
+//! test.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use web_time::Instant;
+
+/// The address bar follows the state at most this often (scrubbing changes it every frame).
+const FRAGMENT_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PageStatus {
+    pub step: usize,
+    pub playing: bool,
+    pub steps_per_s: f64,
+    pub runs: usize,
+    pub comparing: bool,
+    pub dataset: String,
+    pub method: String,
+    /// The training backend that runs, and the graphics API that draws.
+    pub backend: String,
+    pub renderer: String,
+    /// Views of the first run drawn so far.
+    pub views: u64,
+    /// The newest note shown to the user, if any.
+    pub note: Option<String>,
+    /// Where the main controls are, in CSS pixels: name -> [left, top, right, bottom].
+    pub controls: BTreeMap<&'static str, [f32; 4]>,
+}
+
+#[derive(Default)]
+pub struct PageState {
+    controls: BTreeMap<&'static str, [f32; 4]>,
+    published: Option<PageStatus>,
+    fragment: String,
+    synced: Option<Instant>,
+}
+
+impl PageState {
+    /// Records where a control was drawn this frame.
+    pub fn control(&mut self, name: &'static str, rect: eframe::egui::Rect) {
+        if cfg!(target_arch = "wasm32") {
+            self.controls
+                .insert(name, [rect.min.x, rect.min.y, rect.max.x, rect.max.y]);
+        }
+    }
+
+    /// Whether the page wants an update this frame (always false on native).
+    pub fn wanted(&self) -> bool {
+        cfg!(target_arch = "wasm32")
+    }
+
+    /// Publishes the status when it changed, and the fragment when it changed and is due.
+    pub fn update(&mut self, mut status: PageStatus, fragment: String) {
+        status.controls = self.controls.clone();
+        if self.published.as_ref() != Some(&status) {
+            #[cfg(target_arch = "wasm32")]
+            crate::web::publish_status(&serde_json::to_string(&status).unwrap_or_default());
+            self.published = Some(status);
+        }
+        let due = self.synced.is_none_or(|t| t.elapsed() >= FRAGMENT_EVERY);
+        if fragment != self.fragment && due {
+            #[cfg(target_arch = "wasm32")]
+            crate::web::set_fragment(&fragment);
+            self.fragment = fragment;
+            self.synced = Some(Instant::now());
+        }
+    }
+}

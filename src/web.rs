@@ -1,0 +1,167 @@
+//! The browser entry point: starts the app in the page's canvas with eframe's web runner, and says
+//! in the page itself what went wrong when something does (never a blank page). Also the few page
+//! facts the app uses: the address's fragment (shared state), and a status element that pages
+//! embedding the app, and the end-to-end test, read.
+
+use crate::app::{Launch, MixflowApp};
+use wasm_bindgen::JsCast;
+
+const CANVAS_ID: &str = "mixflow-canvas";
+/// index.html's loading screen, replaced by the app once it draws, or by the failure message.
+const LOADING_ID: &str = "mixflow-loading";
+const STATUS_ID: &str = "mixflow-status";
+
+/// Called once the module has loaded (the binary's `main`).
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("MixFlow Explorer stopped with an internal error: {info}");
+        web_sys::console::error_1(&message.clone().into());
+        show_failure(&message);
+    }));
+    wasm_bindgen_futures::spawn_local(async {
+        if let Err(e) = run().await {
+            web_sys::console::error_1(&e.clone().into());
+            show_failure(&e);
+        }
+    });
+}
+
+async fn run() -> Result<(), String> {
+    let canvas = document()?
+        .get_element_by_id(CANVAS_ID)
+        .ok_or_else(|| format!("the page has no element #{CANVAS_ID} to draw in"))?
+        .dyn_into::<web_sys::HtmlCanvasElement>()
+        .map_err(|_| format!("#{CANVAS_ID} is not a canvas"))?;
+    let launch = Launch {
+        state: Some(fragment()).filter(|f| !f.is_empty()),
+        ..Launch::default()
+    };
+    eframe::WebRunner::new()
+        .start(
+            canvas,
+            web_options(),
+            Box::new(move |cc| Ok(Box::new(MixflowApp::new(cc, launch)))),
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "this browser cannot draw the app (neither WebGPU nor WebGL2 started): {}",
+                js_text(&e)
+            )
+        })?;
+    if let Some(loading) = document()?.get_element_by_id(LOADING_ID) {
+        loading.remove();
+    }
+    Ok(())
+}
+
+/// WebGPU where the browser has it, WebGL2 otherwise (eframe picks). The device asks for all the
+/// adapter offers, as on native, so burn can train on it.
+fn web_options() -> eframe::WebOptions {
+    use eframe::egui_wgpu::{WgpuConfiguration, WgpuSetup, WgpuSetupCreateNew};
+    use eframe::wgpu;
+    let mut setup = WgpuSetupCreateNew::without_display_handle();
+    setup.device_descriptor = std::sync::Arc::new(|adapter| wgpu::DeviceDescriptor {
+        label: Some("mixflow device"),
+        required_features: adapter.features(),
+        required_limits: adapter.limits(),
+        ..Default::default()
+    });
+    eframe::WebOptions {
+        wgpu_options: WgpuConfiguration {
+            wgpu_setup: WgpuSetup::CreateNew(setup),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn document() -> Result<web_sys::Document, String> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| "no page document".to_string())
+}
+
+/// The address's fragment, without `#`.
+pub fn fragment() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .map(|h| h.trim_start_matches('#').to_string())
+        .unwrap_or_default()
+}
+
+/// Rewrites the address's fragment in place (no history entry, no reload), so the address bar
+/// always holds a link to what is on screen.
+pub fn set_fragment(fragment: &str) {
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("#{fragment}")));
+    }
+}
+
+/// The page's address with `fragment` in place of its own.
+pub fn link(fragment: &str) -> String {
+    let href = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let base = href.split('#').next().unwrap_or_default();
+    format!("{base}#{fragment}")
+}
+
+/// Whether the browser offers WebGPU at all (`navigator.gpu`).
+pub fn has_webgpu() -> bool {
+    web_sys::window()
+        .map(|w| js_sys_has(&w.navigator(), "gpu"))
+        .unwrap_or(false)
+}
+
+fn js_sys_has(object: &wasm_bindgen::JsValue, key: &str) -> bool {
+    web_sys::js_sys::Reflect::get(object, &key.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Writes the app's status (JSON) into the page's status element.
+pub fn publish_status(json: &str) {
+    if let Ok(Some(el)) = document().map(|d| d.get_element_by_id(STATUS_ID)) {
+        el.set_text_content(Some(json));
+    }
+}
+
+/// Replaces the loading screen (or the canvas) with a readable failure message.
+fn show_failure(message: &str) {
+    let Ok(document) = document() else {
+        return;
+    };
+    let target = document
+        .get_element_by_id(LOADING_ID)
+        .or_else(|| document.body().map(Into::into));
+    if let Some(el) = target {
+        let box_ = document.create_element("div").ok();
+        if let Some(b) = box_ {
+            b.set_id("mixflow-failure");
+            b.set_class_name("failure");
+            b.set_text_content(Some(message));
+            let _ = el.append_child(&b);
+        }
+    }
+}
+
+fn js_text(value: &wasm_bindgen::JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| {
+            value
+                .dyn_ref::<web_sys::js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Returns to the page's event loop, resuming after `ms` milliseconds (0: as soon as the input,
+/// drawing and other tasks queued meanwhile have run).
+pub async fn yield_to_page(ms: i32) {
+    let promise = web_sys::js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

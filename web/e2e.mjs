@@ -1,0 +1,274 @@
+// The browser end-to-end test: drives the built web app (web/dist, served by e2e.sh) in Debian's
+// headless Chromium through Playwright, and fails on the first broken promise of the issue:
+// the page loads, the canvas is drawn, training advances, a control changes state, the URL state
+// round-trips, bad URL state opens the defaults with a message, the app survives a resize and a
+// frozen-then-restored tab, and the console shows no panic. WebGPU is tried in a second browser.
+//
+//   node web/e2e.mjs URL ARTIFACT_DIR
+// Screenshots and a summary (summary.json) are written to ARTIFACT_DIR.
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const [url, artifacts] = process.argv.slice(2);
+if (!url || !artifacts) {
+  console.error("usage: node web/e2e.mjs URL ARTIFACT_DIR");
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+
+const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  // WebGL2 through SwiftShader (software), since these machines have no GPU.
+  "--use-angle=swiftshader",
+  "--enable-unsafe-swiftshader",
+];
+const summary = { url, checks: [] };
+const problems = [];
+
+function check(ok, what, detail = "") {
+  summary.checks.push({ ok, what, detail });
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}${detail ? `: ${detail}` : ""}`);
+  if (!ok) problems.push(what);
+  return ok;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function launch(extraFlags = []) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [...CHROMIUM_FLAGS, ...extraFlags],
+  });
+}
+
+/// A fresh page (its own storage) that records console errors, panics and page errors.
+async function openPage(browser, viewport = { width: 1400, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.consoleLines = [];
+  page.on("console", (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => page.consoleLines.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+async function status(page) {
+  return page.evaluate(() => {
+    const text = document.getElementById("mixflow-status")?.textContent;
+    return text ? JSON.parse(text) : null;
+  });
+}
+
+async function failureText(page) {
+  return page.evaluate(() => document.getElementById("mixflow-failure")?.textContent ?? null);
+}
+
+/// Waits until the status satisfies `pred`; returns it (or the last one seen, on timeout).
+async function waitFor(page, what, pred, timeoutMs) {
+  const start = Date.now();
+  let last = null;
+  while (Date.now() - start < timeoutMs) {
+    last = await status(page);
+    if (last && pred(last)) return { status: last, ms: Date.now() - start };
+    const failure = await failureText(page);
+    if (failure) throw new Error(`${what}: the page shows a failure: ${failure}`);
+    await sleep(200);
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s (last status: ${JSON.stringify(last)})`);
+}
+
+/// Saves a screenshot and measures how much is drawn on it (distinct colours, lit pixels),
+/// decoding the PNG in the page itself.
+async function shot(page, name) {
+  const png = await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const colors = new Set();
+    let lit = 0;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4 * 5) {
+      colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      if (d[i] + d[i + 1] + d[i + 2] > 240) lit++;
+      n++;
+    }
+    return { colors: colors.size, litFraction: lit / n };
+  }, png.toString("base64"));
+}
+
+async function click(page, s, control) {
+  const r = s.controls[control];
+  if (!r) throw new Error(`the status names no control "${control}"`);
+  await page.mouse.click((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
+}
+
+function noPanic(page, where) {
+  const bad = page.consoleLines.filter((l) => /panicked|pageerror|RuntimeError|unreachable|Validation Error|GPUValidationError/.test(l));
+  return check(bad.length === 0, `no panic in the console (${where})`, bad.slice(0, 3).join(" | "));
+}
+
+async function main() {
+  const browser = await launch();
+
+  // 1. Loads, draws, trains.
+  const page = await openPage(browser);
+  const t0 = Date.now();
+  await page.goto(url);
+  const first = await waitFor(page, "the app's first frame", () => true, 180_000);
+  const firstFrameMs = Date.now() - t0;
+  const viewed = await waitFor(page, "the first view of the model", (s) => s.views >= 1, 120_000);
+  summary.firstFrameMs = firstFrameMs;
+  summary.firstViewMs = Date.now() - t0;
+  summary.renderer = viewed.status.renderer;
+  summary.backend = viewed.status.backend;
+  check(true, "the page loads and the app draws its first frame", `${firstFrameMs} ms after navigation`);
+  check(
+    (await page.$("#mixflow-loading")) === null,
+    "the loading screen is gone once the app runs",
+  );
+  const drawn = await shot(page, "01-loaded");
+  check(drawn.colors > 40, "the canvas is drawn, not blank", `${drawn.colors} colours`);
+  check(/^cpu/.test(viewed.status.backend), "the CPU backend trains where burn cannot use WebGPU", viewed.status.backend);
+
+  const a = await status(page);
+  await sleep(4000);
+  const b = await status(page);
+  const rate = (b.step - a.step) / 4;
+  summary.stepsPerSecond = rate;
+  summary.reportedStepsPerSecond = b.steps_per_s;
+  check(b.step > a.step, "training advances (the step counter grows)", `${a.step} -> ${b.step}, ${rate.toFixed(1)} steps/s`);
+
+  // 2. A control changes state: Pause stops training, Play resumes it.
+  await click(page, b, "play-pause");
+  const paused = await waitFor(page, "Pause to take effect", (s) => !s.playing, 10_000);
+  await sleep(1000);
+  const still = await status(page);
+  check(!paused.status.playing && still.step === paused.status.step, "Pause stops training", `step stays ${still.step}`);
+  await shot(page, "02-paused");
+  await click(page, still, "play-pause");
+  const resumed = await waitFor(page, "Play to resume training", (s) => s.playing && s.step > still.step, 15_000);
+  check(true, "Play resumes training", `step ${resumed.status.step}`);
+
+  // 3. The URL round-trips: the address follows the state; opening it reproduces the state.
+  const hashBefore = await page.evaluate(() => location.hash);
+  check(/^#v1=[A-Za-z0-9_-]+$/.test(hashBefore), "the address holds the shared state", hashBefore.slice(0, 40) + "…");
+  await click(page, resumed.status, "compare");
+  await waitFor(page, "the comparison view", (s) => s.comparing && s.runs === 4 && s.views >= 1, 60_000);
+  await sleep(1200); // the address follows the state at most every 0.5 s
+  const link = await page.evaluate(() => location.href);
+  check(!link.endsWith(hashBefore), "the address changes with the state (Compare on)");
+  await shot(page, "03-compare");
+  noPanic(page, "first page");
+  await page.context().close();
+
+  const reopened = await openPage(browser);
+  await reopened.goto(link);
+  const back = await waitFor(reopened, "the shared link to open", (s) => s.views >= 1, 180_000);
+  check(
+    back.status.comparing && back.status.runs === 4 && back.status.dataset === a.dataset && back.status.method === a.method,
+    "opening the link reproduces the run (comparison of 4 methods, same dataset and method)",
+    `${back.status.runs} runs on ${back.status.dataset}`,
+  );
+  await sleep(1200);
+  const linkAgain = await reopened.evaluate(() => location.href);
+  check(linkAgain === link, "the reopened app keeps the same address (the state round-trips exactly)");
+  await shot(reopened, "04-reopened");
+  noPanic(reopened, "reopened link");
+  await reopened.context().close();
+
+  // 4. Bad URL state: the defaults open with a visible message.
+  const bad = await openPage(browser);
+  await bad.goto(`${url.split("#")[0]}#v1=not-a-state!!`);
+  const fallback = await waitFor(bad, "the defaults after a bad link", (s) => s.views >= 1, 180_000);
+  check(
+    /opened the defaults/.test(fallback.status.note ?? "") && fallback.status.runs === 1,
+    "a malformed link opens the defaults with a message",
+    fallback.status.note ?? "no message",
+  );
+  await shot(bad, "05-bad-link");
+  const old = await bad.context().newPage();
+  old.consoleLines = [];
+  await old.goto(`${url.split("#")[0]}#v0=AAAA`);
+  const outdated = await waitFor(old, "the defaults after an outdated link", (s) => s.views >= 1, 180_000);
+  check(/another version/.test(outdated.status.note ?? ""), "an outdated link says so", outdated.status.note ?? "");
+  noPanic(bad, "bad link");
+  await bad.context().close();
+
+  // 5. Resize, and a tab frozen (as when hidden) then restored: the app goes on.
+  const robust = await openPage(browser);
+  await robust.goto(url);
+  await waitFor(robust, "the app", (s) => s.views >= 1, 180_000);
+  await robust.setViewportSize({ width: 700, height: 500 });
+  await sleep(1500);
+  const small = await shot(robust, "06-resized");
+  const s1 = await status(robust);
+  const cdp = await robust.context().newCDPSession(robust);
+  await cdp.send("Page.setWebLifecycleState", { state: "frozen" });
+  await sleep(1500);
+  await cdp.send("Page.setWebLifecycleState", { state: "active" });
+  const after = await waitFor(robust, "training after restore", (s) => s.step > s1.step + 5, 30_000);
+  check(small.colors > 40, "after a resize the canvas is drawn", `${small.colors} colours at 700x500`);
+  check(true, "training goes on after a resize and a frozen-then-restored tab", `step ${s1.step} -> ${after.status.step}`);
+  await robust.setViewportSize({ width: 200, height: 150 });
+  await sleep(1000);
+  check((await failureText(robust)) === null, "a tiny window (200x150) shows no failure");
+  noPanic(robust, "resize and restore");
+  await robust.context().close();
+  await browser.close();
+
+  // 6. WebGPU, where this Chromium offers it (--enable-unsafe-webgpu): report what draws.
+  const gpuBrowser = await launch(["--enable-unsafe-webgpu"]);
+  const gpuPage = await openPage(gpuBrowser);
+  await gpuPage.goto(url);
+  summary.webgpu = await gpuPage.evaluate(async () => {
+    if (!navigator.gpu) return "no navigator.gpu";
+    const adapter = await navigator.gpu.requestAdapter().catch((e) => null);
+    return adapter ? "adapter available" : "navigator.gpu without an adapter";
+  });
+  try {
+    const g = await waitFor(gpuPage, "the app with WebGPU offered", (s) => s.views >= 1, 180_000);
+    summary.webgpuRenderer = g.status.renderer;
+    await sleep(3000);
+    const later = await status(gpuPage);
+    await shot(gpuPage, "07-webgpu-offered");
+    // This headless Chromium composites no WebGPU canvas into its screenshots (a page that only
+    // clears a WebGPU canvas red comes out white too), so here the check is that the app chose
+    // its renderer, keeps drawing views and training, and reports no WebGPU error.
+    check(
+      later.views > g.status.views && later.step > g.status.step,
+      `with WebGPU offered, the app draws with ${g.status.renderer} and trains`,
+      `views ${g.status.views} -> ${later.views}, step ${g.status.step} -> ${later.step}`,
+    );
+    noPanic(gpuPage, "WebGPU offered");
+  } catch (e) {
+    check(false, "with WebGPU offered, the app draws and trains", e.message);
+  }
+  await gpuBrowser.close();
+}
+
+try {
+  await main();
+} catch (e) {
+  check(false, "the scenario ran to the end", e.message);
+}
+summary.ok = problems.length === 0;
+fs.writeFileSync(path.join(artifacts, "summary.json"), JSON.stringify(summary, null, 2));
+console.log(`\n${summary.ok ? "PASS" : "FAIL"}: ${summary.checks.filter((c) => c.ok).length}/${summary.checks.length} checks; artifacts in ${artifacts}`);
+console.log(
+  `first frame ${summary.firstFrameMs} ms, first view ${summary.firstViewMs} ms, ${summary.stepsPerSecond} steps/s ` +
+    `(backend ${summary.backend}, drawn with ${summary.renderer}); WebGPU: ${summary.webgpu} (${summary.webgpuRenderer ?? "-"})`,
+);
+process.exit(summary.ok ? 0 : 1);
