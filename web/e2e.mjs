@@ -50,7 +50,7 @@ async function launch(extraFlags = []) {
 
 /// A fresh page (its own storage) that records console errors, panics and page errors.
 async function openPage(browser, viewport = { width: 1400, height: 900 }) {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport, permissions: ["clipboard-read", "clipboard-write"] });
   const page = await context.newPage();
   page.consoleLines = [];
   page.on("console", (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -148,6 +148,8 @@ async function main() {
   const b = await status(page);
   const rate = (b.step - a.step) / 4;
   summary.stepsPerSecond = rate;
+  summary.frameMs = b.frame_ms;
+  summary.longestFrameMs = b.longest_frame_ms;
   summary.reportedStepsPerSecond = b.steps_per_s;
   check(b.step > a.step, "training advances (the step counter grows)", `${a.step} -> ${b.step}, ${rate.toFixed(1)} steps/s`);
 
@@ -170,6 +172,10 @@ async function main() {
   await sleep(1200); // the address follows the state at most every 0.5 s
   const link = await page.evaluate(() => location.href);
   check(!link.endsWith(hashBefore), "the address changes with the state (Compare on)");
+  await click(page, await status(page), "copy-link");
+  await sleep(500);
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  check(copied === link, "Copy link puts the address of this state on the clipboard", copied.slice(0, 60) + "…");
   await shot(page, "03-compare");
   noPanic(page, "first page");
   await page.context().close();
@@ -268,7 +274,8 @@ summary.ok = problems.length === 0;
 fs.writeFileSync(path.join(artifacts, "summary.json"), JSON.stringify(summary, null, 2));
 console.log(`\n${summary.ok ? "PASS" : "FAIL"}: ${summary.checks.filter((c) => c.ok).length}/${summary.checks.length} checks; artifacts in ${artifacts}`);
 console.log(
-  `first frame ${summary.firstFrameMs} ms, first view ${summary.firstViewMs} ms, ${summary.stepsPerSecond} steps/s ` +
+  `first frame ${summary.firstFrameMs} ms, first view ${summary.firstViewMs} ms, ${summary.stepsPerSecond} steps/s, ` +
+    `frames ${summary.frameMs} ms mean (longest ${summary.longestFrameMs} ms) ` +
     `(backend ${summary.backend}, drawn with ${summary.renderer}); WebGPU: ${summary.webgpu} (${summary.webgpuRenderer ?? "-"})`,
 );
 process.exit(summary.ok ? 0 : 1);

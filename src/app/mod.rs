@@ -83,6 +83,10 @@ impl FrameClock {
         self.intervals.iter().sum::<f64>() / self.intervals.len().max(1) as f64
     }
 
+    fn longest_ms(&self) -> f64 {
+        self.intervals.iter().copied().fold(0.0, f64::max)
+    }
+
     /// Starts measuring afresh when the first run shows a view at the requested size for the
     /// first time.
     fn measure_from(&mut self, view_version: u64) {
@@ -262,6 +266,8 @@ impl MixflowApp {
             backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
+            frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
+            longest_frame_ms: self.frames.longest_ms().round(),
             note: self
                 .notes
                 .iter()

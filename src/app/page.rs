@@ -26,6 +26,9 @@ pub struct PageStatus {
     pub renderer: String,
     /// Views of the first run drawn so far.
     pub views: u64,
+    /// Mean and longest interval between frames over the last 120 frames.
+    pub frame_ms: f64,
+    pub longest_frame_ms: f64,
     /// The newest note shown to the user, if any.
     pub note: Option<String>,
     /// Where the main controls are, in CSS pixels: name -> [left, top, right, bottom].

@@ -46,9 +46,10 @@ impl Default for Settings {
             layers: Layers::default(),
             // A view costs particles × Euler steps network rows on the worker: about 0.2 s on a
             // 2-core CPU here, so views keep up with training. Drawing allows 25 times more.
-            particles: 2000,
-            trajectories: 200,
-            euler_steps: 24,
+            // In the page a view is one task that input waits for, so it is a third as large.
+            particles: if cfg!(target_arch = "wasm32") { 1000 } else { 2000 },
+            trajectories: if cfg!(target_arch = "wasm32") { 100 } else { 200 },
+            euler_steps: if cfg!(target_arch = "wasm32") { 16 } else { 24 },
             source_w: 0.0,
             projection: Projection::Pca,
             point_radius: 1.6,

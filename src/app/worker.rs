@@ -204,6 +204,7 @@ struct Worker {
     /// How long the last view took: views are spaced so training gets most of the time.
     view_cost: Duration,
     last_metric_step: Option<usize>,
+    pending_metric: Option<PendingMetric>,
     rate: RateMeter,
 }
 
@@ -235,6 +236,7 @@ impl Worker {
             last_view: Instant::now(),
             view_cost: Duration::ZERO,
             last_metric_step: None,
+            pending_metric: None,
             rate: RateMeter::default(),
         }
     }
@@ -247,7 +249,7 @@ impl Worker {
     #[cfg(not(target_arch = "wasm32"))]
     fn run(mut self) {
         loop {
-            if !self.playing && !self.stale {
+            if self.idle() {
                 let Ok(command) = self.commands.recv() else {
                     return;
                 };
@@ -266,12 +268,17 @@ impl Worker {
     #[cfg(target_arch = "wasm32")]
     async fn run_in_page(mut self) {
         loop {
-            let idle = !self.playing && !self.stale;
+            let idle = self.idle();
             if !self.tick() {
                 return;
             }
             crate::web::yield_to_page(if idle { 30 } else { 0 }).await;
         }
+    }
+
+    /// Nothing to do until a command arrives.
+    fn idle(&self) -> bool {
+        !self.playing && !self.stale && self.pending_metric.is_none()
     }
 
     /// One round of work: every command that arrived, a chunk of training, and a view when one
@@ -287,6 +294,10 @@ impl Worker {
                 Err(TryRecvError::Disconnected) => return false,
                 Err(TryRecvError::Empty) => break,
             }
+        }
+        if let Some(pending) = self.pending_metric.take() {
+            let metric = self.trainer.as_ref().and_then(|t| pending.measure(t));
+            return metric.is_none_or(|point| self.emit(Event::Metric(point))) && self.emit(Event::View(pending.view));
         }
         if self.playing && !self.train_chunk() {
             return false;
@@ -349,6 +360,7 @@ impl Worker {
         // goes straight on training the new run.
         self.trainer = None;
         self.last_metric_step = None;
+        self.pending_metric = None;
         self.rate = RateMeter::default();
         let (device, backend, note) = self.device_for(&config);
         match Trainer::on_device(config.clone(), device) {
@@ -459,17 +471,12 @@ impl Worker {
         self.last_view = Instant::now();
         self.stale = false;
         match result {
-            Ok(view) => {
-                let metric_due = self.last_metric_step != Some(view.model.step);
-                let metric = metric_due.then(|| metric_point(trainer, &view)).flatten();
-                if let Some(point) = metric {
-                    self.last_metric_step = Some(view.model.step);
-                    if !self.emit(Event::Metric(point)) {
-                        return false;
-                    }
-                }
-                self.emit(Event::View(Box::new(view)))
+            Ok(view) if self.last_metric_step != Some(view.model.step) => {
+                self.last_metric_step = Some(view.model.step);
+                self.pending_metric = Some(PendingMetric::of(trainer, view));
+                true
             }
+            Ok(view) => self.emit(Event::View(Box::new(view))),
             // A model that cannot be drawn (it produced NaN or inf) pauses training, without
             // replacing a message that already says why training stopped.
             Err(e) if self.playing => {
@@ -634,29 +641,49 @@ fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 
         .collect()
 }
 
-/// W2 of the view's samples against a fresh true draw of the same size, and the mean curvature of
-/// its trajectories. (A head of the view's data would not do: generators may emit points in
-/// order, e.g. one moon and then the other.)
-fn metric_point(trainer: &Trainer, view: &View) -> Option<MetricPoint> {
-    let m = &view.model;
-    let n = METRIC_N.min(m.samples.len());
-    let descriptor = view
-        .request
-        .descriptor
-        .clone()
-        .or_else(|| first_train_descriptor(trainer));
-    let (data, _) = reference(trainer, descriptor.as_deref(), n).ok()?;
-    let samples = Points::new(m.samples.dim, m.samples.data[..n * m.samples.dim].to_vec());
-    let curvature = if m.trajectories.len() >= 2 && !m.trajectories[0].is_empty() {
-        metrics::mean_std(&metrics::curvature(&m.trajectories)).0
-    } else {
-        f64::NAN
-    };
-    Some(MetricPoint {
-        step: m.step,
-        w2: metrics::w2(&samples, &data),
-        curvature,
-    })
+/// A new view waiting for its metrics, measured in the next round and sent just before it (so the
+/// charts always hold the view's step): W2's exact assignment is the dearest part, and in the page
+/// each round is one task, so the two never add up to one long one.
+struct PendingMetric {
+    view: Box<View>,
+    step: usize,
+    samples: Points,
+    descriptor: Option<Vec<f32>>,
+    curvature: f64,
+}
+
+impl PendingMetric {
+    fn of(trainer: &Trainer, view: View) -> Self {
+        let m = &view.model;
+        let n = METRIC_N.min(m.samples.len());
+        let curvature = if m.trajectories.len() >= 2 && !m.trajectories[0].is_empty() {
+            metrics::mean_std(&metrics::curvature(&m.trajectories)).0
+        } else {
+            f64::NAN
+        };
+        Self {
+            step: m.step,
+            samples: Points::new(m.samples.dim, m.samples.data[..n * m.samples.dim].to_vec()),
+            descriptor: view
+                .request
+                .descriptor
+                .clone()
+                .or_else(|| first_train_descriptor(trainer)),
+            curvature,
+            view: Box::new(view),
+        }
+    }
+
+    /// W2 of the samples against a fresh true draw of the same size. (A head of the view's data
+    /// would not do: generators may emit points in order, e.g. one moon and then the other.)
+    fn measure(&self, trainer: &Trainer) -> Option<MetricPoint> {
+        let (data, _) = reference(trainer, self.descriptor.as_deref(), self.samples.len()).ok()?;
+        Some(MetricPoint {
+            step: self.step,
+            w2: metrics::w2(&self.samples, &data),
+            curvature: self.curvature,
+        })
+    }
 }
 
 /// Steps per second of wall time (views included) over the last two seconds of playing.
