@@ -2,7 +2,8 @@
 // headless Chromium through Playwright, and fails on the first broken promise of the issue:
 // the page loads, the canvas is drawn, training advances, a control changes state, the URL state
 // round-trips, bad URL state opens the defaults with a message, the app survives a resize and a
-// frozen-then-restored tab, and the console shows no panic. WebGPU is tried in a second browser.
+// frozen-then-restored tab, the console shows no panic, and a module that cannot load or a browser
+// that cannot draw gets a readable message. WebGPU is tried in a last browser.
 //
 //   node web/e2e.mjs URL ARTIFACT_DIR
 // Screenshots and a summary (summary.json) are written to ARTIFACT_DIR.
@@ -233,9 +234,29 @@ async function main() {
   check((await failureText(robust)) === null, "a tiny window (200x150) shows no failure");
   noPanic(robust, "resize and restore");
   await robust.context().close();
+
+  // 6. When the module cannot load, the page says so instead of staying blank.
+  const broken = await openPage(browser);
+  await broken.route("**/mixflow_bg.wasm", (route) => route.fulfill({ status: 404, body: "missing" }));
+  await broken.goto(url);
+  await broken.waitForSelector("#mixflow-failure", { timeout: 30_000 });
+  const loadFailure = await failureText(broken);
+  check(/could not load/.test(loadFailure), "a module that cannot load gives a readable message", loadFailure);
+  await shot(broken, "07-load-failure");
+  await broken.context().close();
   await browser.close();
 
-  // 6. WebGPU, where this Chromium offers it (--enable-unsafe-webgpu): report what draws.
+  // 7. A browser that can draw neither WebGPU nor WebGL2: a readable message, not a blank page.
+  const noGpu = await launch(["--disable-3d-apis"]);
+  const bare = await openPage(noGpu);
+  await bare.goto(url);
+  await bare.waitForSelector("#mixflow-failure", { timeout: 60_000 });
+  const drawFailure = await failureText(bare);
+  check(/cannot draw/.test(drawFailure), "without WebGPU and WebGL2 the page says why it cannot draw", drawFailure);
+  await shot(bare, "08-no-graphics");
+  await noGpu.close();
+
+  // 8. WebGPU, where this Chromium offers it (--enable-unsafe-webgpu): report what draws.
   const gpuBrowser = await launch(["--enable-unsafe-webgpu"]);
   const gpuPage = await openPage(gpuBrowser);
   await gpuPage.goto(url);
@@ -249,7 +270,7 @@ async function main() {
     summary.webgpuRenderer = g.status.renderer;
     await sleep(3000);
     const later = await status(gpuPage);
-    await shot(gpuPage, "07-webgpu-offered");
+    await shot(gpuPage, "09-webgpu-offered");
     // This headless Chromium composites no WebGPU canvas into its screenshots (a page that only
     // clears a WebGPU canvas red comes out white too), so here the check is that the app chose
     // its renderer, keeps drawing views and training, and reports no WebGPU error.
