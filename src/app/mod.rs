@@ -268,14 +268,14 @@ impl MixflowApp {
             views: first.map_or(0, |r| r.view_version),
             frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
             longest_frame_ms: self.frames.longest_ms().round(),
-            note: self
-                .notes
-                .iter()
-                .chain(self.runs.iter().flat_map(|r| r.notes.iter()))
-                .last()
-                .cloned(),
+            note: self.all_notes().last().cloned(),
             controls: Default::default(),
         }
+    }
+
+    /// The app's notes, then each run's, oldest first.
+    fn all_notes(&self) -> impl Iterator<Item = &String> {
+        self.notes.iter().chain(self.runs.iter().flat_map(|r| r.notes.iter()))
     }
 
     /// What a link needs to reproduce the screen.
@@ -496,13 +496,7 @@ impl MixflowApp {
                 ui.colored_label(egui::Color32::YELLOW, format!("{}: {w}", run.label()));
             }
         }
-        let notes: Vec<String> = self
-            .notes
-            .iter()
-            .chain(self.runs.iter().flat_map(|r| r.notes.iter()))
-            .cloned()
-            .collect();
-        if let Some(last) = notes.last() {
+        if let Some(last) = self.all_notes().last().cloned() {
             ui.horizontal_wrapped(|ui| {
                 ui.colored_label(egui::Color32::from_rgb(230, 200, 120), last);
                 if ui.small_button("dismiss").clicked() {

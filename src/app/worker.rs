@@ -1,8 +1,9 @@
 //! The training worker: owns one [`Trainer`], runs it in time-boxed chunks, and talks to the app
-//! only through messages. On native it has a thread of its own. In the browser (no threads) it is
-//! a task on the page's event loop that trains in chunks of a few milliseconds and yields between
-//! them, so input and drawing always come first and training takes the idle time in between. Commands go in ([`Command`]); steps, views of the model
-//! and metrics come out ([`Event`]). Nothing here draws, and the app never touches a tensor.
+//! only through messages. Commands go in ([`Command`]); steps, views of the model and metrics come
+//! out ([`Event`]). Nothing here draws, and the app never touches a tensor. On native the worker
+//! has a thread of its own. In the browser (no threads) it is a task on the page's event loop that
+//! trains in chunks of a few milliseconds and yields between them, so input and drawing always
+//! come first and training takes the idle time in between.
 
 use crate::config::TrainConfig;
 use crate::data::{Points, Split};
@@ -204,7 +205,7 @@ struct Worker {
     /// How long the last view took: views are spaced so training gets most of the time.
     view_cost: Duration,
     last_metric_step: Option<usize>,
-    pending_metric: Option<PendingMetric>,
+    pending_view: Option<PendingView>,
     rate: RateMeter,
 }
 
@@ -236,7 +237,7 @@ impl Worker {
             last_view: Instant::now(),
             view_cost: Duration::ZERO,
             last_metric_step: None,
-            pending_metric: None,
+            pending_view: None,
             rate: RateMeter::default(),
         }
     }
@@ -278,7 +279,7 @@ impl Worker {
 
     /// Nothing to do until a command arrives.
     fn idle(&self) -> bool {
-        !self.playing && !self.stale && self.pending_metric.is_none()
+        !self.playing && !self.stale && self.pending_view.is_none()
     }
 
     /// One round of work: every command that arrived, a chunk of training, and a view when one
@@ -295,7 +296,7 @@ impl Worker {
                 Err(TryRecvError::Empty) => break,
             }
         }
-        if let Some(pending) = self.pending_metric.take() {
+        if let Some(pending) = self.pending_view.take() {
             let metric = self.trainer.as_ref().and_then(|t| pending.measure(t));
             return metric.is_none_or(|point| self.emit(Event::Metric(point))) && self.emit(Event::View(pending.view));
         }
@@ -360,7 +361,7 @@ impl Worker {
         // goes straight on training the new run.
         self.trainer = None;
         self.last_metric_step = None;
-        self.pending_metric = None;
+        self.pending_view = None;
         self.rate = RateMeter::default();
         let (device, backend, note) = self.device_for(&config);
         match Trainer::on_device(config.clone(), device) {
@@ -473,7 +474,7 @@ impl Worker {
         match result {
             Ok(view) if self.last_metric_step != Some(view.model.step) => {
                 self.last_metric_step = Some(view.model.step);
-                self.pending_metric = Some(PendingMetric::of(trainer, view));
+                self.pending_view = Some(PendingView::of(trainer, view));
                 true
             }
             Ok(view) => self.emit(Event::View(Box::new(view))),
@@ -644,7 +645,7 @@ fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 
 /// A new view waiting for its metrics, measured in the next round and sent just before it (so the
 /// charts always hold the view's step): W2's exact assignment is the dearest part, and in the page
 /// each round is one task, so the two never add up to one long one.
-struct PendingMetric {
+struct PendingView {
     view: Box<View>,
     step: usize,
     samples: Points,
@@ -652,7 +653,7 @@ struct PendingMetric {
     curvature: f64,
 }
 
-impl PendingMetric {
+impl PendingView {
     fn of(trainer: &Trainer, view: View) -> Self {
         let m = &view.model;
         let n = METRIC_N.min(m.samples.len());
