@@ -7,7 +7,7 @@ use crate::app::{Launch, MixflowApp};
 use wasm_bindgen::JsCast;
 
 const CANVAS_ID: &str = "mixflow-canvas";
-/// index.html's loading screen, replaced by the app once it draws, or by the failure message.
+/// index.html's loading screen: hidden once the app runs, shown again with a failure message.
 const LOADING_ID: &str = "mixflow-loading";
 const STATUS_ID: &str = "mixflow-status";
 
@@ -49,8 +49,9 @@ async fn run() -> Result<(), String> {
                 js_text(&e)
             )
         })?;
+    // Hidden, not removed: a later failure shows its message on it, above the canvas.
     if let Some(loading) = document()?.get_element_by_id(LOADING_ID) {
-        loading.remove();
+        let _ = loading.set_attribute("style", "display: none");
     }
     Ok(())
 }
@@ -107,17 +108,6 @@ pub fn link(fragment: &str) -> String {
     format!("{base}#{fragment}")
 }
 
-/// Whether the browser offers WebGPU at all (`navigator.gpu`).
-pub fn has_webgpu() -> bool {
-    web_sys::window()
-        .map(|w| js_sys_has(&w.navigator(), "gpu"))
-        .unwrap_or(false)
-}
-
-fn js_sys_has(object: &wasm_bindgen::JsValue, key: &str) -> bool {
-    web_sys::js_sys::Reflect::get(object, &key.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null())
-}
-
 /// Writes the app's status (JSON) into the page's status element.
 pub fn publish_status(json: &str) {
     if let Ok(Some(el)) = document().map(|d| d.get_element_by_id(STATUS_ID)) {
@@ -125,23 +115,20 @@ pub fn publish_status(json: &str) {
     }
 }
 
-/// Replaces the loading screen (or the canvas) with a readable failure message.
+/// Shows the loading screen again, over the canvas, with a readable failure message on it (as
+/// loader.js does when the module cannot load).
 fn show_failure(message: &str) {
     let Ok(document) = document() else {
         return;
     };
-    let target = document
-        .get_element_by_id(LOADING_ID)
-        .or_else(|| document.body().map(Into::into));
-    if let Some(el) = target {
-        let box_ = document.create_element("div").ok();
-        if let Some(b) = box_ {
-            b.set_id("mixflow-failure");
-            b.set_class_name("failure");
-            b.set_text_content(Some(message));
-            let _ = el.append_child(&b);
-        }
-    }
+    let (Some(screen), Ok(failure)) = (document.get_element_by_id(LOADING_ID), document.create_element("div")) else {
+        return;
+    };
+    let _ = screen.set_attribute("style", "display: flex");
+    failure.set_id("mixflow-failure");
+    failure.set_class_name("failure");
+    failure.set_text_content(Some(message));
+    let _ = screen.append_child(&failure);
 }
 
 fn js_text(value: &wasm_bindgen::JsValue) -> String {

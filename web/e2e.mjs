@@ -137,7 +137,7 @@ async function main() {
   summary.backend = viewed.status.backend;
   check(true, "the page loads and the app draws its first frame", `${firstFrameMs} ms after navigation`);
   check(
-    (await page.$("#mixflow-loading")) === null,
+    await page.evaluate(() => getComputedStyle(document.getElementById("mixflow-loading")).display === "none"),
     "the loading screen is gone once the app runs",
   );
   const drawn = await shot(page, "01-loaded");

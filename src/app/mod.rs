@@ -881,7 +881,7 @@ impl eframe::App for MixflowApp {
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.scripted_exit(ui);
         if self.page.wanted() {
-            let fragment = self.shared_state().to_fragment();
+            let fragment = self.page.fragment_due().then(|| self.shared_state().to_fragment());
             self.page.update(self.page_status(), fragment);
         }
         let busy = self.runs.iter().any(|r| r.playing) || self.playback;

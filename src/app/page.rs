@@ -57,20 +57,27 @@ impl PageState {
         cfg!(target_arch = "wasm32")
     }
 
-    /// Publishes the status when it changed, and the fragment when it changed and is due.
-    pub fn update(&mut self, mut status: PageStatus, fragment: String) {
+    /// Whether the address bar may follow the state now: only then is the fragment built.
+    pub fn fragment_due(&self) -> bool {
+        self.synced.is_none_or(|t| t.elapsed() >= FRAGMENT_EVERY)
+    }
+
+    /// Publishes the status when it changed, and the fragment (given when due) when it changed.
+    pub fn update(&mut self, mut status: PageStatus, fragment: Option<String>) {
         status.controls = self.controls.clone();
         if self.published.as_ref() != Some(&status) {
             #[cfg(target_arch = "wasm32")]
             crate::web::publish_status(&serde_json::to_string(&status).unwrap_or_default());
             self.published = Some(status);
         }
-        let due = self.synced.is_none_or(|t| t.elapsed() >= FRAGMENT_EVERY);
-        if fragment != self.fragment && due {
+        let Some(fragment) = fragment else {
+            return;
+        };
+        self.synced = Some(Instant::now());
+        if fragment != self.fragment {
             #[cfg(target_arch = "wasm32")]
             crate::web::set_fragment(&fragment);
             self.fragment = fragment;
-            self.synced = Some(Instant::now());
         }
     }
 }
