@@ -79,6 +79,66 @@ pub fn share_wgpu(
         .map_err(|e| format!("the window's GPU cannot run burn: {e}"))
 }
 
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// The page's WebGPU device as burn sees it: set once before the app starts (see
+    /// `web::page_webgpu`), then checked by the first run that asks for it.
+    static BROWSER_GPU: std::cell::RefCell<BrowserGpu> = const { std::cell::RefCell::new(BrowserGpu::Absent) };
+}
+
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone)]
+enum BrowserGpu {
+    Absent,
+    Unchecked(Result<Device, String>),
+    Checking,
+    Checked(Result<Device, String>),
+}
+
+/// Hands burn the page's WebGPU device (registered with [`share_wgpu`]).
+#[cfg(target_arch = "wasm32")]
+pub fn set_browser_gpu(device: Result<Device, String>) {
+    BROWSER_GPU.set(BrowserGpu::Unchecked(device));
+}
+
+/// The page's WebGPU device for training, once one small operation on it has been read back
+/// (asynchronously: a browser reads its GPU no other way). Shared by every run; the first run to
+/// ask checks it while later ones wait.
+#[cfg(target_arch = "wasm32")]
+pub async fn browser_gpu() -> Result<Device, String> {
+    loop {
+        let state = BROWSER_GPU.with_borrow_mut(|s| match s {
+            BrowserGpu::Unchecked(_) => std::mem::replace(s, BrowserGpu::Checking),
+            other => other.clone(),
+        });
+        match state {
+            BrowserGpu::Absent => return Err("this browser offers no WebGPU".into()),
+            BrowserGpu::Unchecked(device) => {
+                let checked = match device {
+                    Ok(device) => check_async(device).await,
+                    Err(e) => Err(e),
+                };
+                BROWSER_GPU.set(BrowserGpu::Checked(checked.clone()));
+                return checked;
+            }
+            BrowserGpu::Checking => crate::web::yield_to_page(20).await,
+            BrowserGpu::Checked(result) => return result,
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn check_async(device: Device) -> Result<Device, String> {
+    let sum = Tensor::<1>::from_floats([1.0f32, 2.0], &device)
+        .sum()
+        .into_scalar_async::<f32>();
+    match sum.await {
+        Ok(v) if v == 3.0 => Ok(device),
+        Ok(v) => Err(format!("WebGPU computed 1 + 2 = {v}")),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
 #[cfg(not(feature = "gpu"))]
 fn gpu_device() -> Result<Device, String> {
     Err("this build has no GPU backend (built without the `gpu` feature)".into())

@@ -244,6 +244,27 @@ pub fn to_points(t: Tensor<2>) -> Points {
     Points::new(d, t.into_data().try_to_vec::<f32>().expect("float tensor"))
 }
 
+/// Reads a [N, D] tensor back into points without blocking: the only way a browser can read a
+/// GPU. (On the CPU backends the read is ready at once.)
+pub async fn read_points(t: Tensor<2>) -> Result<Points, String> {
+    let [_, d] = t.dims();
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| format!("reading from the device failed: {e:?}"))?;
+    Ok(Points::new(
+        d,
+        data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?,
+    ))
+}
+
+/// Reads a one-element tensor (a loss) without blocking; see [`read_points`].
+pub async fn read_scalar(t: Tensor<1>) -> Result<f32, String> {
+    t.into_scalar_async::<f32>()
+        .await
+        .map_err(|e| format!("reading from the device failed: {e:?}"))
+}
+
 /// Uploads points as a [N, D] tensor.
 pub fn to_tensor(p: &Points, device: &burn::tensor::Device) -> Tensor<2> {
     Tensor::from_data(burn::tensor::TensorData::new(p.data.clone(), [p.len(), p.dim]), device)

@@ -13,9 +13,9 @@ use crate::mixture::Mixture;
 use crate::rng::{self, Rng, Stream};
 use crate::sample::{Inference, KappaView, Sampler};
 use crate::solve::SolveOptions;
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData, Transaction};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use web_time::Instant;
@@ -41,6 +41,8 @@ pub enum TrainError {
         loss: f32,
     },
     Finished,
+    /// The device failed (a GPU read that did not complete, a lost device).
+    Device(String),
 }
 
 impl std::fmt::Display for TrainError {
@@ -51,6 +53,7 @@ impl std::fmt::Display for TrainError {
                 "training diverged at step {step} (loss {loss}); lower the learning rate or turn on grad-clip"
             ),
             TrainError::Finished => write!(f, "training already reached its last step"),
+            TrainError::Device(e) => write!(f, "the training device failed: {e}"),
         }
     }
 }
@@ -196,8 +199,15 @@ impl Trainer {
         }
     }
 
-    /// One training iteration.
+    /// One training iteration, blocking until its reads are done: at once on the CPU backends.
+    /// In a browser, where a GPU can only be read asynchronously, use [`Self::step_async`].
     pub fn step(&mut self) -> Result<StepMessage, TrainError> {
+        pollster::block_on(self.step_async())
+    }
+
+    /// One training iteration; the loss (and MixFlow-OOD's base draw, for its pairing) is read
+    /// back without blocking.
+    pub async fn step_async(&mut self) -> Result<StepMessage, TrainError> {
         if self.is_finished() {
             return Err(TrainError::Finished);
         }
@@ -208,10 +218,11 @@ impl Trainer {
         let lr = self.config.lr_at(self.step);
         let dev = &self.device;
         let outcome = match &mut self.model {
-            Model::Cfm(m) => m.step(&batch, lr, &mut rng, dev),
-            Model::KappaFc(m) => m.step(&batch, lr, &mut rng, dev),
-            Model::Ood(m) => m.step(self.step, &batch, lr, &mut rng, dev),
-        };
+            Model::Cfm(m) => m.step(&batch, lr, &mut rng, dev).await,
+            Model::KappaFc(m) => m.step(&batch, lr, &mut rng, dev).await,
+            Model::Ood(m) => m.step(self.step, &batch, lr, &mut rng, dev).await,
+        }
+        .map_err(TrainError::Device)?;
         if let Some(loss) = outcome.losses.non_finite() {
             return Err(TrainError::Diverged {
                 step: self.step + 1,
@@ -359,6 +370,27 @@ impl Trainer {
         self.sampler().mixture(descriptor)
     }
 
+    /// A trainer for views of this run on `device`, for when this one's device cannot be read
+    /// synchronously (WebGPU in a browser) while views read a great deal. Same config and data;
+    /// [`Self::update_mirror`] brings its weights and step up to date.
+    pub fn mirror_on(&self, device: Device) -> Result<Trainer, String> {
+        Trainer::on_device(self.config.clone(), device)
+    }
+
+    /// Copies this trainer's weights, step and history into `mirror` (made by [`Self::mirror_on`]),
+    /// reading the weights in one asynchronous transfer.
+    pub async fn update_mirror(&self, mirror: &mut Trainer) -> Result<(), String> {
+        match (&self.model, &mut mirror.model) {
+            (Model::Cfm(a), Model::Cfm(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
+            (Model::KappaFc(a), Model::KappaFc(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
+            (Model::Ood(a), Model::Ood(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
+            _ => return Err("the mirror was made for another method".into()),
+        }
+        mirror.step = self.step;
+        mirror.history.clone_from(&self.history);
+        Ok(())
+    }
+
     /// Writes the weights, optimiser state, config and progress into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
@@ -439,6 +471,44 @@ impl Trainer {
         trainer.history = state.history;
         Ok(trainer)
     }
+}
+
+/// `into` with the float parameters of `from` (a module of the same shape), on `into`'s device.
+async fn copy_weights<M: Module>(from: &M, into: M) -> Result<M, String> {
+    struct Collect(Option<Transaction>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 = self.0.take().map(|t| t.register(param.val()));
+        }
+    }
+    struct Load(std::vec::IntoIter<TensorData>, usize);
+    impl ModuleMapper for Load {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            match self.0.next() {
+                Some(data) if data.shape().iter().eq(param.dims().iter()) => {
+                    param.map(|t| Tensor::from_data(data, &t.device()))
+                }
+                _ => {
+                    self.1 += 1;
+                    param
+                }
+            }
+        }
+    }
+    let mut collect = Collect(Some(Transaction::default()));
+    from.visit(&mut collect);
+    let data = collect
+        .0
+        .expect("the visitor keeps its transaction")
+        .execute_async()
+        .await;
+    let data = data.map_err(|e| format!("reading the weights from the device failed: {e:?}"))?;
+    let mut load = Load(data.into_iter(), 0);
+    let loaded = into.map(&mut load);
+    if load.1 > 0 || load.0.next().is_some() {
+        return Err("the weights do not fit the mirror's network".into());
+    }
+    Ok(loaded)
 }
 
 /// A draw of the training data (original units), from the data seed: what the [-1, 1] scaler and

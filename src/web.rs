@@ -32,6 +32,10 @@ async fn run() -> Result<(), String> {
         .ok_or_else(|| format!("the page has no element #{CANVAS_ID} to draw in"))?
         .dyn_into::<web_sys::HtmlCanvasElement>()
         .map_err(|_| format!("#{CANVAS_ID} is not a canvas"))?;
+    let webgpu = page_webgpu().await;
+    let draw_with_webgl2 = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|q| q.contains("renderer=webgl2"));
     let launch = Launch {
         state: Some(fragment()).filter(|f| !f.is_empty()),
         ..Launch::default()
@@ -39,7 +43,7 @@ async fn run() -> Result<(), String> {
     eframe::WebRunner::new()
         .start(
             canvas,
-            web_options(),
+            web_options(webgpu, draw_with_webgl2),
             Box::new(move |cc| Ok(Box::new(MixflowApp::new(cc, launch)))),
         )
         .await
@@ -56,21 +60,72 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// WebGPU where the browser has it, WebGL2 otherwise (eframe picks). The device asks for all the
-/// adapter offers, as on native, so burn can train on it.
-fn web_options() -> eframe::WebOptions {
-    use eframe::egui_wgpu::{WgpuConfiguration, WgpuSetup, WgpuSetupCreateNew};
+/// The page's WebGPU device, made here rather than by eframe so that drawing and training share
+/// it, as on the desktop. (eframe's WebGPU detection drops a probe instance, after which Chromium
+/// refuses new devices and fails burn's work on the existing one: "A valid external Instance
+/// reference no longer exists". Nothing here is ever dropped.) None where the browser has no
+/// usable WebGPU: eframe then draws with WebGL2 and the CPU trains.
+async fn page_webgpu() -> Option<eframe::egui_wgpu::WgpuSetupExisting> {
     use eframe::wgpu;
-    let mut setup = WgpuSetupCreateNew::without_display_handle();
-    setup.device_descriptor = std::sync::Arc::new(|adapter| wgpu::DeviceDescriptor {
-        label: Some("mixflow device"),
-        required_features: adapter.features(),
-        required_limits: adapter.limits(),
+    if !has_webgpu() {
+        return None;
+    }
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+    descriptor.backends = wgpu::Backends::BROWSER_WEBGPU;
+    let instance = wgpu::Instance::new(descriptor);
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
         ..Default::default()
-    });
+    };
+    let unusable = |e: &dyn std::fmt::Display| {
+        web_sys::console::warn_1(&format!("WebGPU is offered but cannot be used ({e}): the CPU trains").into());
+    };
+    let adapter = instance
+        .request_adapter(&options)
+        .await
+        .map_err(|e| unusable(&e))
+        .ok()?;
+    // All the adapter offers, as on the desktop: burn's kernels need more than drawing does.
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("mixflow device"),
+            required_features: adapter.features(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| unusable(&e))
+        .ok()?;
+    HARDWARE_WEBGPU.set(adapter.get_info().device_type != wgpu::DeviceType::Cpu);
+    #[cfg(feature = "gpu")]
+    crate::backend::set_browser_gpu(crate::backend::share_wgpu(&instance, &adapter, &device, &queue));
+    Some(eframe::egui_wgpu::WgpuSetupExisting {
+        instance,
+        adapter,
+        device,
+        queue,
+    })
+}
+
+/// Drawing on the page's WebGPU device where there is one; otherwise eframe's own choice, which
+/// without WebGPU is WebGL2. `?renderer=webgl2` in the address draws with WebGL2 whatever the
+/// browser offers (WebGPU may still train): for a browser whose WebGPU canvas misbehaves, as
+/// headless Chromium's does (it composites nothing, and its device errors poison burn's work).
+fn web_options(webgpu: Option<eframe::egui_wgpu::WgpuSetupExisting>, webgl2: bool) -> eframe::WebOptions {
+    use eframe::egui_wgpu::{WgpuConfiguration, WgpuSetup, WgpuSetupCreateNew};
+    let wgpu_setup = match webgpu {
+        Some(existing) if !webgl2 => WgpuSetup::Existing(existing),
+        _ => {
+            let mut create = WgpuSetupCreateNew::without_display_handle();
+            if webgl2 {
+                create.instance_descriptor.backends = eframe::wgpu::Backends::GL;
+            }
+            WgpuSetup::CreateNew(create)
+        }
+    };
     eframe::WebOptions {
         wgpu_options: WgpuConfiguration {
-            wgpu_setup: WgpuSetup::CreateNew(setup),
+            wgpu_setup,
             ..Default::default()
         },
         ..Default::default()
@@ -140,6 +195,21 @@ fn js_text(value: &wasm_bindgen::JsValue) -> String {
                 .map(|e| String::from(e.message()))
         })
         .unwrap_or_else(|| format!("{value:?}"))
+}
+
+thread_local! {
+    static HARDWARE_WEBGPU: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the page's WebGPU device is a real GPU. A software one (SwiftShader, which Chromium
+/// offers only behind a flag) runs burn's kernels a hundred times slower than the CPU backend.
+pub fn has_hardware_webgpu() -> bool {
+    HARDWARE_WEBGPU.get()
+}
+
+/// Whether the browser offers WebGPU at all (`navigator.gpu`).
+fn has_webgpu() -> bool {
+    web_sys::window().is_some_and(|w| web_sys::js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
 }
 
 /// Returns to the page's event loop, resuming after `ms` milliseconds (0: as soon as the input,

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{config, train};
+use mixflow::backend::BackendKind;
 use mixflow::config::{LrSchedule, TrainConfig};
 use mixflow::eval::evaluate;
 use mixflow::method::Method;
@@ -104,6 +105,46 @@ fn snapshots_leave_training_untouched() {
         }
     }
     assert_eq!(a.history(), b.history());
+}
+
+/// The browser's WebGPU runs draw their views from a CPU copy of the model: after the copy, that
+/// copy (here on another backend) draws the very samples its trainer draws.
+#[test]
+fn a_mirror_on_another_device_draws_what_its_trainer_draws() {
+    let req = SnapshotRequest {
+        particles: 300,
+        trajectories: 10,
+        solve: SolveOptions::euler(8),
+        descriptor: None,
+        source_w: 0.5,
+    };
+    for (dataset, method) in [
+        ("moons", Method::Rf),
+        ("8gaussians", Method::MixflowRf),
+        ("rotating-moons", Method::MixflowOod),
+    ] {
+        let mut trainer = Trainer::new(config(dataset, method, 20)).unwrap();
+        let mut mirror = trainer.mirror_on(BackendKind::Ndarray.device().unwrap()).unwrap();
+        for _ in 0..20 {
+            trainer.step().unwrap();
+        }
+        pollster::block_on(trainer.update_mirror(&mut mirror)).unwrap();
+        assert_eq!(mirror.steps_done(), 20);
+        assert_eq!(mirror.history(), trainer.history());
+        let (a, b) = (trainer.snapshot(&req).unwrap(), mirror.snapshot(&req).unwrap());
+        let gap = a
+            .samples
+            .data
+            .iter()
+            .zip(&b.samples.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            gap < 1e-3,
+            "{}: the mirror's samples differ by up to {gap}",
+            method.name()
+        );
+    }
 }
 
 #[test]

@@ -23,9 +23,8 @@ if [ ! -x web/node_modules/.bin/wasm-opt ]; then
 fi
 
 start=$(date +%s)
-# Without the `gpu` feature: burn's wgpu backend reads tensors synchronously, which the browser
-# cannot do (see README, "In the browser"), so the web build trains on the CPU backend.
-cargo build --profile web --target wasm32-unknown-unknown --bin mixflow --no-default-features
+# With the `gpu` feature (the default): the page trains on WebGPU where the browser has it.
+cargo build --profile web --target wasm32-unknown-unknown --bin mixflow
 echo "cargo build (wasm32, profile web): $(( $(date +%s) - start )) s"
 
 rm -rf "$dist"

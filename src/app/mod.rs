@@ -121,11 +121,6 @@ impl Gpu {
             .get_or_insert_with(|| match handles {
                 #[cfg(feature = "gpu")]
                 Some(rs) => crate::backend::share_wgpu(&rs.instance, &rs.adapter, &rs.device, &rs.queue),
-                _ if cfg!(target_arch = "wasm32") => Err(
-                    "training on WebGPU needs burn to read the GPU asynchronously, which this build \
-                     does not do yet: the CPU trains, and WebGPU still draws"
-                        .into(),
-                ),
                 _ => Err("this window has no GPU device to share".into()),
             })
             .clone()
@@ -301,7 +296,8 @@ impl MixflowApp {
     /// The GPU device when the settings ask for the GPU backend (None otherwise or when there is
     /// none: the worker then falls back to the CPU and says so).
     fn gpu_for(&mut self, config: &crate::config::TrainConfig) -> Option<Device> {
-        if config.backend != crate::backend::BackendKind::Gpu {
+        // In the page the worker sets up burn's own WebGPU device (see `backend::browser_gpu`).
+        if config.backend != crate::backend::BackendKind::Gpu || cfg!(target_arch = "wasm32") {
             return None;
         }
         match self.gpu.device() {

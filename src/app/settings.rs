@@ -35,8 +35,20 @@ pub fn default_config() -> TrainConfig {
         method: Method::MixflowOod,
         steps: 4000,
         lr_schedule: crate::config::LrSchedule::Cosine,
+        backend: default_backend(),
         ..TrainConfig::default()
     }
+}
+
+/// The CPU on the desktop (measured fastest for these small networks, see README); in a page,
+/// WebGPU where the browser has a real GPU behind it, so the page's one thread is left to input
+/// and drawing.
+fn default_backend() -> crate::backend::BackendKind {
+    #[cfg(target_arch = "wasm32")]
+    if crate::web::has_hardware_webgpu() {
+        return crate::backend::BackendKind::Gpu;
+    }
+    crate::backend::BackendKind::Cpu
 }
 
 impl Default for Settings {

@@ -3,7 +3,10 @@
 //! out ([`Event`]). Nothing here draws, and the app never touches a tensor. On native the worker
 //! has a thread of its own. In the browser (no threads) it is a task on the page's event loop that
 //! trains in chunks of a few milliseconds and yields between them, so input and drawing always
-//! come first and training takes the idle time in between.
+//! come first and training takes the idle time in between. The work is written once, as async
+//! code: the thread blocks on it, the page awaits it. A browser reads its GPU only asynchronously,
+//! so there a run on WebGPU keeps a CPU mirror of its model for views, updated by one
+//! asynchronous read of the weights per view.
 
 use crate::config::TrainConfig;
 use crate::data::{Points, Split};
@@ -199,6 +202,9 @@ struct Worker {
     view: ViewRequest,
     playing: bool,
     trainer: Option<Trainer>,
+    /// A CPU copy of the model that views are computed on, for a trainer whose device cannot be
+    /// read synchronously (WebGPU in the page).
+    mirror: Option<Trainer>,
     /// Set when the model changed since the last view.
     stale: bool,
     last_view: Instant,
@@ -233,6 +239,7 @@ impl Worker {
             view,
             playing: play,
             trainer: None,
+            mirror: None,
             stale: true,
             last_view: Instant::now(),
             view_cost: Duration::ZERO,
@@ -254,11 +261,11 @@ impl Worker {
                 let Ok(command) = self.commands.recv() else {
                     return;
                 };
-                if !self.handle(command) {
+                if !pollster::block_on(self.handle(command)) {
                     return;
                 }
             }
-            if !self.tick() {
+            if !pollster::block_on(self.tick()) {
                 return;
             }
         }
@@ -270,7 +277,7 @@ impl Worker {
     async fn run_in_page(mut self) {
         loop {
             let idle = self.idle();
-            if !self.tick() {
+            if !self.tick().await {
                 return;
             }
             crate::web::yield_to_page(if idle { 30 } else { 0 }).await;
@@ -284,11 +291,11 @@ impl Worker {
 
     /// One round of work: every command that arrived, a chunk of training, and a view when one
     /// is due. False when the app has gone.
-    fn tick(&mut self) -> bool {
+    async fn tick(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
                 Ok(command) => {
-                    if !self.handle(command) {
+                    if !self.handle(command).await {
                         return false;
                     }
                 }
@@ -297,21 +304,21 @@ impl Worker {
             }
         }
         if let Some(pending) = self.pending_view.take() {
-            let metric = self.trainer.as_ref().and_then(|t| pending.measure(t));
+            let metric = self.viewed().and_then(|t| pending.measure(t));
             return metric.is_none_or(|point| self.emit(Event::Metric(point))) && self.emit(Event::View(pending.view));
         }
-        if self.playing && !self.train_chunk() {
+        if self.playing && !self.train_chunk().await {
             return false;
         }
         let due = self.last_view.elapsed() >= VIEW_EVERY.max(self.view_cost * 3);
-        if self.stale && (due || !self.playing) && !self.publish_view() {
+        if self.stale && (due || !self.playing) && !self.publish_view().await {
             return false;
         }
         true
     }
 
     /// Carries out one command; false when the app has gone.
-    fn handle(&mut self, command: Command) -> bool {
+    async fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Play => {
                 if self.trainer.as_ref().is_some_and(|t| t.is_finished()) {
@@ -324,13 +331,13 @@ impl Worker {
             Command::Pause => self.set_playing(false),
             Command::Step => {
                 self.set_playing(false);
-                self.step_once()
+                self.step_once().await
             }
             Command::Reset { config, gpu } => {
                 if gpu.is_some() {
                     self.gpu = gpu;
                 }
-                self.reset(*config);
+                self.reset(*config).await;
                 true
             }
             Command::View(request) => {
@@ -339,11 +346,11 @@ impl Worker {
                 self.stale = true;
                 notes.into_iter().all(|n| self.emit(Event::Error(n)))
             }
-            Command::MeasureNfe => match self.measure_nfe() {
+            Command::MeasureNfe => match self.measure_nfe().await {
                 Ok(curve) => self.emit(Event::Nfe(curve)),
                 Err(e) => self.emit(Event::Error(e)),
             },
-            Command::MeasureDescriptors => match self.measure_descriptors() {
+            Command::MeasureDescriptors => match self.measure_descriptors().await {
                 Ok(curve) => self.emit(Event::Descriptors(curve)),
                 Err(e) => self.emit(Event::Error(e)),
             },
@@ -356,18 +363,28 @@ impl Worker {
         self.emit(Event::Playing(playing))
     }
 
-    fn reset(&mut self, config: TrainConfig) {
+    async fn reset(&mut self, config: TrainConfig) {
         // A playing run keeps playing after a reset: switching dataset or method mid-training
         // goes straight on training the new run.
         self.trainer = None;
+        self.mirror = None;
         self.last_metric_step = None;
         self.pending_view = None;
         self.rate = RateMeter::default();
-        let (device, backend, note) = self.device_for(&config);
-        match Trainer::on_device(config.clone(), device) {
-            Ok(trainer) => {
+        let (device, backend, note) = self.device_for(&config).await;
+        let mirrored = device.needs_mirror;
+        let started = Trainer::on_device(config.clone(), device.device).and_then(|trainer| {
+            let mirror = match mirrored {
+                true => Some(trainer.mirror_on(crate::backend::BackendKind::Cpu.device()?)?),
+                false => None,
+            };
+            Ok((trainer, mirror))
+        });
+        match started {
+            Ok((trainer, mirror)) => {
                 let info = run_info(&trainer, backend, note);
                 self.trainer = Some(trainer);
+                self.mirror = mirror;
                 self.stale = true;
                 self.emit(Event::Started(Box::new(info)));
             }
@@ -381,12 +398,12 @@ impl Worker {
 
     /// The device for the configured backend, falling back to the CPU (with a note) when the GPU
     /// cannot be had.
-    fn device_for(&self, config: &TrainConfig) -> (Device, String, Option<String>) {
+    async fn device_for(&self, config: &TrainConfig) -> (TrainDevice, String, Option<String>) {
         use crate::backend::BackendKind;
-        let cpu = || BackendKind::Cpu.device().expect("the CPU backend always starts");
+        let cpu = || TrainDevice::plain(BackendKind::Cpu.device().expect("the CPU backend always starts"));
         match config.backend {
-            BackendKind::Gpu => match self.gpu.clone().map(crate::backend::probe) {
-                Some(Ok(device)) => (device, "gpu (the window's wgpu device)".into(), None),
+            BackendKind::Gpu => match self.gpu_device().await {
+                Some(Ok((device, name))) => (device, name, slow_gpu_note()),
                 Some(Err(e)) => (
                     cpu(),
                     "cpu".into(),
@@ -399,14 +416,47 @@ impl Worker {
                 ),
             },
             kind => match kind.device() {
-                Ok(d) => (d, kind.name().into(), None),
+                Ok(d) => (TrainDevice::plain(d), kind.name().into(), None),
                 Err(e) => (cpu(), "cpu".into(), Some(format!("{e}: training on the CPU instead"))),
             },
         }
     }
 
+    /// The window's own wgpu device, shared with burn.
+    #[cfg(not(target_arch = "wasm32"))]
+    async fn gpu_device(&self) -> Option<Result<(TrainDevice, String), String>> {
+        let device = self.gpu.clone().map(crate::backend::probe)?;
+        Some(device.map(|d| (TrainDevice::plain(d), "gpu (the window's wgpu device)".into())))
+    }
+
+    /// burn's WebGPU device in the page, with a CPU mirror for views (a browser reads its GPU
+    /// only asynchronously, and views read a great deal).
+    #[cfg(target_arch = "wasm32")]
+    async fn gpu_device(&self) -> Option<Result<(TrainDevice, String), String>> {
+        let device = crate::backend::browser_gpu().await.map(|device| TrainDevice {
+            device,
+            needs_mirror: true,
+        });
+        Some(device.map(|d| (d, "gpu (WebGPU; views on the CPU)".into())))
+    }
+
+    /// The trainer that views read: the CPU mirror where there is one.
+    fn viewed(&self) -> Option<&Trainer> {
+        self.mirror.as_ref().or(self.trainer.as_ref())
+    }
+
+    /// Brings the mirror (if any) up to the trainer's step before a view reads it.
+    async fn sync_mirror(&mut self) -> Result<(), String> {
+        match (&self.trainer, &mut self.mirror) {
+            (Some(trainer), Some(mirror)) if mirror.steps_done() != trainer.steps_done() => {
+                trainer.update_mirror(mirror).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Trains for one chunk of time; false when the app has gone.
-    fn train_chunk(&mut self) -> bool {
+    async fn train_chunk(&mut self) -> bool {
         let Some(trainer) = self.trainer.as_mut() else {
             self.playing = false;
             return true;
@@ -415,13 +465,13 @@ impl Worker {
         let mut messages = Vec::new();
         let mut stop = None;
         while started.elapsed() < CHUNK {
-            match trainer.step() {
+            match trainer.step_async().await {
                 Ok(m) => messages.push(m),
                 Err(TrainError::Finished) => {
                     stop = Some(format!("finished all {} steps", trainer.config.steps));
                     break;
                 }
-                Err(e @ TrainError::Diverged { .. }) => {
+                Err(e @ (TrainError::Diverged { .. } | TrainError::Device(_))) => {
                     stop = Some(format!("{e}. Paused: press Reset to start again"));
                     break;
                 }
@@ -444,11 +494,11 @@ impl Worker {
         }
     }
 
-    fn step_once(&mut self) -> bool {
+    async fn step_once(&mut self) -> bool {
         let Some(trainer) = self.trainer.as_mut() else {
             return true;
         };
-        match trainer.step() {
+        match trainer.step_async().await {
             Ok(m) => {
                 self.stale = true;
                 self.emit(Event::Steps {
@@ -461,20 +511,23 @@ impl Worker {
     }
 
     /// Computes and sends a view of the model; false when the app has gone.
-    fn publish_view(&mut self) -> bool {
-        let Some(trainer) = self.trainer.as_ref() else {
+    async fn publish_view(&mut self) -> bool {
+        let started = Instant::now();
+        let synced = self.sync_mirror().await;
+        let Some(trainer) = self.viewed() else {
             self.stale = false;
             return true;
         };
-        let started = Instant::now();
-        let result = make_view(trainer, &self.view);
+        let result = synced.and_then(|()| make_view(trainer, &self.view));
+        // The descriptor the view's metrics are measured at.
+        let descriptor = self.view.descriptor.clone().or_else(|| first_train_descriptor(trainer));
         self.view_cost = started.elapsed();
         self.last_view = Instant::now();
         self.stale = false;
         match result {
             Ok(view) if self.last_metric_step != Some(view.model.step) => {
                 self.last_metric_step = Some(view.model.step);
-                self.pending_view = Some(PendingView::of(trainer, view));
+                self.pending_view = Some(PendingView::of(view, descriptor));
                 true
             }
             Ok(view) => self.emit(Event::View(Box::new(view))),
@@ -490,8 +543,9 @@ impl Worker {
         }
     }
 
-    fn measure_nfe(&self) -> Result<Vec<(usize, f64)>, String> {
-        let trainer = self.trainer.as_ref().ok_or("no run is loaded")?;
+    async fn measure_nfe(&mut self) -> Result<Vec<(usize, f64)>, String> {
+        self.sync_mirror().await?;
+        let trainer = self.viewed().ok_or("no run is loaded")?;
         let sampler = trainer.sampler();
         let descriptor = self.view.descriptor.clone().or_else(|| first_train_descriptor(trainer));
         let (data, _) = reference(trainer, descriptor.as_deref(), METRIC_N * 2)?;
@@ -506,8 +560,9 @@ impl Worker {
             .collect()
     }
 
-    fn measure_descriptors(&self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
-        let trainer = self.trainer.as_ref().ok_or("no run is loaded")?;
+    async fn measure_descriptors(&mut self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
+        self.sync_mirror().await?;
+        let trainer = self.viewed().ok_or("no run is loaded")?;
         if !trainer.dataset.is_conditional() {
             return Err("W2 against the descriptor needs a conditional dataset".into());
         }
@@ -526,6 +581,34 @@ impl Worker {
             ));
         }
         Ok(out)
+    }
+}
+
+/// What to expect from a GPU that is software (only the page can tell).
+fn slow_gpu_note() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    if !crate::web::has_hardware_webgpu() {
+        return Some(
+            "this browser's WebGPU is a software rasteriser: burn's kernels take minutes to compile \
+             and then train far slower than the cpu backend"
+                .into(),
+        );
+    }
+    None
+}
+
+/// A device to train on, and whether views need a CPU mirror of the model (see [`Worker::viewed`]).
+struct TrainDevice {
+    device: Device,
+    needs_mirror: bool,
+}
+
+impl TrainDevice {
+    fn plain(device: Device) -> Self {
+        Self {
+            device,
+            needs_mirror: false,
+        }
     }
 }
 
@@ -654,7 +737,7 @@ struct PendingView {
 }
 
 impl PendingView {
-    fn of(trainer: &Trainer, view: View) -> Self {
+    fn of(view: View, descriptor: Option<Vec<f32>>) -> Self {
         let m = &view.model;
         let n = METRIC_N.min(m.samples.len());
         let curvature = if m.trajectories.len() >= 2 && !m.trajectories[0].is_empty() {
@@ -665,11 +748,7 @@ impl PendingView {
         Self {
             step: m.step,
             samples: Points::new(m.samples.dim, m.samples.data[..n * m.samples.dim].to_vec()),
-            descriptor: view
-                .request
-                .descriptor
-                .clone()
-                .or_else(|| first_train_descriptor(trainer)),
+            descriptor,
             curvature,
             view: Box::new(view),
         }

@@ -7,7 +7,7 @@ use crate::coupling::{self, Coupling};
 use crate::data::{Points, Toy};
 use crate::nn::FlowModel;
 use crate::rng::{self, Rng};
-use crate::solve::to_tensor;
+use crate::solve::{read_scalar, to_tensor};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 
@@ -36,25 +36,25 @@ impl Cfm {
         coupling::pair(self.coupling, &x0, &batch.x1, &batch.groups)
     }
 
-    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
         let x0 = self.paired_source(batch, rng);
         let t = super::uniform_column(batch.x1.len(), rng, dev);
         let (xt, u) = straight_path(to_tensor(&x0, dev), to_tensor(&batch.x1, dev), t.clone());
         let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
         let loss = flow_loss(self.model.velocity(xt, t, c, None), u);
-        let value = loss.clone().into_scalar::<f32>();
+        let value = read_scalar(loss.clone()).await?;
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = self.optim.step(lr, self.model.clone(), grads);
         }
-        StepOutcome {
+        Ok(StepOutcome {
             losses: Losses {
                 flow: Some(value),
                 ..Losses::default()
             },
             phase: Phase::Flow,
             warning: None,
-        }
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::kmeans::kmeans;
 use crate::mixture::{Mixture, gumbel};
 use crate::nn::{MixtureBase, MixtureParams, VelocityField};
 use crate::rng::{self, Rng};
-use crate::solve::{to_points, to_tensor};
+use crate::solve::{read_points, read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::softmax;
@@ -141,7 +141,14 @@ impl MixflowOod {
         self.schedule
     }
 
-    pub fn step(&mut self, step: usize, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+    pub async fn step(
+        &mut self,
+        step: usize,
+        batch: &Batch,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<StepOutcome, String> {
         let (phase, base_step) = self.schedule.at(step);
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let c = descriptors_or_constant(batch.descriptors.as_ref(), n);
@@ -152,31 +159,31 @@ impl MixflowOod {
         let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
         let (z, weights) = soft_draw(&params, gumbel_noise, eps, self.tau);
         // Exact OT inside each descriptor group, on values only: no gradient through the pairing.
-        let x1 = to_tensor(&pair_within_groups(&to_points(z.clone().detach()), batch), dev);
+        let x1 = to_tensor(&pair_within_groups(&read_points(z.clone().detach()).await?, batch), dev);
         let mut losses = Losses::default();
         let mut warning = None;
         if base_step {
             let geodesic = (x1 - z).powi_scalar(2).sum_dim(1).mean();
-            let value = geodesic.clone().into_scalar::<f32>();
+            let value = read_scalar(geodesic.clone()).await?;
             losses.base = Some(value);
             if value.is_finite() {
                 let grads = GradientsParams::from_grads(geodesic.backward(), &self.model.base);
                 self.model.base = self.base_optim.step(lr, self.model.base.clone(), grads);
             }
-            warning = collapse_warning(weights, k);
+            warning = collapse_warning(weights, k).await;
         } else {
             let t = super::uniform_column(n, rng, dev);
             let (xt, u) = straight_path(z.detach(), x1, t.clone());
             let v = self.model.velocity.forward(xt, t, Some(params.embedding.detach()));
             let loss = flow_loss(v, u);
-            let value = loss.clone().into_scalar::<f32>();
+            let value = read_scalar(loss.clone()).await?;
             losses.flow = Some(value);
             if value.is_finite() {
                 let grads = GradientsParams::from_grads(loss.backward(), &self.model.velocity);
                 self.model.velocity = self.flow_optim.step(lr, self.model.velocity.clone(), grads);
             }
         }
-        StepOutcome { losses, phase, warning }
+        Ok(StepOutcome { losses, phase, warning })
     }
 }
 
@@ -206,11 +213,11 @@ fn pair_within_groups(z: &Points, batch: &Batch) -> Points {
 }
 
 /// A warning when the batch's mean mixture weights put (almost) everything on one component.
-fn collapse_warning(weights: Tensor<2>, k: usize) -> Option<String> {
+async fn collapse_warning(weights: Tensor<2>, k: usize) -> Option<String> {
     if k < 2 {
         return None;
     }
-    let mean: Vec<f32> = weights.mean_dim(0).into_data().try_to_vec::<f32>().ok()?;
+    let mean = read_points(weights.mean_dim(0)).await.ok()?.data;
     let (top, &w) = mean.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
     (w > 0.99).then(|| {
         format!(

@@ -8,7 +8,7 @@ use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::nn::{FlowModel, KappaEncoder};
 use crate::rng::{self, Rng};
-use crate::solve::to_tensor;
+use crate::solve::{read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -77,7 +77,7 @@ impl MixflowRf {
         }
     }
 
-    pub fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> StepOutcome {
+    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let x1 = to_tensor(&batch.x1, dev);
         let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
@@ -95,12 +95,12 @@ impl MixflowRf {
         let flow = flow_loss(v, u);
         let kl = kl_to_standard_normal(mu, log_var);
         let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
-        let (flow_value, kl_value) = (flow.into_scalar::<f32>(), kl.into_scalar::<f32>());
+        let (flow_value, kl_value) = (read_scalar(flow).await?, read_scalar(kl).await?);
         if flow_value.is_finite() && kl_value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = self.optim.step(lr, self.model.clone(), grads);
         }
-        StepOutcome {
+        Ok(StepOutcome {
             losses: Losses {
                 flow: Some(flow_value),
                 kl: Some(kl_value),
@@ -108,7 +108,7 @@ impl MixflowRf {
             },
             phase: Phase::Flow,
             warning: None,
-        }
+        })
     }
 }
 
