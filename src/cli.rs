@@ -2,6 +2,7 @@
 //! the file, row, column or setting at fault, with a non-zero exit; nothing is overwritten.
 
 use crate::backend::BackendKind;
+use crate::bench;
 use crate::config::{LrSchedule, TrainConfig};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
@@ -86,8 +87,46 @@ enum Command {
     },
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
+    /// Time the reference workloads of SPEC section 8 (B1 to B5); `bench/compare.sh` sets them
+    /// beside PyTorch's.
+    Bench(BenchArgs),
     /// Open the desktop app, already training (MixFlow-OOD on rotating-moons unless told otherwise).
     Gui(GuiArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Burn backend of B1 to B4 (B3 also runs the advection shader, B5 the renderer, on any
+    /// wgpu adapter there is).
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    backend: BackendKind,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Run only these workloads, e.g. b1,b3.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Option<Vec<bench::Workload>>,
+    /// Timed rounds per figure (B4: seeds).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// B1's minibatch (and B4's).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// B3's particles.
+    #[arg(long, default_value_t = 10_000)]
+    particles: usize,
+    /// B3's Euler steps.
+    #[arg(long, default_value_t = 100)]
+    euler_steps: usize,
+    /// B5's particles on screen.
+    #[arg(long, default_value_t = 50_000)]
+    render_particles: usize,
+    /// B5's trajectories (of 64 points) on screen.
+    #[arg(long, default_value_t = 2_000)]
+    trajectories: usize,
+    /// Write the data of the workloads for `bench/torch_ref.py` into this folder, and stop.
+    #[arg(long, value_name = "DIR")]
+    write_data: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -380,6 +419,7 @@ pub fn main() -> ExitCode {
             out,
         }) => run_experiment(experiment, seeds, steps, json, &out),
         Some(Command::Datasets) => list_datasets(),
+        Some(Command::Bench(args)) => run_bench(&args),
         Some(Command::Gui(args)) => gui(args),
         None if has_display() => gui(GuiArgs::default()),
         None => default_run(),
@@ -391,6 +431,80 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mixflow bench`: each workload in turn, its figure printed as soon as it is known.
+fn run_bench(args: &BenchArgs) -> Result<(), String> {
+    if let Some(dir) = &args.write_data {
+        return bench::engine::write_reference_data(dir);
+    }
+    let sizes = bench::Sizes {
+        repeats: args.repeats,
+        batch: args.batch,
+        particles: args.particles,
+        euler_steps: args.euler_steps,
+        render_particles: args.render_particles,
+        trajectories: args.trajectories,
+    };
+    sizes.check()?;
+    let wanted = |w: bench::Workload| args.only.as_ref().is_none_or(|only| only.contains(&w));
+    let mut report = bench::Report {
+        threads: bench::threads(),
+        backend: args.backend.name().into(),
+        figures: Vec::new(),
+        skipped: Vec::new(),
+    };
+    if !args.json {
+        println!("threads: {}  backend: {}", report.threads, report.backend);
+    }
+    type Run = fn(&bench::Sizes, BackendKind) -> Result<bench::Figure, String>;
+    type GpuRun = fn(&bench::gpu::Gpu, &bench::Sizes) -> Result<bench::Figure, String>;
+    let engine: [(bench::Workload, Run); 4] = [
+        (bench::Workload::B1, bench::engine::b1),
+        (bench::Workload::B2, bench::engine::b2),
+        (bench::Workload::B3, bench::engine::b3),
+        (bench::Workload::B4, bench::engine::b4),
+    ];
+    for (_, run) in engine.into_iter().filter(|(w, _)| wanted(*w)) {
+        let figure = run(&sizes, args.backend)?;
+        if !args.json {
+            println!("{}", figure.line());
+        }
+        report.figures.push(figure);
+    }
+    let on_gpu: [(bench::Workload, &str, GpuRun); 2] = [
+        (bench::Workload::B3, "B3-shader", bench::gpu::b3_shader),
+        (bench::Workload::B5, "B5", bench::gpu::b5),
+    ];
+    let on_gpu: Vec<_> = on_gpu.into_iter().filter(|(w, ..)| wanted(*w)).collect();
+    if !on_gpu.is_empty() {
+        match bench::gpu::Gpu::new() {
+            Ok(gpu) => {
+                for (_, _, run) in on_gpu {
+                    let figure = run(&gpu, &sizes)?;
+                    if !args.json {
+                        println!("{}", figure.line());
+                    }
+                    report.figures.push(figure);
+                }
+            }
+            Err(reason) => {
+                for (_, id, _) in on_gpu {
+                    if !args.json {
+                        println!("{id:<10} skipped: {reason}");
+                    }
+                    report.skipped.push(bench::Skipped {
+                        id: id.into(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    }
+    Ok(())
 }
 
 /// `mixflow` alone: the default model, trained headless, with its metrics.

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod config;

@@ -131,6 +131,87 @@ impl VelocityField {
     }
 }
 
+/// The velocity MLP as plain arrays for the particle-advection shader (`shaders/advect.wgsl`).
+/// Time and conditioning are the same for every particle at a step, so their part of the first
+/// layer (and of every re-fed layer) is folded into biases on the CPU: one first-layer bias per
+/// Euler step, and the kernel multiplies only x.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlatField {
+    pub dim: usize,
+    pub width: usize,
+    /// Layers of `width` outputs (the first included); the output layer follows them.
+    pub hidden_layers: usize,
+    pub steps: usize,
+    /// x's rows of the first weight [dim × width], then per further hidden layer its weight
+    /// [width × width] and bias [width], then the output weight [width × dim] and bias [dim];
+    /// every weight row-major, input by output.
+    pub net: Vec<f32>,
+    /// [steps × width]: the first layer's bias with emb(t_k) and the conditioning folded in.
+    pub step_bias: Vec<f32>,
+}
+
+impl VelocityField {
+    /// The field for `steps` uniform Euler steps (t_k = k / steps, as [`crate::solve::integrate`])
+    /// with one conditioning row `cond` (the descriptor embedding, and MixFlow-RF's w), read to
+    /// the CPU.
+    pub fn flatten(&self, dim: usize, cond: Option<&[f32]>, steps: usize) -> FlatField {
+        let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("float weights");
+        let parts = |l: &Linear| {
+            let [d_in, d_out] = l.weight.dims();
+            let bias = l.bias.as_ref().map_or(vec![0.0; d_out], |b| read(b.val().unsqueeze()));
+            (read(l.weight.val()), bias, d_in, d_out)
+        };
+        let cond = cond.unwrap_or(&[]);
+        // The bias of a layer whose rows from `from` on read `cond`, with that product added.
+        let folded = |w: &[f32], bias: &mut [f32], from: usize, d_out: usize| {
+            for (c, value) in cond.iter().enumerate() {
+                for (j, b) in bias.iter_mut().enumerate() {
+                    *b += value * w[(from + c) * d_out + j];
+                }
+            }
+        };
+        let (w0, b0, _, width) = parts(&self.layers[0]);
+        let features = self.time_embedding.features();
+        let mut base_bias = b0;
+        folded(&w0, &mut base_bias, dim + features, width);
+        let h = 1.0 / steps as f32;
+        let mut step_bias = Vec::with_capacity(steps * width);
+        for k in 0..steps {
+            let t = Tensor::<2>::from_floats([[k as f32 * h]], &self.layers[0].weight.device());
+            let emb = read(self.time_embedding.embed(t));
+            step_bias.extend((0..width).map(|j| {
+                base_bias[j]
+                    + emb
+                        .iter()
+                        .enumerate()
+                        .map(|(f, e)| e * w0[(dim + f) * width + j])
+                        .sum::<f32>()
+            }));
+        }
+        let mut net = w0[..dim * width].to_vec();
+        let last = self.layers.len() - 1;
+        for layer in &self.layers[1..last] {
+            let (w, mut b, _, d_out) = parts(layer);
+            if self.refeed {
+                folded(&w, &mut b, width, d_out);
+            }
+            net.extend_from_slice(&w[..width * d_out]);
+            net.extend(b);
+        }
+        let (w, b, _, _) = parts(&self.layers[last]);
+        net.extend(w);
+        net.extend(b);
+        FlatField {
+            dim,
+            width,
+            hidden_layers: last,
+            steps,
+            net,
+            step_bias,
+        }
+    }
+}
+
 /// E(c): c -> width -> width, ReLU between; shared by base and flow.
 #[derive(Module, Debug)]
 pub struct DescriptorEncoder {

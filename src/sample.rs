@@ -7,7 +7,7 @@ use crate::method::cfm::draw_source;
 use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, OodModel, mixture_for};
 use crate::method::mixflow_rf::{KappaFcModel, KappaFcSettings, kappa_input, mix_source};
 use crate::mixture::Mixture;
-use crate::nn::{FlowModel, VelocityField};
+use crate::nn::{FlatField, FlowModel, VelocityField};
 use crate::rng::{self, Rng};
 use crate::solve::{self, SolveOptions, to_points, to_tensor};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -179,6 +179,14 @@ impl Sampler {
             Some(s) => s.inverse(p),
             None => p.clone(),
         }
+    }
+
+    /// The field for the advection shader: `steps` Euler steps for `descriptor`, in model space
+    /// (see [`Self::to_original`] for the data units the canvas draws in).
+    pub fn flat_field(&self, descriptor: Option<&[f32]>, steps: usize) -> Result<FlatField, String> {
+        let (velocity, cond) = self.conditioning(descriptor, 1)?;
+        let cond = cond.map(|c| c.into_data().try_to_vec::<f32>().expect("float features"));
+        Ok(velocity.flatten(self.dim, cond.as_deref(), steps))
     }
 
     /// The velocity field and its conditioning features for `n` rows and `descriptor`.

@@ -319,3 +319,89 @@ fn gui_flags_are_checked_before_a_window_opens() {
         "--state: the link was made by another version",
     );
 }
+
+/// `mixflow bench --json`: the schema `bench/compare.sh` reads, with figures whose range holds
+/// their median. Small sizes keep it quick; B5 and the shader need no GPU here (they are skipped
+/// with a reason, or run on lavapipe).
+#[test]
+fn bench_prints_the_checked_json_schema() {
+    let dir = workdir("bench");
+    let o = mixflow(
+        &[
+            "bench",
+            "--json",
+            "--only",
+            "b1,b3",
+            "--repeats",
+            "2",
+            "--batch",
+            "32",
+            "--particles",
+            "64",
+            "--euler-steps",
+            "4",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object on stdout");
+    assert!(report["threads"].as_u64().unwrap() >= 1);
+    assert_eq!(report["backend"], "cpu");
+    let figures = report["figures"].as_array().unwrap();
+    let ids: Vec<&str> = figures.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(&ids[..2], ["B1", "B3"]);
+    let skipped: Vec<&str> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"B3-shader") || skipped.contains(&"B3-shader"),
+        "{ids:?} {skipped:?}"
+    );
+    for f in figures {
+        for key in ["name", "unit", "detail"] {
+            assert!(f[key].is_string(), "{key} in {f}");
+        }
+        assert!(f["higher_is_better"].is_boolean());
+        assert_eq!(f["rounds"], 2);
+        let (min, median, max) = (
+            f["min"].as_f64().unwrap(),
+            f["median"].as_f64().unwrap(),
+            f["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{f}");
+    }
+    assert_eq!(figures[0]["unit"], "steps/s");
+    assert!(figures[0]["detail"].as_str().unwrap().contains("batch 32"));
+    assert_eq!(figures[1]["unit"], "particle-steps/s");
+
+    // Reference data for bench/torch_ref.py: one row per point, descriptor columns before x, y.
+    let o = mixflow(&["bench", "--write-data", "data"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let letters = std::fs::read_to_string(dir.join("data/letters.csv")).unwrap();
+    let header = letters.lines().next().unwrap();
+    assert!(
+        header.starts_with("condition,c0,") && header.ends_with(",x,y"),
+        "{header}"
+    );
+    assert!(letters.lines().count() > 512);
+}
+
+#[test]
+fn bench_refuses_sizes_that_measure_nothing() {
+    let dir = workdir("bench-bad");
+    assert_error(
+        &mixflow(&["bench", "--particles", "0"], &dir),
+        "--particles must be between 1 and 1000000, got 0",
+    );
+    assert_error(
+        &mixflow(&["bench", "--repeats", "1"], &dir),
+        "--repeats must be between 2 and 50, got 1",
+    );
+    assert_error(
+        &mixflow(&["bench", "--particles", "1000000", "--euler-steps", "10000"], &dir),
+        "at most 10^9 particle-steps",
+    );
+}

@@ -40,7 +40,7 @@ fn to_pixel(camera: &Camera, size: [u32; 2], p: [f32; 2]) -> [f32; 2] {
 
 #[test]
 fn layers_draw_where_their_data_says() {
-    let (device, queue) = offscreen::device().expect("a Vulkan device (lavapipe) for rendering tests");
+    let (device, queue, _) = offscreen::device().expect("a Vulkan device (lavapipe) for rendering tests");
     // 0.01 units per pixel: the 200-pixel image shows [-1, 1]², y up.
     let camera = Camera {
         center: [0.0, 0.0],
@@ -218,7 +218,7 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
     }
     let size = [400, 400];
     let camera = Camera::fit(lo, hi, [400.0, 400.0]);
-    let (device, queue) = offscreen::device().unwrap();
+    let (device, queue, _) = offscreen::device().unwrap();
     let frame = Frame {
         camera,
         style: Style::default(),

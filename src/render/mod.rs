@@ -5,6 +5,8 @@
 //! inside egui through a paint callback ([`CanvasCallback`]) and into an offscreen image for tests
 //! ([`offscreen::render`]).
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod advect;
 mod density;
 mod lines;
 #[cfg(not(target_arch = "wasm32"))]

@@ -4,8 +4,9 @@
 use super::{Camera, GpuScene, Pipelines, Scene, Style, ViewUniform};
 use eframe::wgpu;
 
-/// A device to draw with when no window provides one (lavapipe on a machine without a GPU).
-pub fn device() -> Result<(wgpu::Device, wgpu::Queue), String> {
+/// A device to draw with when no window provides one (lavapipe on a machine without a GPU), with
+/// what its adapter is.
+pub fn device() -> Result<(wgpu::Device, wgpu::Queue, wgpu::AdapterInfo), String> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
         // GL deadlocks on lavapipe; the primary APIs are what the app uses too.
         backends: wgpu::Backends::PRIMARY,
@@ -13,8 +14,9 @@ pub fn device() -> Result<(wgpu::Device, wgpu::Queue), String> {
     });
     let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
         .map_err(|e| format!("no GPU adapter: {e}"))?;
-    pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-        .map_err(|e| format!("the GPU device cannot start: {e}"))
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+        .map_err(|e| format!("the GPU device cannot start: {e}"))?;
+    Ok((device, queue, adapter.get_info()))
 }
 
 /// How to draw an offscreen picture.
@@ -30,84 +32,118 @@ pub struct Frame {
 
 /// Renders `scene` as `frame` says and returns the RGBA image, row by row from the top.
 pub fn render(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, frame: &Frame) -> image::RgbaImage {
-    let Frame {
-        camera,
-        style,
-        time,
-        size,
-        background,
-    } = frame;
-    let (size, background) = (*size, *background);
-    let format = wgpu::TextureFormat::Rgba8Unorm;
-    let pipelines = Pipelines::new(device, format);
-    let mut gpu = GpuScene::new(device, &pipelines);
-    gpu.upload(device, queue, scene, 0);
-    let size_f = [size[0] as f32, size[1] as f32];
-    gpu.set_view(queue, &ViewUniform::new(camera, style, size_f, 1.0, *time));
+    let target = Target::new(device, queue, scene, frame.size);
+    target.draw(device, queue, frame);
+    target.read(device, queue)
+}
 
-    let extent = wgpu::Extent3d {
+/// A scene uploaded once and an image to draw it into, as often as asked: one picture, or the
+/// frames of a benchmark.
+pub struct Target {
+    pipelines: Pipelines,
+    gpu: GpuScene,
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    size: [u32; 2],
+}
+
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+impl Target {
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, size: [u32; 2]) -> Self {
+        let pipelines = Pipelines::new(device, FORMAT);
+        let mut gpu = GpuScene::new(device, &pipelines);
+        gpu.upload(device, queue, scene, 0);
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("mixflow offscreen"),
+            size: extent(size),
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        Self {
+            pipelines,
+            gpu,
+            texture,
+            view,
+            size,
+        }
+    }
+
+    /// Draws one frame and waits until the GPU has finished it.
+    pub fn draw(&self, device: &wgpu::Device, queue: &wgpu::Queue, frame: &Frame) {
+        let size_f = [self.size[0] as f32, self.size[1] as f32];
+        let uniform = ViewUniform::new(&frame.camera, &frame.style, size_f, 1.0, frame.time);
+        self.gpu.set_view(queue, &uniform);
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let [r, g, b, a] = frame.background.map(|c| c as f64 / 255.0);
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("mixflow offscreen"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &self.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            });
+            self.gpu.draw(&self.pipelines, &mut pass, frame.time);
+        }
+        queue.submit([encoder.finish()]);
+        let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
+    /// The image last drawn, row by row from the top.
+    pub fn read(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> image::RgbaImage {
+        let [width, height] = self.size;
+        let bytes_per_row =
+            (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mixflow readback"),
+            size: (bytes_per_row * height) as u64,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        encoder.copy_texture_to_buffer(
+            self.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(bytes_per_row),
+                    rows_per_image: None,
+                },
+            },
+            extent(self.size),
+        );
+        queue.submit([encoder.finish()]);
+        let slice = readback.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        let _ = device.poll(wgpu::PollType::wait_indefinitely());
+        let mapped = slice.get_mapped_range().expect("the readback buffer was mapped above");
+        let mut pixels = Vec::with_capacity((width * height * 4) as usize);
+        for row in mapped.chunks(bytes_per_row as usize).take(height as usize) {
+            pixels.extend_from_slice(&row[..(width * 4) as usize]);
+        }
+        drop(mapped);
+        readback.unmap();
+        image::RgbaImage::from_raw(width, height, pixels).expect("the buffer holds every pixel")
+    }
+}
+
+fn extent(size: [u32; 2]) -> wgpu::Extent3d {
+    wgpu::Extent3d {
         width: size[0],
         height: size[1],
         depth_or_array_layers: 1,
-    };
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("mixflow offscreen"),
-        size: extent,
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
-    let view = texture.create_view(&Default::default());
-    let bytes_per_row = (size[0] * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-    let readback = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("mixflow readback"),
-        size: (bytes_per_row * size[1]) as u64,
-        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-        mapped_at_creation: false,
-    });
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let [r, g, b, a] = background.map(|c| c as f64 / 255.0);
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("mixflow offscreen"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            ..Default::default()
-        });
-        gpu.draw(&pipelines, &mut pass, *time);
     }
-    encoder.copy_texture_to_buffer(
-        texture.as_image_copy(),
-        wgpu::TexelCopyBufferInfo {
-            buffer: &readback,
-            layout: wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(bytes_per_row),
-                rows_per_image: None,
-            },
-        },
-        extent,
-    );
-    queue.submit([encoder.finish()]);
-    let slice = readback.slice(..);
-    slice.map_async(wgpu::MapMode::Read, |_| {});
-    let _ = device.poll(wgpu::PollType::wait_indefinitely());
-    let mapped = slice.get_mapped_range().expect("the readback buffer was mapped above");
-    let mut pixels = Vec::with_capacity((size[0] * size[1] * 4) as usize);
-    for row in mapped.chunks(bytes_per_row as usize).take(size[1] as usize) {
-        pixels.extend_from_slice(&row[..(size[0] * 4) as usize]);
-    }
-    drop(mapped);
-    readback.unmap();
-    image::RgbaImage::from_raw(size[0], size[1], pixels).expect("the buffer holds every pixel")
 }

@@ -1,0 +1,208 @@
+//! B1 to B4 on the engine, on any burn backend: the training step of RF and of MixFlow-OOD, Euler
+//! advection of particles through the reference MLP, and the wall time of training to a quality.
+//! `bench/torch_ref.py` mirrors each function here; keep the two in step.
+
+use super::{Figure, Sizes, rate};
+use crate::backend::BackendKind;
+use crate::config::TrainConfig;
+use crate::data::{Dataset, Points, Split};
+use crate::method::Method;
+use crate::metrics;
+use crate::rng::{self, Stream};
+use crate::solve::SolveOptions;
+use crate::train::Trainer;
+use std::fmt::Write as _;
+use std::path::Path;
+use web_time::{Duration, Instant};
+
+/// Every training round runs at least this long (and steps before it are warm-up).
+const ROUND: Duration = Duration::from_millis(600);
+const WARMUP_STEPS: usize = 20;
+
+/// B4's protocol: check every this many steps, with this many samples, Euler with this many
+/// steps; give up after `B4_MAX_STEPS`.
+pub const B4_CHECK_EVERY: usize = 100;
+pub const B4_SAMPLES: usize = 2000;
+pub const B4_EULER_STEPS: usize = 100;
+pub const B4_MAX_STEPS: usize = 20_000;
+/// B4 stops at W2 ≤ floor + this margin (the "floor + 0.1").
+pub const B4_MARGIN: f64 = 0.1;
+
+/// A run that never finishes on its own (benchmarks stop it).
+fn config(dataset: &str, method: Method, batch: usize, backend: BackendKind, seed: u64) -> TrainConfig {
+    TrainConfig {
+        dataset: dataset.into(),
+        method,
+        batch,
+        backend,
+        seed,
+        steps: 10_000_000,
+        ..TrainConfig::default()
+    }
+}
+
+/// B2's run: letters, 8 groups of 64, K = 8, flow and base steps alternating from the start
+/// (one base step in ten), as in the middle of a MixFlow-OOD run.
+pub fn b2_config(backend: BackendKind) -> TrainConfig {
+    TrainConfig {
+        groups: 8,
+        components: 8,
+        warmup: 0.0,
+        cooldown: 0.0,
+        ..config("letters", Method::MixflowOod, 8 * 64, backend, 0)
+    }
+}
+
+fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> Result<Vec<f64>, String> {
+    for _ in 0..WARMUP_STEPS {
+        trainer.step().map_err(|e| e.to_string())?;
+    }
+    (0..repeats)
+        .map(|_| {
+            rate(ROUND, || {
+                trainer.step().map_err(|e| e.to_string())?;
+                Ok(1)
+            })
+        })
+        .collect()
+}
+
+/// B1: RF on moons, the reference MLP, Adam 1e-3: training steps per second.
+pub fn b1(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+    let mut trainer = Trainer::new(config("moons", Method::Rf, sizes.batch, backend, 0))?;
+    let rounds = steps_per_second(&mut trainer, sizes.repeats)?;
+    let detail = format!("rf, moons, batch {}, {}", sizes.batch, backend.name());
+    Ok(Figure::new("B1", "RF train step", "steps/s", true, &rounds, detail))
+}
+
+/// B2: MixFlow-OOD on letters, 8 groups × 64, K = 8, exact OT inside each group: steps per second.
+pub fn b2(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+    let mut trainer = Trainer::new(b2_config(backend))?;
+    let rounds = steps_per_second(&mut trainer, sizes.repeats)?;
+    let detail = format!("mixflow-ood, letters, 8×64, K=8, base step 1 in 10, {}", backend.name());
+    Ok(Figure::new(
+        "B2",
+        "MixFlow-OOD train step",
+        "steps/s",
+        true,
+        &rounds,
+        detail,
+    ))
+}
+
+/// B3: particles × Euler steps through the reference MLP (untrained weights, no autodiff):
+/// particle-steps per second.
+pub fn b3(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+    let trainer = Trainer::new(config("moons", Method::Rf, 256, backend, 0))?;
+    let sampler = trainer.sampler();
+    let x0 = Points::new(
+        2,
+        rng::normals(&mut rng::seeded(0, Stream::Eval, 0), 2 * sizes.particles),
+    );
+    let opts = SolveOptions::euler(sizes.euler_steps);
+    let work = sizes.particles * sizes.euler_steps;
+    sampler.generate(None, &x0, &opts, false)?; // warm-up
+    let rounds = (0..sizes.repeats)
+        .map(|_| {
+            rate(Duration::ZERO, || {
+                sampler.generate(None, &x0, &opts, false)?;
+                Ok(work)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let detail = format!(
+        "{} particles × {} Euler steps, {}",
+        sizes.particles,
+        sizes.euler_steps,
+        backend.name()
+    );
+    Ok(Figure::new(
+        "B3",
+        "Euler advection",
+        "particle-steps/s",
+        true,
+        &rounds,
+        detail,
+    ))
+}
+
+/// What one B4 run reached.
+pub struct TimeToQuality {
+    pub seconds: f64,
+    pub steps: usize,
+    pub w2: f64,
+    pub floor: f64,
+}
+
+/// B4, one run: RF on moons trained until W2 (2,000 Euler-100 samples against 2,000 true
+/// points) is within [`B4_MARGIN`] of the floor (W2 between two true samples), checked every
+/// [`B4_CHECK_EVERY`] steps. The wall time includes the checks: they are part of knowing.
+pub fn time_to_quality(batch: usize, backend: BackendKind, seed: u64) -> Result<TimeToQuality, String> {
+    let mut trainer = Trainer::new(config("moons", Method::Rf, batch, backend, seed))?;
+    let data = &trainer.dataset;
+    let target = data.sample(None, B4_SAMPLES, &mut rng::seeded(seed, Stream::Reference, 0));
+    let second = data.sample(None, B4_SAMPLES, &mut rng::seeded(seed, Stream::Floor, 0));
+    let floor = metrics::w2(&second, &target);
+    let base = Points::new(2, rng::normals(&mut rng::seeded(seed, Stream::Eval, 0), 2 * B4_SAMPLES));
+    let opts = SolveOptions::euler(B4_EULER_STEPS);
+    let started = Instant::now();
+    while trainer.steps_done() < B4_MAX_STEPS {
+        for _ in 0..B4_CHECK_EVERY {
+            trainer.step().map_err(|e| e.to_string())?;
+        }
+        let samples = trainer.sampler().generate(None, &base, &opts, false)?.samples;
+        let w2 = metrics::w2(&samples, &target);
+        if w2 <= floor + B4_MARGIN {
+            return Ok(TimeToQuality {
+                seconds: started.elapsed().as_secs_f64(),
+                steps: trainer.steps_done(),
+                w2,
+                floor,
+            });
+        }
+    }
+    Err(format!(
+        "B4: W2 did not reach the floor + {B4_MARGIN} within {B4_MAX_STEPS} steps"
+    ))
+}
+
+/// B4 over `repeats` seeds: the median wall time.
+pub fn b4(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+    let mut rounds = Vec::new();
+    let mut reached = String::new();
+    for seed in 0..sizes.repeats as u64 {
+        let run = time_to_quality(sizes.batch, backend, seed)?;
+        let _ = write!(reached, "{}{}", if seed == 0 { "" } else { "," }, run.steps);
+        rounds.push(run.seconds);
+    }
+    let detail = format!(
+        "rf, moons, W2 ≤ floor + {B4_MARGIN}, reached at steps {reached}, {}",
+        backend.name()
+    );
+    Ok(Figure::new("B4", "time to quality", "s", false, &rounds, detail))
+}
+
+/// Writes the training data of B2 for `bench/torch_ref.py`: `letters.csv`, one row per point of
+/// each training descriptor's pool, with columns `condition, c0..cN, x, y` (original units; the
+/// reference rescales to [-1, 1] from these points as the trainer does from its own).
+pub fn write_reference_data(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let cfg = b2_config(BackendKind::Cpu);
+    let dataset = Dataset::load(&cfg.dataset_request())?;
+    let path = dir.join("letters.csv");
+    let mut out = csv::Writer::from_path(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut header = vec!["condition".to_string()];
+    header.extend((0..dataset.descriptor_dim).map(|i| format!("c{i}")));
+    header.extend(["x".into(), "y".into()]);
+    out.write_record(&header).map_err(|e| e.to_string())?;
+    let mut rng = rng::seeded(cfg.data_seed, Stream::Data, 0);
+    for cond in dataset.split_indices(Split::Train) {
+        let descriptor = &dataset.conditions[cond].descriptor;
+        for p in dataset.sample(Some(cond), 512, &mut rng).rows() {
+            let mut row = vec![cond.to_string()];
+            row.extend(descriptor.iter().chain(p).map(|v| v.to_string()));
+            out.write_record(&row).map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,146 @@
+//! The workloads that run on a wgpu adapter (lavapipe where there is no GPU): B3 through the fused
+//! advection shader, and B5, the renderer's frame time at a heavy but real load.
+
+use super::{Figure, Sizes};
+use crate::config::TrainConfig;
+use crate::data::Points;
+use crate::method::Method;
+use crate::render::advect::{Advection, Plane};
+use crate::render::offscreen::{self, Frame, Target};
+use crate::render::{Camera, PointVertex, Scene, Style, TrailSegment};
+use crate::rng::{self, Stream};
+use crate::train::Trainer;
+use eframe::wgpu;
+use web_time::Instant;
+
+/// B5's trajectories are this long, its picture this large.
+pub const TRAIL_POINTS: usize = 64;
+pub const FRAME_SIZE: [u32; 2] = [1280, 800];
+/// Frames per B5 round.
+const FRAMES: usize = 30;
+
+/// The adapter the GPU workloads run on.
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter: String,
+}
+
+impl Gpu {
+    pub fn new() -> Result<Self, String> {
+        let (device, queue, info) = offscreen::device()?;
+        Ok(Self {
+            device,
+            queue,
+            adapter: format!("{} ({:?})", info.name, info.backend),
+        })
+    }
+}
+
+/// B3 on the GPU: the same particles, steps and network as [`super::engine::b3`], advected by
+/// `shaders/advect.wgsl` into a trails vertex buffer (nothing read back).
+pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+    let trainer = Trainer::new(TrainConfig {
+        dataset: "moons".into(),
+        method: Method::Rf,
+        ..TrainConfig::default()
+    })?;
+    let sampler = trainer.sampler();
+    let x0 = Points::new(
+        2,
+        rng::normals(&mut rng::seeded(0, Stream::Eval, 0), 2 * sizes.particles),
+    );
+    let field = sampler.flat_field(None, sizes.euler_steps)?;
+    let advection = Advection::new(&gpu.device);
+    let plane = Plane::first_axes(2, None);
+    let run = || -> Result<f64, String> {
+        let mut particles = advection.prepare(&gpu.device, &field, &x0.data, &plane)?;
+        let started = Instant::now();
+        advection.run(&gpu.device, &gpu.queue, &mut particles);
+        Ok((sizes.particles * sizes.euler_steps) as f64 / started.elapsed().as_secs_f64())
+    };
+    run()?; // compiles the kernel
+    let rounds = (0..sizes.repeats).map(|_| run()).collect::<Result<Vec<_>, _>>()?;
+    let detail = format!(
+        "{} particles × {} Euler steps, advect.wgsl on {}",
+        sizes.particles, sizes.euler_steps, gpu.adapter
+    );
+    Ok(Figure::new(
+        "B3-shader",
+        "Euler advection (shader)",
+        "particle-steps/s",
+        true,
+        &rounds,
+        detail,
+    ))
+}
+
+/// B5: the canvas at `render_particles` points and `trajectories` trails of [`TRAIL_POINTS`]
+/// points with their particles, drawn into a [`FRAME_SIZE`] image while the play-back time moves
+/// (as it does every frame in the app); milliseconds per frame, the GPU's work included.
+pub fn b5(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+    let scene = heavy_scene(sizes.render_particles, sizes.trajectories);
+    let target = Target::new(&gpu.device, &gpu.queue, &scene, FRAME_SIZE);
+    let size = [FRAME_SIZE[0] as f32, FRAME_SIZE[1] as f32];
+    let frame = |k: usize| Frame {
+        camera: Camera::fit([-4.0, -4.0], [4.0, 4.0], size),
+        style: Style::default(),
+        time: (k % 60) as f32 / 59.0,
+        size: FRAME_SIZE,
+        background: [20, 22, 28, 255],
+    };
+    target.draw(&gpu.device, &gpu.queue, &frame(0)); // compiles the pipelines
+    let rounds: Vec<f64> = (0..sizes.repeats)
+        .map(|_| {
+            let started = Instant::now();
+            for k in 0..FRAMES {
+                target.draw(&gpu.device, &gpu.queue, &frame(k));
+            }
+            started.elapsed().as_secs_f64() * 1e3 / FRAMES as f64
+        })
+        .collect();
+    let detail = format!(
+        "{} particles, {} trajectories × {TRAIL_POINTS}, {}×{} px, {}",
+        sizes.render_particles, sizes.trajectories, FRAME_SIZE[0], FRAME_SIZE[1], gpu.adapter
+    );
+    Ok(Figure::new("B5", "frame time", "ms/frame", false, &rounds, detail))
+}
+
+/// Points scattered over the view and spiralling trails, as a trained model's view looks.
+fn heavy_scene(particles: usize, trajectories: usize) -> Scene {
+    let mut rng = rng::seeded(0, Stream::Display, 0);
+    let normals = rng::normals(&mut rng, 2 * particles.max(trajectories));
+    let points = normals
+        .chunks(2)
+        .take(particles)
+        .map(|p| PointVertex {
+            pos: [1.5 * p[0], 1.5 * p[1]],
+            color: [90, 200, 250, 200],
+        })
+        .collect();
+    let steps = TRAIL_POINTS - 1;
+    let times: Vec<f32> = (0..TRAIL_POINTS).map(|k| k as f32 / steps as f32).collect();
+    let at = |start: &[f32], t: f32| {
+        let (s, c) = (2.0 * t).sin_cos();
+        let r = 1.0 + t;
+        [r * (c * start[0] - s * start[1]), r * (s * start[0] + c * start[1])]
+    };
+    let mut trails = Vec::with_capacity(steps * trajectories);
+    for k in 0..steps {
+        for start in normals.chunks(2).take(trajectories) {
+            trails.push(TrailSegment {
+                a: at(start, times[k]),
+                b: at(start, times[k + 1]),
+                t: [times[k], times[k + 1]],
+            });
+        }
+    }
+    Scene {
+        points,
+        trails,
+        trail_times: times,
+        show_trails: true,
+        show_particles: true,
+        ..Scene::default()
+    }
+}

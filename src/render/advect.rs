@@ -1,0 +1,252 @@
+//! The particle-advection compute pass (`shaders/advect.wgsl`): base samples carried through the
+//! trained velocity MLP by Euler steps on the GPU, each step written as a [`TrailSegment`] into a
+//! buffer that is also the trails layer's vertex buffer, so sampling for display never reads back
+//! to the CPU. The network arrives flattened ([`FlatField`]); `Sampler::flat_field` makes it.
+
+use super::TrailSegment;
+use crate::nn::FlatField;
+use eframe::wgpu;
+use eframe::wgpu::util::DeviceExt;
+
+/// The widest hidden layer and the most dimensions the kernel's private arrays hold.
+pub const MAX_WIDTH: usize = 256;
+pub const MAX_DIM: usize = 8;
+const WORKGROUP: u32 = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    particles: u32,
+    dim: u32,
+    width: u32,
+    hidden_layers: u32,
+    step: u32,
+    total_steps: u32,
+    _pad: [u32; 2],
+}
+
+/// A 2 × dim affine map from model space to the drawn plane (data units, projected).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plane {
+    pub rows: [Vec<f32>; 2],
+    pub offset: [f32; 2],
+}
+
+impl Plane {
+    /// The first two coordinates, mapped from the [-1, 1]-scaled model space to data units
+    /// when the model trains scaled (`lo`, `hi`: the scaler's bounds), as-is otherwise.
+    pub fn first_axes(dim: usize, scale: Option<(&[f32], &[f32])>) -> Self {
+        let mut rows = [vec![0.0; dim], vec![0.0; dim]];
+        let mut offset = [0.0; 2];
+        for axis in 0..2.min(dim) {
+            let (a, c) = match scale {
+                // x = lo + (y + 1) · (hi - lo) / 2
+                Some((lo, hi)) => ((hi[axis] - lo[axis]) / 2.0, lo[axis] + (hi[axis] - lo[axis]) / 2.0),
+                None => (1.0, 0.0),
+            };
+            rows[axis][axis] = a;
+            offset[axis] = c;
+        }
+        Self { rows, offset }
+    }
+}
+
+/// The compiled kernel.
+pub struct Advection {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// One set of particles on its way: the buffers of one advection, and where it has got to.
+pub struct Particles {
+    params: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    /// [steps × particles] segments, step by step: the trails layer draws it as it is.
+    pub segments: wgpu::Buffer,
+    pub particles: u32,
+    pub total_steps: u32,
+    pub steps_done: u32,
+    dim: u32,
+    width: u32,
+    hidden_layers: u32,
+}
+
+impl Advection {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("mixflow advect"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/advect.wgsl").into()),
+        });
+        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let storage = |read_only| wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        let uniform = wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("mixflow advect"),
+            entries: &[
+                entry(0, uniform),
+                entry(1, storage(true)),
+                entry(2, storage(true)),
+                entry(3, storage(true)),
+                entry(4, storage(false)),
+                entry(5, storage(false)),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("mixflow advect"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("mixflow advect"),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("advect"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Self { pipeline, layout }
+    }
+
+    /// Uploads the field and the base samples `x0` (model space, row-major [n × dim]); nothing
+    /// runs until [`Self::encode`].
+    pub fn prepare(
+        &self,
+        device: &wgpu::Device,
+        field: &FlatField,
+        x0: &[f32],
+        plane: &Plane,
+    ) -> Result<Particles, String> {
+        if field.width > MAX_WIDTH || field.dim > MAX_DIM || field.dim == 0 {
+            return Err(format!(
+                "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {} dimensions",
+                field.width, field.dim
+            ));
+        }
+        let n = x0.len() / field.dim;
+        let bytes = (n * field.steps * std::mem::size_of::<TrailSegment>()) as u64;
+        if n == 0 || bytes > device.limits().max_storage_buffer_binding_size as u64 {
+            return Err(format!(
+                "{n} particles × {} steps do not fit one GPU buffer ({bytes} bytes)",
+                field.steps
+            ));
+        }
+        let storage = |label, contents: &[f32], usage| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(contents),
+                usage: wgpu::BufferUsages::STORAGE | usage,
+            })
+        };
+        let mut plane_data = plane.rows[0].clone();
+        plane_data.extend(&plane.rows[1]);
+        plane_data.extend(plane.offset);
+        let net = storage("mixflow advect net", &field.net, wgpu::BufferUsages::empty());
+        let step_bias = storage("mixflow advect bias", &field.step_bias, wgpu::BufferUsages::empty());
+        let plane = storage("mixflow advect plane", &plane_data, wgpu::BufferUsages::empty());
+        let state = storage("mixflow advect state", x0, wgpu::BufferUsages::COPY_SRC);
+        let segments = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mixflow advected trails"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mixflow advect params"),
+            size: std::mem::size_of::<Params>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("mixflow advect"),
+            layout: &self.layout,
+            entries: &[&params, &net, &step_bias, &plane, &state, &segments]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect::<Vec<_>>(),
+        });
+        Ok(Particles {
+            params,
+            bind_group,
+            segments,
+            particles: n as u32,
+            total_steps: field.steps as u32,
+            steps_done: 0,
+            dim: field.dim as u32,
+            width: field.width as u32,
+            hidden_layers: field.hidden_layers as u32,
+        })
+    }
+
+    /// Records the next Euler step, if any is left. Its parameters go through
+    /// `queue.write_buffer`, so submit before encoding the next.
+    pub fn encode(&self, queue: &wgpu::Queue, encoder: &mut wgpu::CommandEncoder, p: &mut Particles) {
+        if p.steps_done >= p.total_steps {
+            return;
+        }
+        let params = Params {
+            particles: p.particles,
+            dim: p.dim,
+            width: p.width,
+            hidden_layers: p.hidden_layers,
+            step: p.steps_done,
+            total_steps: p.total_steps,
+            _pad: [0; 2],
+        };
+        queue.write_buffer(&p.params, 0, bytemuck::bytes_of(&params));
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("mixflow advect"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &p.bind_group, &[]);
+        pass.dispatch_workgroups(p.particles.div_ceil(WORKGROUP), 1, 1);
+        drop(pass);
+        p.steps_done += 1;
+    }
+
+    /// Runs every step left and waits for the GPU.
+    pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, p: &mut Particles) {
+        while p.steps_done < p.total_steps {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            self.encode(queue, &mut encoder, p);
+            queue.submit([encoder.finish()]);
+        }
+        let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    }
+}
+
+/// Reads a GPU buffer back (tests and benchmarks only: the display never does).
+pub fn read_buffer<T: bytemuck::Pod>(device: &wgpu::Device, queue: &wgpu::Queue, buffer: &wgpu::Buffer) -> Vec<T> {
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("mixflow readback"),
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+    queue.submit([encoder.finish()]);
+    let slice = staging.slice(..);
+    slice.map_async(wgpu::MapMode::Read, |_| {});
+    let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    let data = bytemuck::cast_slice(&slice.get_mapped_range().expect("mapped above")).to_vec();
+    staging.unmap();
+    data
+}
