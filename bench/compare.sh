@@ -32,7 +32,7 @@ echo "running mixflow bench (threads: $threads)..." >&2
 "$mixflow" bench --json "$@" >"$work/ours.json"
 echo "running bench/torch_ref.py (threads: $threads)..." >&2
 "$PYTHON" bench/torch_ref.py --json --threads "$threads" --data "$work/data" \
-    $(printf '%s\n' "$@" | grep -E -- '^--(repeats|batch|particles|euler-steps)(=|$)' -A1 | grep -v -- '^--$' || true) \
+    $(printf '%s\n' "$@" | grep -E -A1 -- '^--(repeats|batch|particles|euler-steps)(=|$)' | grep -v -- '^--$' || true) \
     >"$work/torch.json"
 
 "$PYTHON" - "$work/ours.json" "$work/torch.json" <<'EOF'
@@ -50,6 +50,7 @@ for f in ours["figures"]:
     ratio = f["median"] / t["median"] if f["higher_is_better"] else t["median"] / f["median"]
     print(f"{f['id']} ours={f['median']:.4g} torch={t['median']:.4g} ratio={ratio:.2f}x  "
           f"[{unit}; ours {f['min']:.4g}-{f['max']:.4g}, torch {t['min']:.4g}-{t['max']:.4g}]")
+    print(f"   ours: {f['detail']}\n   torch: {t['detail']}")
 for s in ours.get("skipped", []):
     print(f"{s['id']} skipped: {s['reason']}")
 EOF

@@ -10,7 +10,7 @@ struct PointOut {
 @vertex
 fn vs_main(@builtin(vertex_index) vertex: u32, @location(0) world: vec2<f32>, @location(1) color: vec4<f32>) -> PointOut {
     // Half a pixel of margin so the disc's anti-aliased edge is not cut by the quad.
-    let corner = disc_corner(vertex) * (view.point_radius + 0.5);
+    let corner = disc_triangle_corner(vertex) * (view.point_radius + 0.5);
     var out: PointOut;
     out.position = vec4<f32>(to_ndc(world) + corner * view.pixel, 0.0, 1.0);
     out.color = color;

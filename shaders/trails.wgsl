@@ -46,7 +46,7 @@ fn vs_head(
     // Each particle is drawn by the one step whose span holds the scrubbed time (the last step
     // also holds t = 1); every other step of its trajectory draws an empty quad.
     let holds = view.time >= times.x && (view.time < times.y || (times.y >= 1.0 && view.time >= 1.0));
-    let corner = disc_corner(vertex) * select(0.0, view.point_radius + 0.5, holds);
+    let corner = disc_triangle_corner(vertex) * select(0.0, view.point_radius + 0.5, holds);
     var out: TrailOut;
     out.position = vec4<f32>(to_ndc(mix(a, b, progress(times))) + corner * view.pixel, 0.0, 1.0);
     out.color = vec4<f32>(1.0, 1.0, 1.0, 0.9);

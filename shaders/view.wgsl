@@ -29,12 +29,6 @@ fn segment_corner(vertex: u32) -> vec2<f32> {
     return corners[vertex];
 }
 
-// The same quad centred on a point: x and y in {-1, 1}.
-fn disc_corner(vertex: u32) -> vec2<f32> {
-    let c = segment_corner(vertex);
-    return vec2<f32>(c.x * 2.0 - 1.0, c.y);
-}
-
 // Where a segment's quad corner lands (NDC): the segment from pa to pb (NDC), widened to the line
 // width in pixels across its direction. A segment of no length has no area and draws nothing.
 fn segment_vertex(pa: vec2<f32>, pb: vec2<f32>, corner: vec2<f32>) -> vec2<f32> {
@@ -46,6 +40,13 @@ fn segment_vertex(pa: vec2<f32>, pb: vec2<f32>, corner: vec2<f32>) -> vec2<f32> 
         normal = vec2<f32>(-along.y, along.x) / len;
     }
     return mix(pa, pb, corner.x) + normal * corner.y * view.line_half_width * view.pixel;
+}
+
+// Corner `vertex` (0..3) of one triangle around the unit disc (its incircle), so a point costs
+// one triangle, not two: software rasterisers pay per triangle.
+fn disc_triangle_corner(vertex: u32) -> vec2<f32> {
+    var corners = array<vec2<f32>, 3>(vec2<f32>(0.0, 2.0), vec2<f32>(-1.7320508, -1.0), vec2<f32>(1.7320508, -1.0));
+    return corners[vertex];
 }
 
 // An anti-aliased disc of radius view.point_radius: `offset` is the fragment's distance from the

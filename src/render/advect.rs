@@ -12,6 +12,9 @@ use eframe::wgpu::util::DeviceExt;
 pub const MAX_WIDTH: usize = 256;
 pub const MAX_DIM: usize = 8;
 const WORKGROUP: u32 = 64;
+/// Every step's parameters sit at their own offset of one uniform buffer (bound with a dynamic
+/// offset), so all the steps of an advection are recorded into one command buffer.
+const PARAMS_STRIDE: u64 = 256;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -59,16 +62,12 @@ pub struct Advection {
 
 /// One set of particles on its way: the buffers of one advection, and where it has got to.
 pub struct Particles {
-    params: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     /// [steps × particles] segments, step by step: the trails layer draws it as it is.
     pub segments: wgpu::Buffer,
     pub particles: u32,
     pub total_steps: u32,
     pub steps_done: u32,
-    dim: u32,
-    width: u32,
-    hidden_layers: u32,
 }
 
 impl Advection {
@@ -90,8 +89,8 @@ impl Advection {
         };
         let uniform = wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: false,
-            min_binding_size: None,
+            has_dynamic_offset: true,
+            min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<Params>() as u64),
         };
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("mixflow advect"),
@@ -163,71 +162,79 @@ impl Advection {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
+        let mut params = vec![0u8; field.steps * PARAMS_STRIDE as usize];
+        for (step, slot) in params.chunks_mut(PARAMS_STRIDE as usize).enumerate() {
+            let p = Params {
+                particles: n as u32,
+                dim: field.dim as u32,
+                width: field.width as u32,
+                hidden_layers: field.hidden_layers as u32,
+                step: step as u32,
+                total_steps: field.steps as u32,
+                _pad: [0; 2],
+            };
+            slot[..std::mem::size_of::<Params>()].copy_from_slice(bytemuck::bytes_of(&p));
+        }
+        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("mixflow advect params"),
-            size: std::mem::size_of::<Params>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+            contents: &params,
+            usage: wgpu::BufferUsages::UNIFORM,
         });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("mixflow advect"),
-            layout: &self.layout,
-            entries: &[&params, &net, &step_bias, &plane, &state, &segments]
+        let params = wgpu::BufferBinding {
+            buffer: &params,
+            offset: 0,
+            size: wgpu::BufferSize::new(std::mem::size_of::<Params>() as u64),
+        };
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(params),
+        }];
+        entries.extend(
+            [&net, &step_bias, &plane, &state, &segments]
                 .iter()
                 .enumerate()
                 .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
+                    binding: i as u32 + 1,
                     resource: b.as_entire_binding(),
-                })
-                .collect::<Vec<_>>(),
+                }),
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("mixflow advect"),
+            layout: &self.layout,
+            entries: &entries,
         });
         Ok(Particles {
-            params,
             bind_group,
             segments,
             particles: n as u32,
             total_steps: field.steps as u32,
             steps_done: 0,
-            dim: field.dim as u32,
-            width: field.width as u32,
-            hidden_layers: field.hidden_layers as u32,
         })
     }
 
-    /// Records the next Euler step, if any is left. Its parameters go through
-    /// `queue.write_buffer`, so submit before encoding the next.
-    pub fn encode(&self, queue: &wgpu::Queue, encoder: &mut wgpu::CommandEncoder, p: &mut Particles) {
-        if p.steps_done >= p.total_steps {
+    /// Records the next `steps` Euler steps (at most those left), one dispatch each, in one pass.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, p: &mut Particles, steps: u32) {
+        let end = (p.steps_done + steps).min(p.total_steps);
+        if p.steps_done >= end {
             return;
         }
-        let params = Params {
-            particles: p.particles,
-            dim: p.dim,
-            width: p.width,
-            hidden_layers: p.hidden_layers,
-            step: p.steps_done,
-            total_steps: p.total_steps,
-            _pad: [0; 2],
-        };
-        queue.write_buffer(&p.params, 0, bytemuck::bytes_of(&params));
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("mixflow advect"),
             timestamp_writes: None,
         });
         pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &p.bind_group, &[]);
-        pass.dispatch_workgroups(p.particles.div_ceil(WORKGROUP), 1, 1);
-        drop(pass);
-        p.steps_done += 1;
+        for step in p.steps_done..end {
+            pass.set_bind_group(0, &p.bind_group, &[step * PARAMS_STRIDE as u32]);
+            pass.dispatch_workgroups(p.particles.div_ceil(WORKGROUP), 1, 1);
+        }
+        p.steps_done = end;
     }
 
-    /// Runs every step left and waits for the GPU.
+    /// Runs every step left in one submission and waits for the GPU.
     pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, p: &mut Particles) {
-        while p.steps_done < p.total_steps {
-            let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(queue, &mut encoder, p);
-            queue.submit([encoder.finish()]);
-        }
+        let mut encoder = device.create_command_encoder(&Default::default());
+        self.encode(&mut encoder, p, u32::MAX);
+        queue.submit([encoder.finish()]);
         let _ = device.poll(wgpu::PollType::wait_indefinitely());
     }
 }

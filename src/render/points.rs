@@ -31,6 +31,6 @@ impl Pipeline {
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, points: &wgpu::Buffer, count: u32) {
         pass.set_pipeline(&self.0);
         pass.set_vertex_buffer(0, points.slice(..));
-        pass.draw(0..6, 0..count);
+        pass.draw(0..3, 0..count);
     }
 }

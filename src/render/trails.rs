@@ -44,18 +44,20 @@ impl Pipeline {
 
     /// The trails up to the scrubbed time, from the segments in `range`.
     pub fn draw_trails(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
-        Self::draw(&self.trails, pass, segments, range);
+        Self::draw(&self.trails, pass, segments, 6, range);
     }
 
     /// The particles at the scrubbed time, from the segments in `range` (the step holding it).
     pub fn draw_heads(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
-        Self::draw(&self.heads, pass, segments, range);
+        // One triangle per particle (shaders/view.wgsl's disc_triangle_corner).
+        Self::draw(&self.heads, pass, segments, 3, range);
     }
 
     fn draw(
         pipeline: &wgpu::RenderPipeline,
         pass: &mut wgpu::RenderPass<'_>,
         segments: &wgpu::Buffer,
+        vertices: u32,
         range: Range<u32>,
     ) {
         if range.is_empty() {
@@ -63,6 +65,6 @@ impl Pipeline {
         }
         pass.set_pipeline(pipeline);
         pass.set_vertex_buffer(0, segments.slice(..));
-        pass.draw(0..6, range);
+        pass.draw(0..vertices, range);
     }
 }
