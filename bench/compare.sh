@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Mesa's Vulkan complains on every start without one; the benchmarks draw offscreen anyway.
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work}
 
 if ! "$PYTHON" -c 'import torch, numpy, scipy' 2>/dev/null; then
     cat >&2 <<EOF

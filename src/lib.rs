@@ -14,6 +14,7 @@ pub mod coupling;
 pub mod data;
 pub mod eval;
 pub mod experiment;
+pub mod fused;
 pub mod kmeans;
 pub mod method;
 pub mod metrics;

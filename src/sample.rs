@@ -2,6 +2,7 @@
 //! the inference w, or the descriptor's mixture), integrated through the velocity field.
 
 use crate::data::{Points, Scaler, Toy};
+use crate::fused;
 use crate::method::Kappa;
 use crate::method::cfm::draw_source;
 use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, OodModel, mixture_for};
@@ -9,7 +10,8 @@ use crate::method::mixflow_rf::{KappaFcModel, KappaFcSettings, kappa_input, mix_
 use crate::mixture::Mixture;
 use crate::nn::{FlatField, FlowModel, VelocityField};
 use crate::rng::{self, Rng};
-use crate::solve::{self, SolveOptions, to_points, to_tensor};
+use crate::solve::{self, SolveOptions, Solver, to_points, to_tensor};
+use burn::backend::DispatchDevice;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// The inference copy (no autodiff) of each kind of model.
@@ -253,7 +255,61 @@ impl Sampler {
     }
 
     /// Integrates base samples `x0` (model space) to data, for `descriptor` on conditional models.
+    /// Euler on a CPU backend takes the fused path ([`crate::fused`]); everything else runs on burn.
     pub fn generate(
+        &self,
+        descriptor: Option<&[f32]>,
+        x0: &Points,
+        opts: &SolveOptions,
+        record: bool,
+    ) -> Result<Generated, String> {
+        let on_cpu = matches!(
+            self.device.as_dispatch(),
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+        );
+        if opts.solver == Solver::Euler && on_cpu && !x0.is_empty() {
+            return self.generate_fused(descriptor, x0, opts.steps, record);
+        }
+        self.generate_with_burn(descriptor, x0, opts, record)
+    }
+
+    fn generate_fused(
+        &self,
+        descriptor: Option<&[f32]>,
+        x0: &Points,
+        steps: usize,
+        record: bool,
+    ) -> Result<Generated, String> {
+        if steps == 0 {
+            return Err("setting `solver-steps`: a fixed-step solver needs at least 1 step".into());
+        }
+        let field = self.flat_field(descriptor, steps)?;
+        let mut x = x0.data.clone();
+        let states = fused::euler(&field, &mut x, record);
+        let samples = self.to_original(&Points::new(x0.dim, x));
+        if samples.data.iter().any(|x| !x.is_finite()) {
+            return Err("sampling produced NaN or inf: the model has diverged".into());
+        }
+        let h = 1.0 / steps as f32;
+        let trajectory = if record {
+            let after = states
+                .into_iter()
+                .enumerate()
+                .map(|(k, s)| ((k + 1) as f32 * h, self.to_original(&Points::new(x0.dim, s))));
+            std::iter::once((0.0, self.to_original(x0))).chain(after).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Generated {
+            samples,
+            nfe: steps,
+            trajectory,
+        })
+    }
+
+    /// [`Self::generate`] on burn, whatever the solver and backend (the reference the fused
+    /// path and the advection shader are tested against).
+    pub fn generate_with_burn(
         &self,
         descriptor: Option<&[f32]>,
         x0: &Points,

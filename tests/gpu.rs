@@ -81,7 +81,7 @@ fn advection_shader_matches_burns_forward() {
         advection.run(&device, &queue, &mut particles);
         let trails: Vec<TrailSegment> = read_buffer(&device, &queue, &particles.segments);
         let reference = sampler
-            .generate(descriptor.as_deref(), &x0, &SolveOptions::euler(steps), true)
+            .generate_with_burn(descriptor.as_deref(), &x0, &SolveOptions::euler(steps), true)
             .unwrap();
         let mut worst = 0.0f32;
         for k in 0..steps {

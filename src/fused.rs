@@ -1,0 +1,168 @@
+//! Euler sampling without gradients, fused on the CPU: the velocity MLP in its flat form
+//! ([`FlatField`], the layout the advection shader reads too) evaluated block by block with gemm's
+//! matrix products, the bias and SiLU applied in place with an exp that vectorises, and the
+//! particles split across the machine's threads. burn's CPU backend evaluates the same network one
+//! operation at a time, each a pass over memory into a new buffer with a scalar `expf` per element;
+//! for sampling, where nothing needs a gradient, that is most of the time (docs/PERFORMANCE.md).
+//! Training stays on burn.
+
+use crate::nn::FlatField;
+
+/// Rows evaluated together: a block's activations (256 × 128 floats) stay in the L2 cache.
+const BLOCK: usize = 256;
+/// Fewer particles than this per thread are not worth a thread.
+const MIN_PER_THREAD: usize = 1024;
+
+/// Integrates `x` ([n × dim], model space) from t = 0 to 1 by `field.steps` Euler steps, in
+/// place. With `record`, the states after each step are returned (each [n × dim]).
+pub fn euler(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
+    let dim = field.dim;
+    let n = x.len() / dim;
+    let threads = threads_for(n);
+    if threads <= 1 {
+        return euler_rows(field, x, record);
+    }
+    let rows_per = n.div_ceil(threads);
+    let parts: Vec<Vec<Vec<f32>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = x
+            .chunks_mut(rows_per * dim)
+            .map(|chunk| scope.spawn(move || euler_rows(field, chunk, record)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an Euler thread panicked"))
+            .collect()
+    });
+    // Each thread recorded its own rows; stitch every step back together in row order.
+    (0..if record { field.steps } else { 0 })
+        .map(|k| parts.iter().flat_map(|p| p[k].iter().copied()).collect())
+        .collect()
+}
+
+fn threads_for(n: usize) -> usize {
+    if cfg!(target_arch = "wasm32") {
+        return 1;
+    }
+    let available = std::thread::available_parallelism().map_or(1, |t| t.get());
+    available.min(n / MIN_PER_THREAD).max(1)
+}
+
+/// One thread's share: block by block, every step of a block before the next block.
+fn euler_rows(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
+    let (dim, width) = (field.dim, field.width);
+    let mut states = vec![Vec::with_capacity(if record { x.len() } else { 0 }); if record { field.steps } else { 0 }];
+    let mut h = vec![0.0f32; BLOCK * width];
+    let mut g = vec![0.0f32; BLOCK * width];
+    let mut v = vec![0.0f32; BLOCK * dim];
+    let dt = 1.0 / field.steps as f32;
+    for block in x.chunks_mut(BLOCK * dim) {
+        let rows = block.len() / dim;
+        for k in 0..field.steps {
+            let bias = &field.step_bias[k * width..(k + 1) * width];
+            layer(
+                block,
+                &field.net[..dim * width],
+                bias,
+                &mut h[..rows * width],
+                rows,
+                dim,
+                width,
+            );
+            silu(&mut h[..rows * width]);
+            let mut offset = dim * width;
+            for _ in 1..field.hidden_layers {
+                let (w, b) = field.net[offset..offset + width * width + width].split_at(width * width);
+                layer(&h[..rows * width], w, b, &mut g[..rows * width], rows, width, width);
+                silu(&mut g[..rows * width]);
+                std::mem::swap(&mut h, &mut g);
+                offset += width * width + width;
+            }
+            let (w, b) = field.net[offset..offset + width * dim + dim].split_at(width * dim);
+            layer(&h[..rows * width], w, b, &mut v[..rows * dim], rows, width, dim);
+            for (xi, vi) in block.iter_mut().zip(&v[..rows * dim]) {
+                *xi += vi * dt;
+            }
+            if record {
+                states[k].extend_from_slice(block);
+            }
+        }
+    }
+    states
+}
+
+/// out [rows × d_out] = input [rows × d_in] · w [d_in × d_out] + bias, all row-major.
+fn layer(input: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, d_in: usize, d_out: usize) {
+    for row in out.chunks_mut(d_out) {
+        row.copy_from_slice(bias);
+    }
+    // SAFETY: the slices hold rows × d_in, d_in × d_out and rows × d_out floats, matching the
+    // dimensions and the row-major strides given; `out` does not alias the inputs.
+    unsafe {
+        gemm::gemm(
+            rows,
+            d_out,
+            d_in,
+            out.as_mut_ptr(),
+            1,
+            d_out as isize,
+            true,
+            input.as_ptr(),
+            1,
+            d_in as isize,
+            w.as_ptr(),
+            1,
+            d_out as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// SiLU in place: x / (1 + e^-x).
+fn silu(values: &mut [f32]) {
+    for x in values {
+        *x /= 1.0 + exp(-*x);
+    }
+}
+
+/// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call): x = k ln2
+/// + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent bits. NaN
+/// stays NaN, so a diverged model still shows as one.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 in two parts, so that k · LN2_HI is exact.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer without a libm call.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e_r = p * r * r + r + 1.0;
+    f32::from_bits(((k as i32 + 127) << 23) as u32) * e_r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_vectorised_exp_matches_std() {
+        let mut worst = 0.0f32;
+        for i in -8700..=8800 {
+            let x = i as f32 / 100.0;
+            let (ours, std) = (super::exp(x), x.exp());
+            worst = worst.max(((ours - std) / std).abs());
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        assert!(super::exp(f32::NAN).is_nan());
+        // Far below the clamp, e^x is as good as 0 beside the 1 it is added to in SiLU.
+        assert!(super::exp(-1000.0) < 1e-37);
+    }
+}
