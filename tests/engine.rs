@@ -1,6 +1,8 @@
 //! Engine unit tests with known answers: metrics, the assignment solver, solvers and their NFE,
 //! dataset moments and splits, CSV errors and config errors.
 
+mod common;
+
 use burn::tensor::{Device, Tensor};
 use mixflow::config::TrainConfig;
 use mixflow::coupling::assignment;
@@ -461,28 +463,20 @@ fn config_errors_name_the_file_and_setting() {
 fn fused_euler_matches_burns_euler() {
     use mixflow::method::{Method, MixWeight};
     use mixflow::nn::TimeEmbedding;
-    use mixflow::train::Trainer;
     let cases = [
         ("moons", Method::Rf, TimeEmbedding::Raw, false, false),
         ("letters", Method::MixflowOod, TimeEmbedding::Sinusoidal, true, false),
         ("8gaussians", Method::MixflowRf, TimeEmbedding::Raw, false, true),
     ];
     for (dataset, method, time_embedding, refeed, w_input) in cases {
-        let mut trainer = Trainer::new(TrainConfig {
-            dataset: dataset.into(),
-            method,
+        let trainer = common::train(TrainConfig {
             time_embedding,
             refeed,
             w_input,
             w: MixWeight::Uniform,
-            steps: 30,
             pretrain_steps: 20,
-            ..TrainConfig::default()
-        })
-        .unwrap();
-        while !trainer.is_finished() {
-            trainer.step().unwrap();
-        }
+            ..common::config(dataset, method, 30)
+        });
         let sampler = trainer.sampler();
         let descriptor = trainer.dataset.conditions.first().map(|c| c.descriptor.clone());
         let x0 = sampler

@@ -1,6 +1,8 @@
-//! The GPU backend (burn wgpu; Mesa's lavapipe where there is no GPU) against the CPU backend:
-//! the same initial weights and data give the same loss curve. Kept to one small test, since
-//! lavapipe compiles its kernels for minutes before the first step.
+//! The GPU paths (Mesa's lavapipe where there is no GPU) against the CPU: burn's wgpu backend gives
+//! the CPU backend's loss curve, and the particle-advection shader gives burn's trajectories. Kept
+//! few and small, since lavapipe compiles burn's kernels for minutes before the first step.
+
+mod common;
 
 use mixflow::backend::BackendKind;
 use mixflow::config::TrainConfig;
@@ -49,19 +51,12 @@ fn advection_shader_matches_burns_forward() {
         ("8gaussians", Method::MixflowOod, TimeEmbedding::Raw, false),
     ];
     for (dataset, method, time_embedding, refeed) in cases {
-        let mut trainer = Trainer::new(TrainConfig {
-            dataset: dataset.into(),
-            method,
+        let trainer = common::train(TrainConfig {
             time_embedding,
             refeed,
-            steps: 30,
             pretrain_steps: 20,
-            ..TrainConfig::default()
-        })
-        .unwrap();
-        while !trainer.is_finished() {
-            trainer.step().unwrap();
-        }
+            ..common::config(dataset, method, 30)
+        });
         let sampler = trainer.sampler();
         let descriptor = trainer.dataset.conditions.first().map(|c| c.descriptor.clone());
         let (n, steps) = (300, 50);
