@@ -63,8 +63,10 @@ async fn run() -> Result<(), String> {
 /// The page's WebGPU device, made here rather than by eframe so that drawing and training share
 /// it, as on the desktop. (eframe's WebGPU detection drops a probe instance, after which Chromium
 /// refuses new devices and fails burn's work on the existing one: "A valid external Instance
-/// reference no longer exists". Nothing here is ever dropped.) None where the browser has no
-/// usable WebGPU: eframe then draws with WebGL2 and the CPU trains.
+/// reference no longer exists". Nothing here is ever dropped; headless Chromium still reports that
+/// warning once for its WebGPU canvas, and there burn then refuses the shared device, so GPU
+/// training falls back to the CPU with that message.) None where the browser has no usable
+/// WebGPU: eframe then draws with WebGL2 and the CPU trains.
 async fn page_webgpu() -> Option<eframe::egui_wgpu::WgpuSetupExisting> {
     use eframe::wgpu;
     if !has_webgpu() {
