@@ -115,7 +115,7 @@ def figure(id_, name, unit, higher, rounds, detail):
     n = len(s)
     median = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
     return dict(id=id_, name=name, unit=unit, higher_is_better=higher, median=median, min=s[0],
-                max=s[-1], rounds=n, detail=detail)
+                max=s[-1], rounds=n, threads=torch.get_num_threads(), detail=detail)
 
 
 def b1(args):
@@ -267,7 +267,8 @@ def main():
             report["figures"].append(fig)
             if not args.json:
                 print(f"{fig['id']:<4} {fig['name']:<26} {fig['median']:>12.4g} {fig['unit']:<16} "
-                      f"range {fig['min']:.4g}–{fig['max']:.4g} ({fig['rounds']} rounds)  {fig['detail']}")
+                      f"range {fig['min']:.4g}–{fig['max']:.4g} ({fig['rounds']} rounds, {fig['threads']} threads)  "
+                      f"{fig['detail']}")
     if args.json:
         print(json.dumps(report, indent=2))
 

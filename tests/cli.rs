@@ -366,6 +366,7 @@ fn bench_prints_the_checked_json_schema() {
         }
         assert!(f["higher_is_better"].is_boolean());
         assert_eq!(f["rounds"], 2);
+        assert_eq!(f["threads"], report["threads"]);
         let (min, median, max) = (
             f["min"].as_f64().unwrap(),
             f["median"].as_f64().unwrap(),

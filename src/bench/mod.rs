@@ -87,6 +87,8 @@ pub struct Figure {
     pub min: f64,
     pub max: f64,
     pub rounds: usize,
+    /// The machine's threads when it was measured.
+    pub threads: usize,
     /// What ran: sizes, backend, adapter.
     pub detail: String,
 }
@@ -112,6 +114,7 @@ impl Figure {
             min: sorted.first().copied().unwrap_or(f64::NAN),
             max: sorted.last().copied().unwrap_or(f64::NAN),
             rounds: n,
+            threads: threads(),
             detail,
         }
     }
@@ -121,10 +124,11 @@ impl Figure {
         100.0 * (self.max - self.min) / self.median.abs().max(f64::MIN_POSITIVE)
     }
 
-    /// One line: `B1  RF train step  1234.5 steps/s (range 1200.0–1250.0, ±2.0%, 5 rounds)  detail`.
+    /// One line: `B1  RF train step  1234.5 steps/s  range 1200.0–1250.0 (spread 4.0%, 5 rounds,
+    /// 2 threads)  detail`.
     pub fn line(&self) -> String {
         format!(
-            "{:<10} {:<28} {:>12} {:<16} range {}–{} (spread {:.1}%, {} rounds)  {}",
+            "{:<10} {:<28} {:>12} {:<16} range {}–{} (spread {:.1}%, {} rounds, {} threads)  {}",
             self.id,
             self.name,
             format_value(self.median),
@@ -133,6 +137,7 @@ impl Figure {
             format_value(self.max),
             self.spread_percent(),
             self.rounds,
+            self.threads,
             self.detail
         )
     }
