@@ -39,7 +39,7 @@ fn advection_shader_matches_burns_forward() {
     use mixflow::method::Method;
     use mixflow::nn::TimeEmbedding;
     use mixflow::render::TrailSegment;
-    use mixflow::render::advect::{Advection, Plane, read_buffer};
+    use mixflow::render::advect::{Advection, Job, Plane, read_buffer};
     use mixflow::render::offscreen;
     use mixflow::solve::SolveOptions;
 
@@ -70,9 +70,8 @@ fn advection_shader_matches_burns_forward() {
             .points;
         let field = sampler.flat_field(descriptor.as_deref(), steps).unwrap();
         let scale = sampler.scaler.as_ref().map(|s| (s.lo.as_slice(), s.hi.as_slice()));
-        let mut particles = advection
-            .prepare(&device, &field, &x0.data, &Plane::first_axes(2, scale))
-            .unwrap();
+        let job = Job::new(field, x0.data.clone(), Plane::first_axes(2, scale)).unwrap();
+        let mut particles = advection.prepare(&device, &job).unwrap();
         advection.run(&device, &queue, &mut particles);
         let trails: Vec<TrailSegment> = read_buffer(&device, &queue, &particles.segments);
         let reference = sampler

@@ -94,6 +94,7 @@ fn layers_draw_where_their_data_says() {
                 color_b: [0, 0, 255, 255],
             })
             .collect(),
+        advected: None,
     };
     let frame = Frame {
         camera,
@@ -248,4 +249,77 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
     }
     // And well away from every sample and ellipse, nothing is drawn.
     assert_eq!(pixel(&img, [2.0, 2.0]), BACKGROUND);
+}
+
+/// Trails advected on the GPU (shaders/advect.wgsl writing the trails layer's vertex buffer) draw
+/// the picture that burn's trajectories, uploaded from the CPU, draw: trails cut at the scrubbed
+/// time and particles riding them.
+#[test]
+fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
+    use mixflow::render::advect::{Job, Plane as DrawnPlane};
+    use mixflow::solve::SolveOptions;
+    let mut trainer = Trainer::new(TrainConfig {
+        dataset: "moons".into(),
+        steps: 40,
+        ..TrainConfig::default()
+    })
+    .unwrap();
+    while !trainer.is_finished() {
+        trainer.step().unwrap();
+    }
+    let sampler = trainer.sampler();
+    let steps = 32;
+    let x0 = sampler
+        .base(None, 400, &mut mixflow::rng::seeded(5, mixflow::rng::Stream::Eval, 0))
+        .unwrap()
+        .points;
+    let traced = sampler
+        .generate_with_burn(None, &x0, &SolveOptions::euler(steps), true)
+        .unwrap();
+    let mut trails = Vec::new();
+    for k in 0..steps {
+        let ((ta, a), (tb, b)) = (&traced.trajectory[k], &traced.trajectory[k + 1]);
+        for i in 0..x0.len() {
+            trails.push(TrailSegment {
+                a: [a.row(i)[0], a.row(i)[1]],
+                b: [b.row(i)[0], b.row(i)[1]],
+                t: [*ta, *tb],
+            });
+        }
+    }
+    let on_cpu = Scene {
+        trails,
+        trail_times: traced.trajectory.iter().map(|(t, _)| *t).collect(),
+        show_trails: true,
+        show_particles: true,
+        ..Scene::default()
+    };
+    let field = sampler.flat_field(None, steps).unwrap();
+    let job = Job::new(field, x0.data.clone(), DrawnPlane::first_axes(2, None)).unwrap();
+    let on_gpu = Scene {
+        advected: Some(std::sync::Arc::new(job)),
+        show_trails: true,
+        show_particles: true,
+        ..Scene::default()
+    };
+    let (device, queue, _) = offscreen::device().unwrap();
+    let frame = Frame {
+        camera: Camera::fit([-4.0, -3.0], [4.0, 3.0], [300.0, 300.0]),
+        style: Style::default(),
+        time: 0.6,
+        size: [300, 300],
+        background: BACKGROUND,
+    };
+    let (cpu, gpu) = (
+        offscreen::render(&device, &queue, &on_cpu, &frame),
+        offscreen::render(&device, &queue, &on_gpu, &frame),
+    );
+    let drawn = cpu.pixels().filter(|p| p.0 != BACKGROUND).count();
+    assert!(drawn > 2000, "only {drawn} pixels drawn");
+    let differing = cpu
+        .pixels()
+        .zip(gpu.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 2))
+        .count();
+    assert!(differing * 1000 <= drawn, "{differing} of {drawn} drawn pixels differ");
 }

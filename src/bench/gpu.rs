@@ -5,7 +5,7 @@ use super::{Figure, Sizes};
 use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::method::Method;
-use crate::render::advect::{Advection, Plane};
+use crate::render::advect::{Advection, Job, Plane};
 use crate::render::offscreen::{self, Frame, Target};
 use crate::render::{Camera, PointVertex, Scene, Style, TrailSegment};
 use crate::rng::{self, Stream};
@@ -52,9 +52,9 @@ pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
     );
     let field = sampler.flat_field(None, sizes.euler_steps)?;
     let advection = Advection::new(&gpu.device);
-    let plane = Plane::first_axes(2, None);
+    let job = Job::new(field, x0.data, Plane::first_axes(2, None))?;
     let run = || -> Result<f64, String> {
-        let mut particles = advection.prepare(&gpu.device, &field, &x0.data, &plane)?;
+        let mut particles = advection.prepare(&gpu.device, &job)?;
         let started = Instant::now();
         advection.run(&gpu.device, &gpu.queue, &mut particles);
         Ok((sizes.particles * sizes.euler_steps) as f64 / started.elapsed().as_secs_f64())

@@ -54,6 +54,34 @@ impl Plane {
     }
 }
 
+/// What the trails layer advects: the field, the base draws (model space, [n × dim], row-major)
+/// and the plane they are drawn in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub field: FlatField,
+    pub x0: Vec<f32>,
+    pub plane: Plane,
+}
+
+impl Job {
+    /// Refuses what the kernel cannot take, so that the renderer never meets it.
+    pub fn new(field: FlatField, x0: Vec<f32>, plane: Plane) -> Result<Self, String> {
+        let dim = field.dim;
+        if field.width > MAX_WIDTH || !(1..=MAX_DIM).contains(&dim) {
+            return Err(format!(
+                "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {dim} dimensions",
+                field.width
+            ));
+        }
+        if x0.is_empty() || x0.len() % dim != 0 || plane.rows.iter().any(|r| r.len() != dim) {
+            return Err(format!(
+                "advection needs whole points of {dim} coordinates and a plane over them"
+            ));
+        }
+        Ok(Self { field, x0, plane })
+    }
+}
+
 /// The compiled kernel.
 pub struct Advection {
     pipeline: wgpu::ComputePipeline,
@@ -119,24 +147,13 @@ impl Advection {
         Self { pipeline, layout }
     }
 
-    /// Uploads the field and the base samples `x0` (model space, row-major [n × dim]); nothing
-    /// runs until [`Self::encode`].
-    pub fn prepare(
-        &self,
-        device: &wgpu::Device,
-        field: &FlatField,
-        x0: &[f32],
-        plane: &Plane,
-    ) -> Result<Particles, String> {
-        if field.width > MAX_WIDTH || field.dim > MAX_DIM || field.dim == 0 {
-            return Err(format!(
-                "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {} dimensions",
-                field.width, field.dim
-            ));
-        }
+    /// Uploads a job's field and base draws; nothing runs until [`Self::encode`]. Fails only
+    /// when the trails would not fit one buffer of this device.
+    pub fn prepare(&self, device: &wgpu::Device, job: &Job) -> Result<Particles, String> {
+        let (field, x0, plane) = (&job.field, &job.x0, &job.plane);
         let n = x0.len() / field.dim;
         let bytes = (n * field.steps * std::mem::size_of::<TrailSegment>()) as u64;
-        if n == 0 || bytes > device.limits().max_storage_buffer_binding_size as u64 {
+        if bytes > device.limits().max_storage_buffer_binding_size as u64 {
             return Err(format!(
                 "{n} particles × {} steps do not fit one GPU buffer ({bytes} bytes)",
                 field.steps
@@ -231,6 +248,7 @@ impl Advection {
     }
 
     /// Runs every step left in one submission and waits for the GPU.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run(&self, device: &wgpu::Device, queue: &wgpu::Queue, p: &mut Particles) {
         let mut encoder = device.create_command_encoder(&Default::default());
         self.encode(&mut encoder, p, u32::MAX);
@@ -240,6 +258,7 @@ impl Advection {
 }
 
 /// Reads a GPU buffer back (tests and benchmarks only: the display never does).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_buffer<T: bytemuck::Pod>(device: &wgpu::Device, queue: &wgpu::Queue, buffer: &wgpu::Buffer) -> Vec<T> {
     let staging = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("mixflow readback"),

@@ -5,7 +5,6 @@
 //! inside egui through a paint callback ([`CanvasCallback`]) and into an offscreen image for tests
 //! ([`offscreen::render`]).
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod advect;
 mod density;
 mod lines;
@@ -41,6 +40,9 @@ pub struct Scene {
     pub show_particles: bool,
     pub points: Vec<PointVertex>,
     pub over: Vec<Segment>,
+    /// Trails to advect on the GPU instead of `trails` (and `trail_times`): the kernel writes
+    /// them into the trails layer's own vertex buffer, so they never pass through the CPU.
+    pub advected: Option<Arc<advect::Job>>,
 }
 
 /// Which part of data space the canvas shows.
@@ -334,6 +336,9 @@ struct GpuScene {
     points: GrowingBuffer,
     segments: GrowingBuffer,
     trails: GrowingBuffer,
+    /// The kernel (made on the first job) and the trails it wrote, drawn instead of `trails`.
+    advection: Option<advect::Advection>,
+    advected: Option<advect::Particles>,
     trail_steps: TrailSteps,
     counts: Counts,
     /// Which scene version is uploaded.
@@ -361,15 +366,25 @@ impl GpuScene {
             points: GrowingBuffer::new("mixflow points"),
             segments: GrowingBuffer::new("mixflow segments"),
             trails: GrowingBuffer::new("mixflow trails"),
+            advection: None,
+            advected: None,
             trail_steps: TrailSteps::default(),
             counts: Counts::default(),
             version: u64::MAX,
         }
     }
 
-    fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, version: u64) {
+    /// Uploads a changed scene; returns the compute work of its advected trails, if any, to be
+    /// submitted before the frame that draws them.
+    fn upload(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        scene: &Scene,
+        version: u64,
+    ) -> Option<wgpu::CommandBuffer> {
         if self.version == version {
-            return;
+            return None;
         }
         self.version = version;
         self.points.upload(device, queue, bytemuck::cast_slice(&scene.points));
@@ -377,6 +392,7 @@ impl GpuScene {
         self.segments.upload(device, queue, bytemuck::cast_slice(&segments));
         self.trails.upload(device, queue, bytemuck::cast_slice(&scene.trails));
         self.trail_steps = TrailSteps::new(scene);
+        let advect = self.advect(device, scene.advected.as_deref());
         if let Some(layer) = &scene.density {
             self.density.upload(queue, layer);
         }
@@ -384,11 +400,34 @@ impl GpuScene {
             points: scene.points.len() as u32,
             under: scene.under.len() as u32,
             over: scene.over.len() as u32,
-            trails: scene.trails.len() as u32,
+            trails: match &self.advected {
+                Some(p) => p.particles * p.total_steps,
+                None => scene.trails.len() as u32,
+            },
             show_trails: scene.show_trails,
             show_particles: scene.show_particles,
             density: scene.density.is_some(),
         };
+        advect
+    }
+
+    /// Starts the advection of `job` (dropping the last one's trails): the commands that run it.
+    /// A job the kernel cannot take was refused by whoever made it ([`advect::Job::new`]).
+    fn advect(&mut self, device: &wgpu::Device, job: Option<&advect::Job>) -> Option<wgpu::CommandBuffer> {
+        self.advected = None;
+        let job = job?;
+        let advection = self.advection.get_or_insert_with(|| advect::Advection::new(device));
+        // Too many trails for one buffer: none are drawn (the app's limits keep far below it).
+        let mut particles = advection.prepare(device, job).ok()?;
+        let mut encoder = device.create_command_encoder(&Default::default());
+        advection.encode(&mut encoder, &mut particles, u32::MAX);
+        let h = 1.0 / particles.total_steps as f32;
+        self.trail_steps = TrailSteps {
+            times: (0..=particles.total_steps).map(|k| k as f32 * h).collect(),
+            per_step: particles.particles,
+        };
+        self.advected = Some(particles);
+        Some(encoder.finish())
     }
 
     fn set_view(&self, queue: &wgpu::Queue, view: &ViewUniform) {
@@ -404,7 +443,8 @@ impl GpuScene {
         if let Some(segments) = &self.segments.buffer {
             pipelines.lines.draw(pass, segments, 0..c.under);
         }
-        let trails = self.trails.buffer.as_ref().filter(|_| c.trails > 0);
+        let advected = self.advected.as_ref().map(|p| &p.segments);
+        let trails = advected.or(self.trails.buffer.as_ref()).filter(|_| c.trails > 0);
         let (reached, holding) = self.trail_steps.ranges(time);
         if let (Some(trails), true) = (trails, c.show_trails) {
             pipelines.trails.draw_trails(pass, trails, reached);
@@ -470,7 +510,7 @@ impl CallbackTrait for CanvasCallback {
         let gpu = scenes
             .entry(self.id)
             .or_insert_with(|| GpuScene::new(device, pipelines));
-        gpu.upload(device, queue, &self.scene, self.version);
+        let advect = gpu.upload(device, queue, &self.scene, self.version);
         let view = ViewUniform::new(
             &self.camera,
             &self.style,
@@ -479,7 +519,7 @@ impl CallbackTrait for CanvasCallback {
             self.time,
         );
         gpu.set_view(queue, &view);
-        Vec::new()
+        advect.into_iter().collect()
     }
 
     fn paint(

@@ -53,7 +53,9 @@ impl Target {
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, size: [u32; 2]) -> Self {
         let pipelines = Pipelines::new(device, FORMAT);
         let mut gpu = GpuScene::new(device, &pipelines);
-        gpu.upload(device, queue, scene, 0);
+        if let Some(advect) = gpu.upload(device, queue, scene, 0) {
+            queue.submit([advect]);
+        }
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("mixflow offscreen"),
             size: extent(size),
