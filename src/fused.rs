@@ -33,8 +33,10 @@ pub fn euler(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
             .map(|h| h.join().expect("an Euler thread panicked"))
             .collect()
     });
-    // Each thread recorded its own rows; stitch every step back together in row order.
-    (0..if record { field.steps } else { 0 })
+    // Each thread recorded its own rows (none without `record`); stitch every step back together
+    // in row order.
+    let recorded = parts[0].len();
+    (0..recorded)
         .map(|k| parts.iter().flat_map(|p| p[k].iter().copied()).collect())
         .collect()
 }
