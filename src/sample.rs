@@ -267,7 +267,8 @@ impl Sampler {
             self.device.as_dispatch(),
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
         );
-        if opts.solver == Solver::Euler && on_cpu && !x0.is_empty() {
+        // No steps and no points are burn's to report and to return.
+        if opts.solver == Solver::Euler && on_cpu && opts.steps > 0 && !x0.is_empty() {
             return self.generate_fused(descriptor, x0, opts.steps, record);
         }
         self.generate_with_burn(descriptor, x0, opts, record)
@@ -280,16 +281,10 @@ impl Sampler {
         steps: usize,
         record: bool,
     ) -> Result<Generated, String> {
-        if steps == 0 {
-            return Err("setting `solver-steps`: a fixed-step solver needs at least 1 step".into());
-        }
         let field = self.flat_field(descriptor, steps)?;
         let mut x = x0.data.clone();
         let states = fused::euler(&field, &mut x, record);
-        let samples = self.to_original(&Points::new(x0.dim, x));
-        if samples.data.iter().any(|x| !x.is_finite()) {
-            return Err("sampling produced NaN or inf: the model has diverged".into());
-        }
+        let samples = finite(self.to_original(&Points::new(x0.dim, x)))?;
         let h = 1.0 / steps as f32;
         let trajectory = if record {
             let after = states
@@ -328,10 +323,7 @@ impl Sampler {
         let mut field =
             |x: Tensor<2>, t: f32| velocity.forward(x, Tensor::<2>::full([n, 1], t, &self.device), cond.clone());
         let sol = solve::integrate(&mut field, to_tensor(x0, &self.device), opts, record)?;
-        let samples = self.to_original(&to_points(sol.x));
-        if samples.data.iter().any(|x| !x.is_finite()) {
-            return Err("sampling produced NaN or inf: the model has diverged".into());
-        }
+        let samples = finite(self.to_original(&to_points(sol.x)))?;
         let trajectory = sol
             .trajectory
             .into_iter()
@@ -343,4 +335,12 @@ impl Sampler {
             trajectory,
         })
     }
+}
+
+/// Samples, refused when any is NaN or inf: the model has diverged.
+fn finite(samples: Points) -> Result<Points, String> {
+    if samples.data.iter().any(|x| !x.is_finite()) {
+        return Err("sampling produced NaN or inf: the model has diverged".into());
+    }
+    Ok(samples)
 }
