@@ -1,6 +1,7 @@
 //! The `mixflow` command line: train, eval, sample and datasets. Every failure is one line naming
 //! the file, row, column or setting at fault, with a non-zero exit; nothing is overwritten.
 
+use crate::app::demo::{DEMOS, Demo, Position};
 use crate::backend::BackendKind;
 use crate::bench;
 use crate::config::{LrSchedule, TrainConfig};
@@ -87,6 +88,8 @@ enum Command {
     },
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
+    /// List the guided demos (open one with `mixflow gui --demo NAME`).
+    Demos,
     /// Time the reference workloads of SPEC section 8 (B1 to B5); `bench/compare.sh` sets them
     /// beside PyTorch's.
     Bench(BenchArgs),
@@ -166,6 +169,12 @@ struct GuiArgs {
     /// Ignore the settings saved by earlier launches.
     #[arg(long)]
     fresh: bool,
+    /// Open a guided demo (see `mixflow demos`).
+    #[arg(long, value_name = "NAME")]
+    demo: Option<String>,
+    /// Presenter mode: larger type, no settings panel.
+    #[arg(long)]
+    presenter: bool,
     /// Open the state of a shared link: its fragment (`v1=…`, what follows `#` in the web app's
     /// address), as "Copy link" gives it. Other flags apply on top of it.
     #[arg(long, value_name = "FRAGMENT")]
@@ -419,6 +428,10 @@ pub fn main() -> ExitCode {
             out,
         }) => run_experiment(experiment, seeds, steps, json, &out),
         Some(Command::Datasets) => list_datasets(),
+        Some(Command::Demos) => {
+            list_demos();
+            Ok(())
+        }
         Some(Command::Bench(args)) => run_bench(&args),
         Some(Command::Gui(args)) => gui(args),
         None if has_display() => gui(GuiArgs::default()),
@@ -543,7 +556,13 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         return Err(format!("--exit-after must be a number of seconds, got {s}"));
     }
     if let Some(fragment) = &args.state {
-        crate::app::share::SharedState::from_fragment(fragment).map_err(|e| format!("--state: {e}"))?;
+        match Position::from_fragment(fragment) {
+            Some(demo) => drop(demo.map_err(|e| format!("--state: {e}"))?),
+            None => drop(crate::app::share::SharedState::from_fragment(fragment).map_err(|e| format!("--state: {e}"))?),
+        }
+    }
+    if let Some(name) = &args.demo {
+        Demo::find(name)?;
     }
     crate::app::run(crate::app::Launch {
         state: args.state,
@@ -559,7 +578,16 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         trajectories: args.trajectories,
         playback: args.playback,
         backend: args.backend,
+        demo: args.demo,
+        presenter: args.presenter,
     })
+}
+
+fn list_demos() {
+    for demo in DEMOS {
+        println!("{:<22}{} ({} captions)", demo.name, demo.title, demo.steps.len());
+    }
+    println!("\nopen one with: mixflow gui --demo NAME [--presenter]");
 }
 
 fn train(args: &TrainArgs) -> Result<Report, String> {

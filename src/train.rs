@@ -306,6 +306,16 @@ impl Trainer {
                 .map(|&i| self.dataset.conditions[i].descriptor.clone())
         });
         let descriptor = descriptor.as_deref();
+        if let Some(d) = descriptor
+            && d.len() != self.dataset.descriptor_dim
+        {
+            return Err(format!(
+                "a descriptor of {} values was asked for, but `{}` has descriptors of {}",
+                d.len(),
+                self.dataset.name,
+                self.dataset.descriptor_dim
+            ));
+        }
         let n = req.particles.max(1);
         let m = req.trajectories.min(n);
         let base = sampler.base(descriptor, n, &mut rng)?;

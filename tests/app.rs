@@ -164,3 +164,55 @@ fn a_shared_link_reopens_its_run_and_a_bad_one_opens_the_defaults() {
         wait_for_label(&mut h, "mixflow-ood · step 0");
     }
 }
+
+#[test]
+fn every_guided_demo_opens_and_steps_through_its_captions() {
+    use mixflow::app::demo::DEMOS;
+    for demo in DEMOS {
+        let mut h = app(Launch {
+            demo: Some(demo.name.into()),
+            fresh: true,
+            paused: true,
+            ..Launch::default()
+        });
+        wait_for_label(&mut h, &format!("Demo: {}", demo.title));
+        // Every run of the demo gets a canvas titled with its legend.
+        for (label, _) in demo.runs(mixflow::backend::BackendKind::Cpu) {
+            wait_for_label(&mut h, &format!("{label} · step 0"));
+        }
+        for (i, step) in demo.steps.iter().enumerate() {
+            ui::wait_for_label(&mut h, step.caption, true);
+            wait_for_label(&mut h, &format!("caption {} of {}", i + 1, demo.steps.len()));
+            if i + 1 < demo.steps.len() {
+                h.get_by_label("Next").click();
+            }
+        }
+        h.get_by_label("Back").click();
+        ui::wait_for_label(&mut h, demo.steps[demo.steps.len() - 2].caption, true);
+        h.run();
+    }
+}
+
+#[test]
+fn a_demo_link_opens_its_caption_in_presenter_mode_and_leaving_restores_the_settings_panel() {
+    let mut h = app(Launch {
+        state: Some("demo=out-of-distribution&step=3&presenter".into()),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    });
+    let demo = mixflow::app::demo::Demo::find("out-of-distribution").unwrap();
+    ui::wait_for_label(&mut h, demo.steps[2].caption, true);
+    // The caption moved the descriptor explorer to an extrapolation radius.
+    wait_for_label(&mut h, "(extrapolation)");
+    assert!(
+        h.query_by_label("Run").is_none(),
+        "presenter mode hides the settings panel"
+    );
+    h.get_by_label("Presenter").click();
+    wait_for_label(&mut h, "The demo sets up its runs");
+    h.get_by_label("Leave demo").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Leave demo").is_none());
+    wait_for_label(&mut h, "mixflow-ood · step 0");
+}

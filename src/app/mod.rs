@@ -5,6 +5,7 @@
 
 mod canvas;
 mod charts;
+pub mod demo;
 mod explorer;
 mod page;
 mod panels;
@@ -51,6 +52,10 @@ pub struct Launch {
     /// Start with the particles playing back from base to data.
     pub playback: bool,
     pub backend: Option<crate::backend::BackendKind>,
+    /// Open this guided demo (see `mixflow demos`).
+    pub demo: Option<String>,
+    /// Presenter mode: larger type, the settings panel hidden.
+    pub presenter: bool,
 }
 
 /// Frame intervals of the last few seconds, for the frame-time readout.
@@ -161,6 +166,13 @@ pub struct MixflowApp {
     renderer: String,
     /// What the web page is told and shown about the app.
     page: page::PageState,
+    /// The guided demo on screen, if any.
+    demo: Option<demo::Position>,
+    presenter: bool,
+    /// A demo caption's descriptor split, applied once the runs report their descriptors.
+    pending_split: Option<crate::data::Split>,
+    /// The settings from before the demo, which "Leave demo" restores.
+    before_demo: Option<Settings>,
 }
 
 impl MixflowApp {
@@ -171,7 +183,22 @@ impl MixflowApp {
             .flatten();
         let (mut settings, problem) = Settings::from_stored(stored.as_deref());
         notes.extend(problem);
-        let shared = match launch.state.as_deref().map(share::SharedState::from_fragment) {
+        let demo_link = launch.state.as_deref().and_then(demo::Position::from_fragment);
+        let state = launch.state.as_deref().filter(|_| demo_link.is_none());
+        let mut opened_demo = match (demo_link, launch.demo.as_deref().map(demo::Demo::find)) {
+            (_, Some(Ok(d))) => Some(demo::Position {
+                demo: d,
+                step: 0,
+                presenter: launch.presenter,
+            }),
+            (Some(Ok(position)), _) => Some(position),
+            (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                notes.push(format!("{e}: opened the app without a demo"));
+                None
+            }
+            (None, None) => None,
+        };
+        let shared = match state.map(share::SharedState::from_fragment) {
             Some(Ok(state)) => state,
             Some(Err(e)) => {
                 notes.push(format!("{e}: opened the defaults instead"));
@@ -238,8 +265,17 @@ impl MixflowApp {
             frames: FrameClock::default(),
             renderer,
             page: Default::default(),
+            demo: None,
+            presenter: false,
+            pending_split: None,
+            before_demo: None,
         };
-        app.restart_runs();
+        let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
+        app.set_presenter(&cc.egui_ctx, presenter);
+        match opened_demo.take() {
+            Some(position) => app.open_demo(position),
+            None => app.restart_runs(),
+        }
         if let Some(state) = shared {
             app.descriptor = state.descriptor;
             app.time = state.time;
@@ -283,10 +319,18 @@ impl MixflowApp {
         }
     }
 
+    /// The state as a URL fragment: the demo's place while one is on, the whole state otherwise.
+    fn fragment(&self) -> String {
+        match &self.demo {
+            Some(position) => position.to_fragment(),
+            None => self.shared_state().to_fragment(),
+        }
+    }
+
     /// A link to this screen: the page's address with the state in the browser, and the command
     /// that opens it natively.
     fn share_link(&self) -> String {
-        let fragment = self.shared_state().to_fragment();
+        let fragment = self.fragment();
         #[cfg(target_arch = "wasm32")]
         return crate::web::link(&fragment);
         #[cfg(not(target_arch = "wasm32"))]
@@ -309,19 +353,32 @@ impl MixflowApp {
         }
     }
 
-    /// Brings the runs in line with the settings: one run, or one per compared method.
+    /// The runs to show, with their legends: a demo's variants, one per compared method, or one.
+    fn lineup(&self) -> Vec<(String, crate::config::TrainConfig)> {
+        match &self.demo {
+            Some(position) => position.demo.runs(self.settings.config.backend),
+            None => self
+                .settings
+                .run_configs()
+                .into_iter()
+                .map(|c| (c.method.name().to_string(), c))
+                .collect(),
+        }
+    }
+
+    /// Brings the runs in line with the settings (or the demo on screen).
     fn restart_runs(&mut self) {
-        let configs = self.settings.run_configs();
-        self.runs.truncate(configs.len());
-        self.scenes.truncate(configs.len());
+        let lineup = self.lineup();
+        self.runs.truncate(lineup.len());
+        self.scenes.truncate(lineup.len());
         let view = self.settings.view_request(None, None);
-        for (i, config) in configs.into_iter().enumerate() {
+        for (i, (label, config)) in lineup.into_iter().enumerate() {
             let gpu = self.gpu_for(&config);
             if i < self.runs.len() {
-                self.runs[i].reset(config, gpu);
+                self.runs[i].reset(label, config, gpu);
             } else {
                 self.runs
-                    .push(Run::start(config, gpu, view.clone(), !self.launch.paused));
+                    .push(Run::start(label, config, gpu, view.clone(), !self.launch.paused));
                 self.scenes.push(SceneCache {
                     key: None,
                     scene: Arc::new(Scene::default()),
@@ -333,6 +390,107 @@ impl MixflowApp {
         self.descriptor.clear();
         self.plane = None;
         self.sent_view = None;
+    }
+
+    /// Opens a guided demo at one of its captions: its runs from scratch and its view.
+    fn open_demo(&mut self, position: demo::Position) {
+        if self.demo.is_none() {
+            self.before_demo = Some(self.settings.clone());
+        }
+        self.settings = position.demo.settings(&self.settings);
+        self.draft = self.settings.config.clone();
+        self.demo = Some(position);
+        self.restart_runs();
+        // Every caption up to this one, so a link to a later caption shows what it says.
+        for step in 0..=position.step {
+            self.apply_demo_step(step);
+        }
+    }
+
+    fn apply_demo_step(&mut self, step: usize) {
+        let Some(position) = self.demo.as_mut() else {
+            return;
+        };
+        position.step = step.min(position.demo.steps.len() - 1);
+        let step = position.demo.steps[position.step];
+        if let Some(layers) = step.layers {
+            self.settings.layers = layers;
+        }
+        if let Some(w) = step.source_w {
+            self.settings.source_w = w;
+        }
+        if step.split.is_some() {
+            self.pending_split = step.split;
+        }
+        match step.measure {
+            Some(demo::Measure::Nfe) => self.send_all(|| Command::MeasureNfe),
+            Some(demo::Measure::Descriptors) => self.send_all(|| Command::MeasureDescriptors),
+            None => {}
+        }
+    }
+
+    /// Leaves the demo, if one is on, and restarts the runs as the settings say.
+    fn leave_demo(&mut self) {
+        self.demo = None;
+        self.pending_split = None;
+        self.restart_runs();
+    }
+
+    fn set_presenter(&mut self, ctx: &egui::Context, on: bool) {
+        self.presenter = on;
+        if let Some(position) = &mut self.demo {
+            position.presenter = on;
+        }
+        // Zoom rather than font sizes: the whole window grows alike, canvases keep their share.
+        ctx.set_zoom_factor(if on { 1.5 } else { 1.0 });
+    }
+
+    /// The demo's title, caption and buttons, above the canvases.
+    fn demo_bar(&mut self, ui: &mut egui::Ui, position: demo::Position) {
+        let steps = position.demo.steps;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("Demo: {}", position.demo.title));
+            ui.label(format!("caption {} of {}", position.step + 1, steps.len()));
+            if ui.add_enabled(position.step > 0, egui::Button::new("Back")).clicked() {
+                self.apply_demo_step(position.step - 1);
+            }
+            let last = position.step + 1 == steps.len();
+            if ui.add_enabled(!last, egui::Button::new("Next")).clicked() {
+                self.apply_demo_step(position.step + 1);
+            }
+            if ui.button("Leave demo").clicked() {
+                if let Some(settings) = self.before_demo.take() {
+                    self.settings = settings;
+                    self.draft = self.settings.config.clone();
+                }
+                self.leave_demo();
+            }
+        });
+        ui.label(egui::RichText::new(steps[position.step].caption).size(16.0));
+    }
+
+    /// The demos menu and the presenter switch.
+    fn demo_menu(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Demos", |ui| {
+            for d in demo::DEMOS {
+                if ui.button(d.title).clicked() {
+                    self.open_demo(demo::Position {
+                        demo: d,
+                        step: 0,
+                        presenter: self.presenter,
+                    });
+                    ui.close();
+                }
+            }
+        });
+        let mut presenter = self.presenter;
+        if ui
+            .toggle_value(&mut presenter, "Presenter")
+            .on_hover_text("Larger type and no settings panel, for a projector")
+            .changed()
+        {
+            self.set_presenter(ui.ctx(), presenter);
+        }
     }
 
     fn send_all(&self, command: impl Fn() -> Command) {
@@ -384,6 +542,11 @@ impl MixflowApp {
                 .map(|c| c.descriptor.clone())
                 .unwrap_or_default();
         }
+        if let Some(split) = self.pending_split.take()
+            && let Some(c) = info.conditions.iter().find(|c| c.split == split)
+        {
+            self.descriptor = c.descriptor.clone();
+        }
         let field_box = (info.dim == 2).then(|| self.fit_bounds()).flatten().map(|(lo, hi)| {
             let pad = [(hi[0] - lo[0]) * 0.1, (hi[1] - lo[1]) * 0.1];
             ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
@@ -431,9 +594,10 @@ impl MixflowApp {
                 .on_hover_text("Train the compared methods side by side on the same data and seeds");
             if compare.changed() {
                 self.settings.comparing = comparing;
-                self.restart_runs();
+                self.leave_demo();
             }
             self.page.control("compare", compare.rect);
+            self.demo_menu(ui);
             ui.separator();
             if let Some(run) = self.runs.first() {
                 ui.label(format!("step {} / {}", run.step, run.config.steps));
@@ -515,19 +679,22 @@ impl MixflowApp {
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Run");
+            if self.demo.is_some() {
+                ui.label("The demo sets up its runs: changing a run setting leaves the demo.");
+            }
             if panels::run_switches(ui, &mut self.draft) {
                 self.settings.config = self.draft.clone();
-                self.restart_runs();
+                self.leave_demo();
             }
             let changes = panels::settings(ui, &mut self.draft, &self.settings.config);
             if changes.apply {
                 self.settings.config = self.draft.clone();
-                self.restart_runs();
+                self.leave_demo();
             }
             if changes.defaults {
                 self.settings = Settings::default();
                 self.draft = self.settings.config.clone();
-                self.restart_runs();
+                self.leave_demo();
             }
             ui.separator();
             self.view_settings(ui);
@@ -621,7 +788,7 @@ impl MixflowApp {
             }
         }
         if changed {
-            self.restart_runs();
+            self.leave_demo();
         }
     }
 
@@ -858,10 +1025,15 @@ impl eframe::App for MixflowApp {
             self.top_bar(ui);
             self.messages(ui);
         });
-        egui::Panel::left("settings")
-            .resizable(true)
-            .default_size(290.0)
-            .show(ui, |ui| self.side_panel(ui));
+        if let Some(position) = self.demo {
+            egui::Panel::top("demo").show(ui, |ui| self.demo_bar(ui, position));
+        }
+        if !self.presenter {
+            egui::Panel::left("settings")
+                .resizable(true)
+                .default_size(290.0)
+                .show(ui, |ui| self.side_panel(ui));
+        }
         egui::Panel::bottom("charts")
             .resizable(true)
             .default_size(230.0)
@@ -877,7 +1049,7 @@ impl eframe::App for MixflowApp {
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.scripted_exit(ui);
         if self.page.wanted() {
-            let fragment = self.page.fragment_due().then(|| self.shared_state().to_fragment());
+            let fragment = self.page.fragment_due().then(|| self.fragment());
             self.page.update(self.page_status(), fragment);
         }
         let busy = self.runs.iter().any(|r| r.playing) || self.playback;

@@ -12,6 +12,8 @@ pub struct Run {
     worker: WorkerHandle,
     /// The settings this run was started with (what Reset restarts).
     pub config: TrainConfig,
+    /// The legend: the method's name, or a guided demo's name for this variant.
+    pub label: String,
     pub info: Option<Arc<RunInfo>>,
     pub view: Option<Arc<View>>,
     /// Bumped for every new view, so the canvas uploads each view once.
@@ -29,13 +31,17 @@ pub struct Run {
     /// Problems and notes (clamped values, a GPU that could not start), newest last.
     pub notes: Vec<String>,
     pub warning: Option<String>,
+    /// After a reset, until the new run reports its start: what the old run still had in flight
+    /// is dropped, so it never mixes with the new run (a view of the old dataset, say).
+    awaiting_start: bool,
 }
 
 impl Run {
-    pub fn start(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+    pub fn start(label: String, config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
         Self {
             worker: WorkerHandle::spawn(config.clone(), gpu, view, play),
             config,
+            label,
             info: None,
             view: None,
             view_version: 0,
@@ -50,6 +56,7 @@ impl Run {
             stopped: None,
             notes: Vec::new(),
             warning: None,
+            awaiting_start: false,
         }
     }
 
@@ -58,8 +65,9 @@ impl Run {
     }
 
     /// Restarts from scratch with `config` (the same seeds give the same run).
-    pub fn reset(&mut self, config: TrainConfig, gpu: Option<Device>) {
+    pub fn reset(&mut self, label: String, config: TrainConfig, gpu: Option<Device>) {
         self.config = config.clone();
+        self.label = label;
         self.info = None;
         self.step = 0;
         self.phase = None;
@@ -69,6 +77,7 @@ impl Run {
         self.descriptor_curve.clear();
         self.stopped = None;
         self.warning = None;
+        self.awaiting_start = true;
         self.send(Command::Reset {
             config: Box::new(config),
             gpu,
@@ -80,6 +89,13 @@ impl Run {
         let mut changed = false;
         while let Ok(event) = self.worker.events.try_recv() {
             changed = true;
+            if self.awaiting_start {
+                match &event {
+                    Event::Started(info) if info.config == self.config => self.awaiting_start = false,
+                    Event::Error(_) | Event::Stopped(_) | Event::Playing(_) => {}
+                    _ => continue,
+                }
+            }
             match event {
                 Event::Started(info) => {
                     if let Some(note) = &info.note {
@@ -125,8 +141,7 @@ impl Run {
         changed
     }
 
-    /// The method's short name, for legends.
-    pub fn label(&self) -> &'static str {
-        self.config.method.name()
+    pub fn label(&self) -> &str {
+        &self.label
     }
 }

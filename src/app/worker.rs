@@ -520,7 +520,7 @@ impl Worker {
         };
         let result = synced.and_then(|()| make_view(trainer, &self.view));
         // The descriptor the view's metrics are measured at.
-        let descriptor = self.view.descriptor.clone().or_else(|| first_train_descriptor(trainer));
+        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
         self.view_cost = started.elapsed();
         self.last_view = Instant::now();
         self.stale = false;
@@ -547,7 +547,7 @@ impl Worker {
         self.sync_mirror().await?;
         let trainer = self.viewed().ok_or("no run is loaded")?;
         let sampler = trainer.sampler();
-        let descriptor = self.view.descriptor.clone().or_else(|| first_train_descriptor(trainer));
+        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
         let (data, _) = reference(trainer, descriptor.as_deref(), METRIC_N * 2)?;
         let mut rng = rng::seeded(trainer.config.data_seed, Stream::Eval, 1);
         let base = sampler.base(descriptor.as_deref(), METRIC_N * 2, &mut rng)?.points;
@@ -612,6 +612,15 @@ impl TrainDevice {
     }
 }
 
+/// The descriptor a view shows: the requested one when it fits this run's data (a request may
+/// still carry the previous dataset's descriptor just after a switch), else the first training one.
+fn viewed_descriptor(trainer: &Trainer, requested: Option<&[f32]>) -> Option<Vec<f32>> {
+    requested
+        .filter(|d| d.len() == trainer.dataset.descriptor_dim && trainer.dataset.is_conditional())
+        .map(<[f32]>::to_vec)
+        .or_else(|| first_train_descriptor(trainer))
+}
+
 fn first_train_descriptor(trainer: &Trainer) -> Option<Vec<f32>> {
     let train = trainer.dataset.split_indices(Split::Train);
     train.first().map(|&i| trainer.dataset.conditions[i].descriptor.clone())
@@ -673,14 +682,14 @@ fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo
 
 /// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
 pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
+    let descriptor = viewed_descriptor(trainer, req.descriptor.as_deref());
     let snapshot = trainer.snapshot(&SnapshotRequest {
         particles: req.particles,
         trajectories: req.trajectories,
         solve: SolveOptions::euler(req.euler_steps),
-        descriptor: req.descriptor.clone(),
+        descriptor: descriptor.clone(),
         source_w: req.source_w,
     })?;
-    let descriptor = req.descriptor.clone().or_else(|| first_train_descriptor(trainer));
     let data = reference(trainer, descriptor.as_deref(), req.particles.min(10_000))
         .ok()
         .map(|(p, _)| p);

@@ -1,0 +1,388 @@
+//! The guided demos: each sets up its runs (one per compared variant, on the same data and seeds),
+//! the layers to look at, and a short sequence of captions. Every caption states a claim the
+//! viewer can check on screen, and may change the view (a layer, the descriptor, the κ-FC source
+//! w) or ask the runs for a measurement. Plain data: the app applies it, `mixflow demos` lists it.
+
+use super::scene::Layers;
+use super::settings::Settings;
+use crate::config::{LrSchedule, TrainConfig};
+use crate::data::Split;
+use crate::method::{Method, MixWeight};
+
+pub struct Demo {
+    /// What `--demo NAME` and the link `#demo=NAME` take.
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The dataset every run trains on.
+    pub dataset: &'static str,
+    /// One run per entry: its legend, and how it differs from the demo's base config.
+    pub runs: &'static [(&'static str, fn(&mut TrainConfig))],
+    pub steps: &'static [Step],
+}
+
+/// One caption, and what it changes on screen when it is shown.
+#[derive(Clone, Copy, Default)]
+pub struct Step {
+    pub caption: &'static str,
+    pub layers: Option<Layers>,
+    /// MixFlow-RF's drawn source w.
+    pub source_w: Option<f32>,
+    /// Move the descriptor to the first listed descriptor of this split.
+    pub split: Option<Split>,
+    pub measure: Option<Measure>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// W2 against Euler steps (the "straight paths need few steps" claim).
+    Nfe,
+    /// W2 per descriptor and split (the out-of-distribution claim).
+    Descriptors,
+}
+
+const TRAILS: Layers = Layers {
+    data: true,
+    samples: true,
+    base: false,
+    ellipses: true,
+    density: false,
+    trails: true,
+    particles: true,
+    field: false,
+    kappa: false,
+    pairs: false,
+};
+
+const PAIRS: Layers = Layers {
+    trails: false,
+    particles: false,
+    pairs: true,
+    base: true,
+    ..TRAILS
+};
+
+pub const DEMOS: &[Demo] = &[
+    Demo {
+        name: "curvature",
+        title: "curvature: Gaussian source vs mixed source (MixFlow-RF)",
+        dataset: "moons",
+        runs: &[
+            ("RF (w = 0)", |c| c.method = Method::Rf),
+            ("MixFlow-RF (w ~ U(0, 1))", |c| c.method = Method::MixflowRf),
+            ("Fast-ODE (w = 1)", |c| c.method = Method::FastOde),
+        ],
+        steps: &[
+            Step {
+                caption: "Three runs learn the same moons from the same seeds. They differ only in the source: \
+                          RF starts from N(0, I), Fast-ODE from the κ-FC encoder's Gaussian around each data point \
+                          (w = 1), and MixFlow-RF mixes the two with a fresh w ~ U(0, 1) per sample.",
+                layers: Some(TRAILS),
+                ..STEP
+            },
+            Step {
+                caption: "RF's trails bend: its pairs are independent, so paths cross and the learned field \
+                          averages them into curves. The curvature chart below shows RF far above the other two \
+                          (about 0.85 against 0.1 for MixFlow-RF after 2,000 steps in results/e2.md).",
+                ..STEP
+            },
+            Step {
+                caption: "As w grows the source moves from N(0, I) onto the encoder's mean of each data point: \
+                          at w = 0 the pink source points are noise, at w = 1 they sit next to their data, so \
+                          the paths they start are short and straight. Curvature falls as w grows.",
+                layers: Some(Layers { kappa: true, ..TRAILS }),
+                source_w: Some(0.0),
+                ..STEP
+            },
+            Step {
+                caption: "w = 1: each source point sits next to its own data point. Fast-ODE trains only here, \
+                          so its curvature is near zero, but sampling from N(0, I) is then far from what it learned: \
+                          its samples miss the moons (highest W2). MixFlow-RF trains on every w and keeps both.",
+                layers: Some(Layers { kappa: true, ..TRAILS }),
+                source_w: Some(1.0),
+                ..STEP
+            },
+            Step {
+                caption: "Straighter paths need fewer solver steps: in the W2 vs NFE chart MixFlow-RF reaches \
+                          a given W2 with fewer Euler steps than RF, most clearly at 1 to 4 steps.",
+                measure: Some(Measure::Nfe),
+                ..STEP
+            },
+        ],
+    },
+    Demo {
+        name: "mixture-bases",
+        title: "mixture bases: one mode vs K modes (MixFlow-OOD)",
+        dataset: "rotating-moons",
+        runs: &[
+            ("MixFlow-OOD, K = 1", |c| c.components = 1),
+            ("MixFlow-OOD, K = 8", |c| c.components = 8),
+        ],
+        steps: &[
+            Step {
+                caption: "Both runs are MixFlow-OOD on rotating moons with the same seeds; the left base has one \
+                          Gaussian per descriptor, the right one eight. The ellipses are the base's components.",
+                layers: Some(Layers {
+                    density: true,
+                    ..TRAILS
+                }),
+                ..STEP
+            },
+            Step {
+                caption: "With one mode the flow must tear a single blob into two moons: trails fan out across \
+                          the picture. With eight modes the components move onto the moons during training, \
+                          and each particle only travels inside its own cell: short, straight trails.",
+                ..STEP
+            },
+            Step {
+                caption: "The base draws are coloured by component: the K = 8 base is a coarse copy of the target, \
+                          close to a K-means quantisation of it, so the flow only refines it. The curvature chart \
+                          below is lower for K = 8.",
+                layers: Some(Layers {
+                    base: true,
+                    trails: false,
+                    ..TRAILS
+                }),
+                ..STEP
+            },
+            Step {
+                caption: "Fewer, straighter steps: in the W2 vs NFE chart the K = 8 run needs fewer Euler steps \
+                          for the same W2.",
+                measure: Some(Measure::Nfe),
+                ..STEP
+            },
+        ],
+    },
+    Demo {
+        name: "out-of-distribution",
+        title: "out of distribution: interpolating and extrapolating a descriptor",
+        dataset: "ring-radius",
+        runs: &[
+            ("C-OT (Gaussian base)", |c| c.method = Method::COt),
+            ("MixFlow-OOD (mixture base)", |c| c.method = Method::MixflowOod),
+        ],
+        steps: &[
+            Step {
+                caption: "The descriptor is a ring's radius. Training sees radii 1.0 to 1.6 and 2.4 to 3.0 only. \
+                          Both runs are shown at a training radius: grey is the true ring, blue the samples.",
+                layers: Some(Layers {
+                    density: true,
+                    ..TRAILS
+                }),
+                split: Some(Split::Train),
+                ..STEP
+            },
+            Step {
+                caption: "Interpolation: radius 1.8 was never trained. MixFlow-OOD's base components (ellipses) \
+                          are placed by its descriptor encoder, so they move to the new radius; C-OT's base is the \
+                          same N(0, I) for every radius and only its flow knows the descriptor.",
+                split: Some(Split::Interpolation),
+                ..STEP
+            },
+            Step {
+                caption: "Extrapolation: radius 3.3 lies beyond every training radius. The paper's claim is that \
+                          the mixture base generalises further: compare how close each run's samples come to the \
+                          grey ring.",
+                split: Some(Split::Extrapolation),
+                ..STEP
+            },
+            Step {
+                caption: "The W2 per descriptor chart (right) measures it at every listed radius: train, \
+                          interpolation and extrapolation. Lower is better; the gap between the runs is the \
+                          out-of-distribution claim, checked on this run.",
+                measure: Some(Measure::Descriptors),
+                ..STEP
+            },
+        ],
+    },
+    Demo {
+        name: "couplings",
+        title: "couplings: independent vs OT vs per-descriptor OT",
+        dataset: "rotating-moons",
+        runs: &[
+            ("independent (RF)", |c| c.method = Method::Rf),
+            ("OT over the batch (OT-CFM)", |c| c.method = Method::OtCfm),
+            ("OT per descriptor (C-OT)", |c| c.method = Method::COt),
+        ],
+        steps: &[
+            Step {
+                caption: "The lines join one training minibatch's pairs: a source point (the purple end) and the \
+                          data point it is trained to flow to (the yellow end). Only the pairing differs between the runs.",
+                layers: Some(PAIRS),
+                ..STEP
+            },
+            Step {
+                caption: "Independent pairs (left) join random points: long lines that cross each other. Where \
+                          they cross the field must average two directions, which bends the paths.",
+                ..STEP
+            },
+            Step {
+                caption: "OT over the batch (middle) pairs to minimise total squared length: lines are short and \
+                          do not cross. But the batch mixes eight descriptors, so a point may be paired with the \
+                          data of another descriptor.",
+                ..STEP
+            },
+            Step {
+                caption: "OT per descriptor (right) solves one assignment inside each descriptor group: short, \
+                          uncrossed pairs that also respect the condition. The trails and the curvature chart \
+                          show the straighter paths.",
+                layers: Some(TRAILS),
+                ..STEP
+            },
+        ],
+    },
+];
+
+/// A step that changes nothing on screen; `..STEP` fills what a step leaves out.
+const STEP: Step = Step {
+    caption: "",
+    layers: None,
+    source_w: None,
+    split: None,
+    measure: None,
+};
+
+impl Demo {
+    pub fn find(name: &str) -> Result<&'static Demo, String> {
+        DEMOS.iter().find(|d| d.name == name.trim()).ok_or_else(|| {
+            format!(
+                "no demo named `{name}`; the demos are {}",
+                DEMOS.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The runs' configs and legends: the app's defaults on the demo's data, changed per run.
+    pub fn runs(&self, backend: crate::backend::BackendKind) -> Vec<(String, TrainConfig)> {
+        let base = TrainConfig {
+            dataset: self.dataset.into(),
+            method: Method::MixflowOod,
+            steps: 4000,
+            lr_schedule: LrSchedule::Cosine,
+            w: MixWeight::Uniform,
+            backend,
+            ..TrainConfig::default()
+        };
+        self.runs
+            .iter()
+            .map(|(label, edit)| {
+                let mut config = base.clone();
+                edit(&mut config);
+                (label.to_string(), config)
+            })
+            .collect()
+    }
+
+    /// The view settings a demo opens with (the first step's layers apply on top).
+    pub fn settings(&self, current: &Settings) -> Settings {
+        Settings {
+            config: self.runs(current.config.backend)[0].1.clone(),
+            comparing: false,
+            source_w: 0.0,
+            ..current.clone()
+        }
+    }
+}
+
+/// Where a demo is: which one, which caption, and whether it is being presented. It is also
+/// the link to it: `demo=NAME&step=K&presenter` (what follows `#` in the page's address).
+#[derive(Clone, Copy)]
+pub struct Position {
+    pub demo: &'static Demo,
+    /// 0-based.
+    pub step: usize,
+    pub presenter: bool,
+}
+
+impl Position {
+    pub fn to_fragment(&self) -> String {
+        let presenter = if self.presenter { "&presenter" } else { "" };
+        format!("demo={}&step={}{presenter}", self.demo.name, self.step + 1)
+    }
+
+    /// The demo a fragment opens; `None` when the fragment is not a demo link at all.
+    pub fn from_fragment(fragment: &str) -> Option<Result<Self, String>> {
+        let mut parts = fragment.trim_start_matches('#').trim().split('&');
+        let name = parts.next()?.strip_prefix("demo=")?;
+        Some((|| {
+            let mut position = Position {
+                demo: Demo::find(name)?,
+                step: 0,
+                presenter: false,
+            };
+            for part in parts {
+                match part.split_once('=') {
+                    Some(("step", k)) => {
+                        let n = position.demo.steps.len();
+                        position.step = k
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|k| (1..=n).contains(k))
+                            .ok_or_else(|| format!("the link's demo step `{k}` is not one of 1 to {n}"))?
+                            - 1;
+                    }
+                    None if part == "presenter" => position.presenter = true,
+                    _ => return Err(format!("the link's demo part `{part}` is not understood")),
+                }
+            }
+            Ok(position)
+        })())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Dataset, DatasetRequest};
+
+    #[test]
+    fn every_demo_runs_valid_configs_and_has_captions() {
+        for demo in DEMOS {
+            assert!(!demo.steps.is_empty() && demo.steps.iter().all(|s| !s.caption.is_empty()));
+            let runs = demo.runs(crate::backend::BackendKind::Cpu);
+            assert!(
+                (1..=4).contains(&runs.len()),
+                "{}: the canvas grid holds 1 to 4 runs",
+                demo.name
+            );
+            for (label, config) in runs {
+                let data = Dataset::load(&DatasetRequest {
+                    name: config.dataset.clone(),
+                    ..Default::default()
+                })
+                .unwrap();
+                config
+                    .validate(&data)
+                    .unwrap_or_else(|e| panic!("{} / {label}: {e}", demo.name));
+            }
+        }
+    }
+
+    #[test]
+    fn demo_links_round_trip_and_bad_ones_say_why() {
+        let p = Position {
+            demo: Demo::find("couplings").unwrap(),
+            step: 2,
+            presenter: true,
+        };
+        assert_eq!(p.to_fragment(), "demo=couplings&step=3&presenter");
+        let back = Position::from_fragment(&p.to_fragment()).unwrap().unwrap();
+        assert_eq!((back.demo.name, back.step, back.presenter), ("couplings", 2, true));
+        assert!(Position::from_fragment("v1=abc").is_none());
+        let e = Position::from_fragment("#demo=curvature&step=9")
+            .unwrap()
+            .err()
+            .unwrap();
+        assert_eq!(e, "the link's demo step `9` is not one of 1 to 5");
+        let e = Position::from_fragment("demo=curvature&zoom=2").unwrap().err().unwrap();
+        assert!(e.contains("`zoom=2`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_demo_lists_the_known_ones() {
+        let e = Demo::find("nope").err().unwrap();
+        assert!(
+            e.contains("curvature, mixture-bases, out-of-distribution, couplings"),
+            "{e}"
+        );
+    }
+}
