@@ -12,7 +12,7 @@ use crate::method::{Batch, Method};
 use crate::mixture::Mixture;
 use crate::rng::{self, Rng, Stream};
 use crate::sample::{Inference, KappaView, Sampler};
-use crate::solve::SolveOptions;
+use crate::solve::{SolveOptions, read_points, read_scalar};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData, Transaction};
@@ -87,6 +87,28 @@ pub struct Snapshot {
     pub trajectories: Vec<Points>,
     pub losses: Vec<Losses>,
     pub nfe: usize,
+}
+
+/// One minibatch of flow matching as the next training step computes it, in the model's space
+/// (the data scaled to [-1, 1] when the dataset is a table; original units otherwise).
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// The step that trains on this minibatch, counted as [`StepMessage::step`] counts.
+    pub step: usize,
+    pub x0: Points,
+    pub x1: Points,
+    pub t: Vec<f32>,
+    pub xt: Points,
+    /// u = x1 - x0.
+    pub target: Points,
+    /// v(x_t, t).
+    pub predicted: Points,
+    /// Per pair: the mean over dimensions of (v - u)².
+    pub error: Vec<f32>,
+    /// The flow loss the step reports (the engine's own reduction; the mean of `error`).
+    pub loss: f32,
+    /// Set when that step trains something else (MixFlow-OOD's base steps): what it does instead.
+    pub note: Option<String>,
 }
 
 /// The method-specific state: networks and optimisers.
@@ -237,6 +259,45 @@ impl Trainer {
             phase: outcome.phase,
             step_ms: started.elapsed().as_secs_f64() * 1e3,
             warning: outcome.warning,
+        })
+    }
+
+    /// The next step's minibatch and its flow-matching terms, drawn from the very stream that
+    /// step will draw from, with the current weights: training is not disturbed, and the step
+    /// then reports this inspection's loss.
+    pub async fn inspect_next_step(&self) -> Result<Inspection, String> {
+        let mut rng = rng::seeded(self.config.seed, Stream::Train, self.step as u64);
+        let batch = self.draw_batch(&mut rng);
+        let dev = &self.device;
+        let (terms, base_step) = match &self.model {
+            Model::Cfm(m) => (m.flow_terms(&batch, &mut rng, dev), false),
+            Model::KappaFc(m) => (m.flow_terms(&batch, &mut rng, dev).0, false),
+            Model::Ood(m) => m.inspect(self.step, &batch, &mut rng, dev).await?,
+        };
+        let loss = read_scalar(terms.loss()).await?;
+        let t = read_points(terms.t).await?.data;
+        let target = read_points(terms.target).await?;
+        let predicted = read_points(terms.predicted).await?;
+        let error = target
+            .rows()
+            .zip(predicted.rows())
+            .map(|(u, v)| u.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / u.len() as f32)
+            .collect();
+        Ok(Inspection {
+            step: self.step + 1,
+            x0: read_points(terms.x0).await?,
+            x1: read_points(terms.x1).await?,
+            t,
+            xt: read_points(terms.xt).await?,
+            target,
+            predicted,
+            error,
+            loss,
+            note: base_step.then(|| {
+                "this step trains MixFlow-OOD's mixture base (the geodesic loss), not the flow: \
+                 these are the flow terms it would have used"
+                    .to_string()
+            }),
         })
     }
 

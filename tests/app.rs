@@ -3,7 +3,7 @@
 //! are simply not executed without a renderer.
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use mixflow::app::{Launch, MixflowApp};
 
 mod ui;
@@ -215,4 +215,30 @@ fn a_demo_link_opens_its_caption_in_presenter_mode_and_leaving_restores_the_sett
     h.run_steps(3);
     assert!(h.query_by_label("Leave demo").is_none());
     wait_for_label(&mut h, "mixflow-ood · step 0");
+}
+
+#[test]
+fn the_step_by_step_view_shows_the_minibatch_that_training_then_reports() {
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Step-by-step").click();
+    wait_for_label(&mut h, "rf · minibatch of step 1");
+    let shown = h
+        .query_all_by_label_contains("loss = mean over pairs")
+        .next()
+        .unwrap()
+        .accesskit_node()
+        .value()
+        .unwrap();
+    let shown: f32 = shown.rsplit("= ").next().unwrap().parse().unwrap();
+    assert!(h.query_by_label("u (target)").is_some(), "the table lists the pairs");
+    h.get_by_label("Train this step").click();
+    wait_for_label(&mut h, "rf · minibatch of step 2");
+    // The engine's reported loss for step 1 is the loss the view showed for its minibatch.
+    wait_for_label(
+        &mut h,
+        &format!("step 1: shown loss {shown:.5}, training reported {shown:.5}"),
+    );
+    wait_for_label(&mut h, "step 1 / 4000");
+    h.run();
 }

@@ -228,3 +228,56 @@ fn a_source_to_target_pair_starts_from_the_source() {
         "8gaussians source, mean radius {mean_radius}"
     );
 }
+
+/// The step-by-step view's numbers are the engine's: the inspected minibatch's loss is the loss
+/// the next step reports, its terms obey the straight path, and the errors average to the loss.
+#[test]
+fn the_inspected_minibatch_is_the_one_the_next_step_trains_on() {
+    let cases = [
+        ("moons", Method::Rf),
+        ("8gaussians", Method::OtCfm),
+        ("rotating-moons", Method::COt),
+        ("moons", Method::MixflowRf),
+        ("rotating-moons", Method::MixflowOod),
+    ];
+    for (dataset, method) in cases {
+        let mut cfg = config(dataset, method, 40);
+        cfg.batch = 64;
+        cfg.groups = 4;
+        let mut trainer = Trainer::new(cfg).unwrap();
+        for _ in 0..3 {
+            trainer.step().unwrap();
+        }
+        let seen = pollster::block_on(trainer.inspect_next_step()).unwrap();
+        let trained = trainer.step().unwrap();
+        assert_eq!(seen.step, trained.step);
+        let what = format!("{dataset} / {}", method.name());
+        match trained.losses.flow {
+            Some(flow) => assert!(
+                (seen.loss - flow).abs() <= 1e-6,
+                "{what}: inspected {} vs trained {flow}",
+                seen.loss
+            ),
+            None => assert!(seen.note.is_some(), "{what}: a base step says so"),
+        }
+        let mean = seen.error.iter().sum::<f32>() / seen.error.len() as f32;
+        assert!(
+            (mean - seen.loss).abs() <= 1e-5 * seen.loss.max(1.0),
+            "{what}: {mean} vs {}",
+            seen.loss
+        );
+        assert_eq!(seen.t.len(), 64);
+        for i in 0..64 {
+            let t = seen.t[i];
+            assert!((0.0..1.0).contains(&t));
+            for d in 0..2 {
+                let (a, b) = (seen.x0.row(i)[d], seen.x1.row(i)[d]);
+                assert!(
+                    (seen.xt.row(i)[d] - ((1.0 - t) * a + t * b)).abs() < 1e-5,
+                    "{what}: x_t"
+                );
+                assert!((seen.target.row(i)[d] - (b - a)).abs() < 1e-5, "{what}: u");
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod run;
 pub mod scene;
 pub mod settings;
 pub mod share;
+mod stepper;
 pub mod worker;
 
 use crate::method::Method;
@@ -173,6 +174,7 @@ pub struct MixflowApp {
     pending_split: Option<crate::data::Split>,
     /// The settings from before the demo, which "Leave demo" restores.
     before_demo: Option<Settings>,
+    stepper: stepper::Stepper,
 }
 
 impl MixflowApp {
@@ -269,6 +271,7 @@ impl MixflowApp {
             presenter: false,
             pending_split: None,
             before_demo: None,
+            stepper: Default::default(),
         };
         let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
         app.set_presenter(&cc.egui_ctx, presenter);
@@ -597,6 +600,17 @@ impl MixflowApp {
                 self.leave_demo();
             }
             self.page.control("compare", compare.rect);
+            let mut stepping = self.stepper.open;
+            if ui
+                .toggle_value(&mut stepping, "Step-by-step")
+                .on_hover_text("Show one training minibatch at a time: pairs, t, x_t, target and predicted velocity")
+                .changed()
+            {
+                match (stepping, self.runs.first()) {
+                    (true, Some(run)) => self.stepper.open(run),
+                    _ => self.stepper.open = false,
+                }
+            }
             self.demo_menu(ui);
             ui.separator();
             if let Some(run) = self.runs.first() {
@@ -1047,6 +1061,11 @@ impl eframe::App for MixflowApp {
                 .show(ui, |ui| self.explorer_panel(ui, &info));
         }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        if self.stepper.open
+            && let Some(run) = self.runs.first()
+        {
+            self.stepper.show(ui.ctx(), run);
+        }
         self.scripted_exit(ui);
         if self.page.wanted() {
             let fragment = self.page.fragment_due().then(|| self.fragment());

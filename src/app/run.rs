@@ -23,6 +23,8 @@ pub struct Run {
     pub losses: Vec<Losses>,
     pub metrics: Vec<MetricPoint>,
     pub nfe_curve: Vec<(usize, f64)>,
+    /// The newest minibatch shown by the step-by-step view.
+    pub inspection: Option<Arc<crate::train::Inspection>>,
     pub descriptor_curve: Vec<(Vec<f32>, Split, f64)>,
     pub steps_per_s: f64,
     pub playing: bool,
@@ -50,6 +52,7 @@ impl Run {
             losses: Vec::new(),
             metrics: Vec::new(),
             nfe_curve: Vec::new(),
+            inspection: None,
             descriptor_curve: Vec::new(),
             steps_per_s: 0.0,
             playing: play,
@@ -74,6 +77,7 @@ impl Run {
         self.losses.clear();
         self.metrics.clear();
         self.nfe_curve.clear();
+        self.inspection = None;
         self.descriptor_curve.clear();
         self.stopped = None;
         self.warning = None;
@@ -123,6 +127,7 @@ impl Run {
                     self.view_version += 1;
                 }
                 Event::Metric(point) => self.metrics.push(point),
+                Event::Inspection(seen) => self.inspection = Some(Arc::from(seen)),
                 Event::Nfe(curve) => self.nfe_curve = curve,
                 Event::Descriptors(curve) => self.descriptor_curve = curve,
                 Event::Playing(playing) => {

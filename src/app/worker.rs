@@ -91,6 +91,8 @@ pub enum Command {
         gpu: Option<Device>,
     },
     View(ViewRequest),
+    /// The next step's minibatch with its flow-matching terms (the step-by-step view).
+    Inspect,
     /// W2 after Euler with 1..128 steps.
     MeasureNfe,
     /// W2 at each descriptor of every split.
@@ -152,6 +154,7 @@ pub enum Event {
     },
     View(Box<View>),
     Metric(MetricPoint),
+    Inspection(Box<crate::train::Inspection>),
     Nfe(Vec<(usize, f64)>),
     Descriptors(Vec<(Vec<f32>, Split, f64)>),
     Playing(bool),
@@ -346,6 +349,13 @@ impl Worker {
                 self.stale = true;
                 notes.into_iter().all(|n| self.emit(Event::Error(n)))
             }
+            Command::Inspect => match &self.trainer {
+                Some(trainer) => match trainer.inspect_next_step().await {
+                    Ok(seen) => self.emit(Event::Inspection(Box::new(seen))),
+                    Err(e) => self.emit(Event::Error(format!("cannot show the next minibatch: {e}"))),
+                },
+                None => true,
+            },
             Command::MeasureNfe => match self.measure_nfe().await {
                 Ok(curve) => self.emit(Event::Nfe(curve)),
                 Err(e) => self.emit(Event::Error(e)),

@@ -1,7 +1,7 @@
 //! The baselines' conditional flow-matching step (RF / I-CFM, OT-CFM, C-OT): x0 from the source,
 //! paired with x1 by the method's coupling, one Adam over the velocity field and descriptor encoder.
 
-use super::{Batch, Losses, Phase, StepOutcome, flow_loss, straight_path};
+use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
 use crate::config::TrainConfig;
 use crate::coupling::{self, Coupling};
 use crate::data::{Points, Toy};
@@ -36,12 +36,18 @@ impl Cfm {
         coupling::pair(self.coupling, &x0, &batch.x1, &batch.groups)
     }
 
-    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
+    /// The step's terms: paired source draws, t ~ U(0, 1), and the field's prediction.
+    pub fn flow_terms(&self, batch: &Batch, rng: &mut Rng, dev: &Device) -> FlowTerms {
         let x0 = self.paired_source(batch, rng);
         let t = super::uniform_column(batch.x1.len(), rng, dev);
-        let (xt, u) = straight_path(to_tensor(&x0, dev), to_tensor(&batch.x1, dev), t.clone());
         let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
-        let loss = flow_loss(self.model.velocity(xt, t, c, None), u);
+        FlowTerms::new(to_tensor(&x0, dev), to_tensor(&batch.x1, dev), t, |xt, t| {
+            self.model.velocity(xt, t, c, None)
+        })
+    }
+
+    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
+        let loss = self.flow_terms(batch, rng, dev).loss();
         let value = read_scalar(loss.clone()).await?;
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);

@@ -3,7 +3,7 @@
 //! trained by a geodesic loss (a minibatch W2² to the data of each descriptor) in alternation with
 //! flow matching on per-descriptor OT pairs. Two Adam optimisers: flow (betas 0, 0.99) and base.
 
-use super::{Batch, Losses, Phase, StepOutcome, flow_loss, straight_path};
+use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
 use crate::config::TrainConfig;
 use crate::coupling::assignment;
 use crate::data::Points;
@@ -141,6 +141,44 @@ impl MixflowOod {
         self.schedule
     }
 
+    /// The base draws of a step, soft (Gumbel-softmax), with the data paired to them by exact OT
+    /// inside each descriptor group (on values only: no gradient through the pairing), the
+    /// mixture's parameters and the draw's component weights.
+    async fn paired_draw(&self, batch: &Batch, rng: &mut Rng, dev: &Device) -> Result<PairedDraw, String> {
+        let (n, dim) = (batch.x1.len(), batch.x1.dim);
+        let c = descriptors_or_constant(batch.descriptors.as_ref(), n);
+        let params = self.model.base.params(to_tensor(&c, dev));
+        let k = self.model.base.components;
+        let gumbel_noise =
+            Tensor::<2>::from_data(TensorData::new((0..n * k).map(|_| gumbel(rng)).collect(), [n, k]), dev);
+        let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
+        let (z, weights) = soft_draw(&params, gumbel_noise, eps, self.tau);
+        let x1 = to_tensor(&pair_within_groups(&read_points(z.clone().detach()).await?, batch), dev);
+        Ok(PairedDraw { params, z, x1, weights })
+    }
+
+    /// A flow step's terms: from the detached base draw to its OT-paired data.
+    fn flow_terms(&self, draw: PairedDraw, rng: &mut Rng, dev: &Device) -> FlowTerms {
+        let t = super::uniform_column(draw.x1.dims()[0], rng, dev);
+        let embedding = draw.params.embedding.detach();
+        FlowTerms::new(draw.z.detach(), draw.x1, t, |xt, t| {
+            self.model.velocity.forward(xt, t, Some(embedding))
+        })
+    }
+
+    /// What flow step `step` (0-based) computes, and whether that step trains the base instead.
+    pub async fn inspect(
+        &self,
+        step: usize,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<(FlowTerms, bool), String> {
+        let (_, base_step) = self.schedule.at(step);
+        let draw = self.paired_draw(batch, rng, dev).await?;
+        Ok((self.flow_terms(draw, rng, dev), base_step))
+    }
+
     pub async fn step(
         &mut self,
         step: usize,
@@ -150,32 +188,21 @@ impl MixflowOod {
         dev: &Device,
     ) -> Result<StepOutcome, String> {
         let (phase, base_step) = self.schedule.at(step);
-        let (n, dim) = (batch.x1.len(), batch.x1.dim);
-        let c = descriptors_or_constant(batch.descriptors.as_ref(), n);
-        let params = self.model.base.params(to_tensor(&c, dev));
         let k = self.model.base.components;
-        let gumbel_noise =
-            Tensor::<2>::from_data(TensorData::new((0..n * k).map(|_| gumbel(rng)).collect(), [n, k]), dev);
-        let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
-        let (z, weights) = soft_draw(&params, gumbel_noise, eps, self.tau);
-        // Exact OT inside each descriptor group, on values only: no gradient through the pairing.
-        let x1 = to_tensor(&pair_within_groups(&read_points(z.clone().detach()).await?, batch), dev);
+        let draw = self.paired_draw(batch, rng, dev).await?;
         let mut losses = Losses::default();
         let mut warning = None;
         if base_step {
-            let geodesic = (x1 - z).powi_scalar(2).sum_dim(1).mean();
+            let geodesic = (draw.x1 - draw.z).powi_scalar(2).sum_dim(1).mean();
             let value = read_scalar(geodesic.clone()).await?;
             losses.base = Some(value);
             if value.is_finite() {
                 let grads = GradientsParams::from_grads(geodesic.backward(), &self.model.base);
                 self.model.base = self.base_optim.step(lr, self.model.base.clone(), grads);
             }
-            warning = collapse_warning(weights, k).await;
+            warning = collapse_warning(draw.weights, k).await;
         } else {
-            let t = super::uniform_column(n, rng, dev);
-            let (xt, u) = straight_path(z.detach(), x1, t.clone());
-            let v = self.model.velocity.forward(xt, t, Some(params.embedding.detach()));
-            let loss = flow_loss(v, u);
+            let loss = self.flow_terms(draw, rng, dev).loss();
             let value = read_scalar(loss.clone()).await?;
             losses.flow = Some(value);
             if value.is_finite() {
@@ -185,6 +212,13 @@ impl MixflowOod {
         }
         Ok(StepOutcome { losses, phase, warning })
     }
+}
+
+struct PairedDraw {
+    params: MixtureParams,
+    z: Tensor<2>,
+    x1: Tensor<2>,
+    weights: Tensor<2>,
 }
 
 /// The soft (Gumbel-softmax) draw z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε with

@@ -3,7 +3,7 @@
 //! x0 = w·μ + sqrt(w·σ² + 1 - w)·ε'. Flow loss plus λ_KL·KL, one Adam over v and the encoder.
 //! w ≡ 0 is plain RF, w ≡ 1 is Fast-ODE. With κ = data point, inference starts from N(0, I).
 
-use super::{Batch, Kappa, Losses, MixWeight, Phase, StepOutcome, flow_loss, straight_path};
+use super::{Batch, FlowTerms, Kappa, Losses, MixWeight, Phase, StepOutcome};
 use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::nn::{FlowModel, KappaEncoder};
@@ -77,7 +77,8 @@ impl MixflowRf {
         }
     }
 
-    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
+    /// The step's flow terms (source mixed at a drawn w) and its KL term.
+    pub fn flow_terms(&self, batch: &Batch, rng: &mut Rng, dev: &Device) -> (FlowTerms, Tensor<1>) {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let x1 = to_tensor(&batch.x1, dev);
         let c = batch.descriptors.as_ref().map(|d| to_tensor(d, dev));
@@ -90,10 +91,15 @@ impl MixflowRf {
         let eps = to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev);
         let x0 = mix_source(mu.clone(), log_var.clone(), w.clone(), eps);
         let t = super::uniform_column(n, rng, dev);
-        let (xt, u) = straight_path(x0, x1, t.clone());
-        let v = self.model.flow.velocity(xt, t, c, self.settings.w_input.then_some(w));
-        let flow = flow_loss(v, u);
-        let kl = kl_to_standard_normal(mu, log_var);
+        let terms = FlowTerms::new(x0, x1, t, |xt, t| {
+            self.model.flow.velocity(xt, t, c, self.settings.w_input.then_some(w))
+        });
+        (terms, kl_to_standard_normal(mu, log_var))
+    }
+
+    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
+        let (terms, kl) = self.flow_terms(batch, rng, dev);
+        let flow = terms.loss();
         let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
         let (flow_value, kl_value) = (read_scalar(flow).await?, read_scalar(kl).await?);
         if flow_value.is_finite() && kl_value.is_finite() {

@@ -198,6 +198,43 @@ pub fn straight_path(x0: Tensor<2>, x1: Tensor<2>, t: Tensor<2>) -> (Tensor<2>, 
     (xt, x1 - x0)
 }
 
+/// The flow-matching terms of one minibatch exactly as a training step computes them: the
+/// paired source and data, t, the interpolant, the target velocity and the predicted one. The
+/// step-by-step view shows them; the step itself takes its loss from them.
+pub struct FlowTerms {
+    pub x0: Tensor<2>,
+    pub x1: Tensor<2>,
+    pub t: Tensor<2>,
+    pub xt: Tensor<2>,
+    pub target: Tensor<2>,
+    pub predicted: Tensor<2>,
+}
+
+impl FlowTerms {
+    /// The terms of the straight path from `x0` to `x1` at `t`, with `velocity(x_t, t)` predicting.
+    pub fn new(
+        x0: Tensor<2>,
+        x1: Tensor<2>,
+        t: Tensor<2>,
+        velocity: impl FnOnce(Tensor<2>, Tensor<2>) -> Tensor<2>,
+    ) -> Self {
+        let (xt, target) = straight_path(x0.clone(), x1.clone(), t.clone());
+        let predicted = velocity(xt.clone(), t.clone());
+        Self {
+            x0,
+            x1,
+            t,
+            xt,
+            target,
+            predicted,
+        }
+    }
+
+    pub fn loss(&self) -> Tensor<1> {
+        flow_loss(self.predicted.clone(), self.target.clone())
+    }
+}
+
 /// Mean over batch and dimensions of ‖v - u‖².
 pub fn flow_loss(v: Tensor<2>, u: Tensor<2>) -> Tensor<1> {
     (v - u).powi_scalar(2).mean()
