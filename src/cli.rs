@@ -175,6 +175,12 @@ struct GuiArgs {
     /// Presenter mode: larger type, no settings panel.
     #[arg(long)]
     presenter: bool,
+    /// Continue the run saved in this folder (by `mixflow train` or the app's Export menu).
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+    /// Folder the Export menu writes into [default: exports].
+    #[arg(long, value_name = "DIR")]
+    exports: Option<PathBuf>,
     /// Open the state of a shared link: its fragment (`v1=…`, what follows `#` in the web app's
     /// address), as "Copy link" gives it. Other flags apply on top of it.
     #[arg(long, value_name = "FRAGMENT")]
@@ -564,6 +570,14 @@ fn gui(args: GuiArgs) -> Result<(), String> {
     if let Some(name) = &args.demo {
         Demo::find(name)?;
     }
+    if let Some(dir) = &args.checkpoint
+        && !dir.join("config.json").is_file()
+    {
+        return Err(format!(
+            "--checkpoint: {} is not a run folder (it has no config.json)",
+            dir.display()
+        ));
+    }
     crate::app::run(crate::app::Launch {
         state: args.state,
         dataset: args.dataset,
@@ -580,6 +594,8 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         backend: args.backend,
         demo: args.demo,
         presenter: args.presenter,
+        checkpoint: args.checkpoint,
+        exports: args.exports,
     })
 }
 
@@ -782,14 +798,8 @@ fn sample(
 }
 
 fn write_points(path: &Path, p: &Points) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", path.display());
-    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
-    w.write_record((0..p.dim).map(|d| format!("x{d}")))
-        .map_err(|e| err(&e))?;
-    for r in p.rows() {
-        w.write_record(r.iter().map(|x| x.to_string())).map_err(|e| err(&e))?;
-    }
-    w.flush().map_err(|e| err(&e))
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    crate::data::write_points(std::io::BufWriter::new(file), p).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn run_experiment(experiment: Experiment, seeds: usize, steps: usize, json: bool, out: &Path) -> Result<(), String> {

@@ -224,3 +224,29 @@ pub async fn yield_to_page(ms: i32) {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+/// Offers `bytes` to the user as a download named `name` (a blob link, clicked and let go).
+pub fn download(name: &str, bytes: &[u8]) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    let fail = |what: &str| format!("cannot download {name}: {what}");
+    let parts = js_sys_array_of(bytes);
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|_| fail("the browser refused the data"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("no object URL"))?;
+    let anchor: web_sys::HtmlAnchorElement = document()?
+        .create_element("a")
+        .map_err(|_| fail("no link element"))?
+        .dyn_into()
+        .map_err(|_| fail("no link element"))?;
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// A JS array holding one Uint8Array copy of `bytes`, as `Blob::new` takes its parts.
+fn js_sys_array_of(bytes: &[u8]) -> wasm_bindgen::JsValue {
+    let array = js_sys::Array::new();
+    array.push(&js_sys::Uint8Array::from(bytes));
+    array.into()
+}

@@ -242,3 +242,58 @@ fn the_step_by_step_view_shows_the_minibatch_that_training_then_reports() {
     wait_for_label(&mut h, "step 1 / 4000");
     h.run();
 }
+
+#[test]
+fn the_export_menu_writes_files_and_a_folder_that_cannot_be_written_says_why() {
+    let dir = std::env::temp_dir().join(format!("mixflow-app-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut h = app(Launch {
+        exports: Some(dir.clone()),
+        ..ui::paused("moons", mixflow::method::Method::Rf)
+    });
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Step").click();
+    wait_for_label(&mut h, "rf · step 1");
+    for item in [
+        "Samples as CSV",
+        "Trajectories as CSV",
+        "Metrics as JSON",
+        "Metrics as CSV",
+        "Configuration as TOML",
+    ] {
+        h.get_by_label("Export").click();
+        h.run_steps(2);
+        h.get_by_label(item).click();
+        h.run_steps(2);
+    }
+    wait_for_label(&mut h, "saved ");
+    let stem = dir.join("moons-rf-step1");
+    let read = |suffix: &str| std::fs::read_to_string(format!("{}-{suffix}", stem.display())).unwrap();
+    let samples = mixflow::data::read_csv(&dir.join("moons-rf-step1-samples.csv"), &Default::default())
+        .unwrap()
+        .0;
+    assert_eq!((samples.len(), samples.dim), (2000, 2), "the view's 2,000 particles");
+    assert!(read("trajectories.csv").starts_with("particle,t,x0,x1\n0,0,"));
+    assert!(read("metrics.csv").starts_with("step,flow_loss,base_loss,kl,w2,curvature\n1,"));
+    let metrics: serde_json::Value = serde_json::from_str(&read("metrics.json")).unwrap();
+    assert_eq!(metrics["rows"][0]["step"], 1);
+    let config = mixflow::config::TrainConfig::from_toml(&dir.join("moons-rf-step1-config.toml")).unwrap();
+    assert_eq!(
+        (config.dataset.as_str(), config.method),
+        ("moons", mixflow::method::Method::Rf)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let mut h = app(Launch {
+        exports: Some("/proc/forbidden".into()),
+        ..ui::paused("moons", mixflow::method::Method::Rf)
+    });
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Export").click();
+    h.run_steps(2);
+    h.get_by_label("Configuration as TOML").click();
+    wait_for_label(&mut h, "not exported: /proc/forbidden: cannot create the folder");
+    // Nothing is lost: the run is still there and still trains.
+    h.get_by_label("Step").click();
+    wait_for_label(&mut h, "rf · step 1");
+}

@@ -113,3 +113,53 @@ fn mixflow_rf_source_and_encoder() {
         &["mixflow-rf"],
     );
 }
+
+/// The Export menu's captures on the real renderer: the canvas as a PNG of the canvas's size,
+/// and the play-back as a GIF whose frames move the particles from base (t = 0) to data (t = 1).
+#[test]
+fn the_canvas_exports_as_png_and_the_play_back_as_gif() {
+    use image::AnimationDecoder;
+    let dir = std::env::temp_dir().join(format!("mixflow-capture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let launch = Launch {
+        exports: Some(dir.clone()),
+        ..ui::paused("moons", Method::Rf)
+    };
+    let mut h = Harness::builder()
+        .wgpu()
+        .with_size(eframe::egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| MixflowApp::new(cc, launch));
+    ui::wait_for_label(&mut h, "rf · step 0", true);
+    for item in ["Canvas as PNG", "Play-back as GIF"] {
+        h.get_by_label("Export").click();
+        h.run_steps(2);
+        h.get_by_label(item).click();
+        let suffix = if item.ends_with("PNG") {
+            "canvas.png"
+        } else {
+            "playback.gif"
+        };
+        ui::wait_for_label(
+            &mut h,
+            &format!("saved {}", dir.join(format!("moons-rf-step0-{suffix}")).display()),
+            false,
+        );
+    }
+    let png = image::open(dir.join("moons-rf-step0-canvas.png")).unwrap();
+    let (w, h_px) = (png.width(), png.height());
+    assert!(
+        w > 600 && h_px > 300 && w < 1280 && h_px < 800,
+        "the canvas alone, not the window: {w}×{h_px}"
+    );
+    let file = std::fs::File::open(dir.join("moons-rf-step0-playback.gif")).unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 24);
+    let (first, last) = (frames[0].buffer(), frames[23].buffer());
+    let differ = first.pixels().zip(last.pixels()).filter(|(a, b)| a != b).count();
+    assert!(differ > 500, "t = 0 and t = 1 look different ({differ} pixels)");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,8 @@ pub type Bounds = Option<([f32; 2], [f32; 2])>;
 pub struct CanvasOutput {
     /// The data point under the pointer.
     pub hover: Option<[f32; 2]>,
+    /// Where the canvas is on screen (what the PNG and GIF exports crop).
+    pub rect: egui::Rect,
 }
 
 /// What a canvas draws: the scene (uploaded again only when `version` changes), how, and when.
@@ -78,7 +80,7 @@ pub fn show(
     ));
     axes(&painter, rect, cam);
     let hover = response.hover_pos().map(|p| cam.to_data(offset(p)));
-    CanvasOutput { hover }
+    CanvasOutput { hover, rect }
 }
 
 /// Faint lines through the data origin, so pan and zoom have a reference.

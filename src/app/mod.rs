@@ -7,6 +7,8 @@ mod canvas;
 mod charts;
 pub mod demo;
 mod explorer;
+pub mod export;
+mod export_menu;
 mod page;
 mod panels;
 pub mod run;
@@ -57,6 +59,10 @@ pub struct Launch {
     pub demo: Option<String>,
     /// Presenter mode: larger type, the settings panel hidden.
     pub presenter: bool,
+    /// Continue the run saved in this folder (by `mixflow train` or the Export menu).
+    pub checkpoint: Option<PathBuf>,
+    /// Where the Export menu writes (default `exports`).
+    pub exports: Option<PathBuf>,
 }
 
 /// Frame intervals of the last few seconds, for the frame-time readout.
@@ -175,6 +181,12 @@ pub struct MixflowApp {
     /// The settings from before the demo, which "Leave demo" restores.
     before_demo: Option<Settings>,
     stepper: stepper::Stepper,
+    /// Where exports go on the desktop, and the run folder to open (the Export menu's fields).
+    export_folder: String,
+    open_folder: String,
+    capture: Option<export_menu::Capture>,
+    /// The canvases' area in the last frame.
+    canvases: Option<egui::Rect>,
 }
 
 impl MixflowApp {
@@ -244,6 +256,10 @@ impl MixflowApp {
         // Dark whatever the system theme (the browser would otherwise follow it): the layers are
         // drawn for a dark canvas.
         cc.egui_ctx.set_theme(egui::ThemePreference::Dark);
+        let export_folder = launch
+            .exports
+            .as_ref()
+            .map_or("exports".into(), |p| p.display().to_string());
         let mut app = Self {
             draft: settings.config.clone(),
             settings,
@@ -272,12 +288,21 @@ impl MixflowApp {
             pending_split: None,
             before_demo: None,
             stepper: Default::default(),
+            export_folder,
+            open_folder: String::new(),
+            capture: None,
+            canvases: None,
         };
         let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
         app.set_presenter(&cc.egui_ctx, presenter);
         match opened_demo.take() {
             Some(position) => app.open_demo(position),
             None => app.restart_runs(),
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(dir) = app.launch.checkpoint.clone() {
+            app.open_folder = dir.display().to_string();
+            app.open_checkpoint(dir);
         }
         if let Some(state) = shared {
             app.descriptor = state.descriptor;
@@ -612,6 +637,7 @@ impl MixflowApp {
                 }
             }
             self.demo_menu(ui);
+            self.export_menu(ui);
             ui.separator();
             if let Some(run) = self.runs.first() {
                 ui.label(format!("step {} / {}", run.step, run.config.steps));
@@ -874,6 +900,7 @@ impl MixflowApp {
             ..Style::default()
         };
         let mut hover = None;
+        let mut canvases: Option<egui::Rect> = None;
         for row in 0..rows {
             ui.horizontal(|ui| {
                 for i in row * cols..((row + 1) * cols).min(n) {
@@ -894,10 +921,12 @@ impl MixflowApp {
                         };
                         let out = canvas::show(ui, id, size, &mut self.camera, fit, drawn);
                         hover = hover.or(out.hover);
+                        canvases = Some(canvases.map_or(out.rect, |r| r.union(out.rect)));
                     });
                 }
             });
         }
+        self.canvases = canvases;
         if let Some(p) = hover {
             ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
         }
@@ -1035,6 +1064,7 @@ impl eframe::App for MixflowApp {
             self.frames.measure_from(run.view_version);
         }
         self.update_view_request();
+        self.capture_before_frame(ui.ctx());
         egui::Panel::top("top").show(ui, |ui| {
             self.top_bar(ui);
             self.messages(ui);
@@ -1066,6 +1096,7 @@ impl eframe::App for MixflowApp {
         {
             self.stepper.show(ui.ctx(), run);
         }
+        self.capture_after_frame(ui.ctx(), self.canvases);
         self.scripted_exit(ui);
         if self.page.wanted() {
             let fragment = self.page.fragment_due().then(|| self.fragment());

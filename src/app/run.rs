@@ -105,6 +105,10 @@ impl Run {
                     if let Some(note) = &info.note {
                         self.notes.push(note.clone());
                     }
+                    // A run opened from a checkpoint brings its settings and progress.
+                    self.config = info.config.clone();
+                    self.step = info.step;
+                    self.losses = info.history.clone();
                     self.info = Some(Arc::new(*info));
                 }
                 Event::Steps { messages, steps_per_s } => {
@@ -137,7 +141,7 @@ impl Run {
                     }
                 }
                 Event::Stopped(reason) => self.stopped = Some(reason),
-                Event::Error(e) => self.notes.push(e),
+                Event::Error(e) | Event::Done(e) => self.notes.push(e),
             }
         }
         if self.notes.len() > 20 {

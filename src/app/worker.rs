@@ -97,6 +97,12 @@ pub enum Command {
     MeasureNfe,
     /// W2 at each descriptor of every split.
     MeasureDescriptors,
+    /// Write a checkpoint (a run folder, as `mixflow train` writes) into this folder.
+    #[cfg(not(target_arch = "wasm32"))]
+    Save(std::path::PathBuf),
+    /// Continue from a run folder written by `mixflow train` or by `Save`.
+    #[cfg(not(target_arch = "wasm32"))]
+    Open(std::path::PathBuf),
 }
 
 /// The velocity field on a grid at one time.
@@ -136,6 +142,9 @@ pub struct RunInfo {
     /// The backend actually used, and why it differs from the one asked for.
     pub backend: String,
     pub note: Option<String>,
+    /// Steps already trained and their losses (non-zero for a run opened from a checkpoint).
+    pub step: usize,
+    pub history: Vec<crate::train::Losses>,
 }
 
 /// Metrics tracked over training, read off a view.
@@ -162,6 +171,8 @@ pub enum Event {
     Stopped(String),
     /// A command could not be carried out; the run goes on as before.
     Error(String),
+    /// A command was carried out; what it did, for the user.
+    Done(String),
 }
 
 /// The app's end of a worker.
@@ -356,6 +367,23 @@ impl Worker {
                 },
                 None => true,
             },
+            #[cfg(not(target_arch = "wasm32"))]
+            Command::Save(dir) => match &self.trainer {
+                Some(trainer) => match trainer.save(&dir) {
+                    Ok(()) => self.emit(Event::Done(format!(
+                        "saved the checkpoint of step {} to {} (open it with `mixflow eval {}`)",
+                        trainer.steps_done(),
+                        dir.display(),
+                        dir.display()
+                    ))),
+                    Err(e) => self.emit(Event::Error(format!("the checkpoint was not saved: {e}"))),
+                },
+                None => self.emit(Event::Error(
+                    "the run has not started yet: there is no checkpoint to save".into(),
+                )),
+            },
+            #[cfg(not(target_arch = "wasm32"))]
+            Command::Open(dir) => self.open(&dir),
             Command::MeasureNfe => match self.measure_nfe().await {
                 Ok(curve) => self.emit(Event::Nfe(curve)),
                 Err(e) => self.emit(Event::Error(e)),
@@ -371,6 +399,25 @@ impl Worker {
         self.playing = playing;
         self.rate = RateMeter::default();
         self.emit(Event::Playing(playing))
+    }
+
+    /// Replaces the run by the one saved in `dir`; a folder that cannot be read leaves the run
+    /// as it was.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn open(&mut self, dir: &std::path::Path) -> bool {
+        match Trainer::resume(dir, |_| {}) {
+            Ok(trainer) => {
+                let note = format!("opened {} at step {}", dir.display(), trainer.steps_done());
+                let info = run_info(&trainer, trainer.config.backend.name().into(), Some(note));
+                self.trainer = Some(trainer);
+                self.mirror = None;
+                self.last_metric_step = None;
+                self.pending_view = None;
+                self.stale = true;
+                self.emit(Event::Started(Box::new(info)))
+            }
+            Err(e) => self.emit(Event::Error(format!("cannot open the checkpoint: {e}"))),
+        }
     }
 
     async fn reset(&mut self, config: TrainConfig) {
@@ -687,6 +734,8 @@ fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo
         w2_floor: metrics::w2(&a, &b),
         backend,
         note,
+        step: trainer.steps_done(),
+        history: trainer.history().to_vec(),
     }
 }
 

@@ -10,7 +10,7 @@ mod toy;
 
 pub use family::Family;
 pub use lowdim::LowDim;
-pub use table::{CsvSpec, read_csv};
+pub use table::{CsvSpec, read_csv, write_points};
 pub use toy::Toy;
 
 use crate::rng::Rng;

@@ -100,6 +100,18 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
     Ok((Points::new(data_idx.len(), data), desc))
 }
 
+/// Writes points as CSV with a header `x0, x1, …`: what `mixflow sample` and the app's export
+/// write, and what import reads back.
+pub fn write_points(out: impl std::io::Write, p: &Points) -> Result<(), String> {
+    let err = |e: csv::Error| format!("cannot write the points: {e}");
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record((0..p.dim).map(|d| format!("x{d}"))).map_err(err)?;
+    for r in p.rows() {
+        w.write_record(r.iter().map(f32::to_string)).map_err(err)?;
+    }
+    w.flush().map_err(|e| format!("cannot write the points: {e}"))
+}
+
 fn io_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Io(io) => io.to_string(),

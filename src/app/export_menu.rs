@@ -1,0 +1,262 @@
+//! The Export menu: files from what the runs show (see `export` for the formats), checkpoints
+//! saved by the workers and opened from run folders, and window captures: the canvases as a PNG,
+//! and the particle play-back as an animated GIF, one screenshot per frame at evenly spaced times.
+
+use super::MixflowApp;
+use super::export::{self, Export};
+use super::worker::Command;
+use eframe::egui;
+use std::sync::{Arc, Mutex};
+
+/// Frames of the play-back GIF (t = 0 to 1), their spacing, and the widest frame kept.
+const GIF_FRAMES: usize = 24;
+const GIF_DELAY_MS: u32 = 100;
+const GIF_MAX_WIDTH: u32 = 640;
+
+/// A capture of the canvases in progress, one screenshot at a time.
+pub struct Capture {
+    gif: bool,
+    frames: Vec<image::RgbaImage>,
+    /// The screenshot asked for and not yet arrived.
+    slot: Option<Arc<Mutex<Option<Arc<egui::ColorImage>>>>>,
+    /// The area cropped, and the time and play-back to restore afterwards.
+    rect: Option<egui::Rect>,
+    restore: (f32, bool),
+}
+
+impl Capture {
+    fn wanted(&self) -> usize {
+        if self.gif { GIF_FRAMES } else { 1 }
+    }
+
+    /// The scrubbed time of the frame being captured.
+    fn time(&self, current: f32) -> f32 {
+        if self.gif {
+            self.frames.len() as f32 / (GIF_FRAMES - 1) as f32
+        } else {
+            current
+        }
+    }
+}
+
+impl MixflowApp {
+    pub(super) fn export_menu(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Export", |ui| {
+            #[cfg(not(target_arch = "wasm32"))]
+            ui.horizontal(|ui| {
+                ui.label("Folder");
+                ui.text_edit_singleline(&mut self.export_folder);
+            });
+            let mut files: Vec<Result<Export, String>> = Vec::new();
+            if ui.button("Canvas as PNG").clicked() {
+                self.start_capture(false);
+            }
+            if ui.button("Play-back as GIF").clicked() {
+                self.start_capture(true);
+            }
+            ui.separator();
+            type Format = fn(&super::run::Run) -> Result<Export, String>;
+            let formats: [(&str, Format); 5] = [
+                ("Samples as CSV", |r| view_file(r, "samples.csv", export::samples_csv)),
+                ("Trajectories as CSV", |r| {
+                    view_file(r, "trajectories.csv", export::trajectories_csv)
+                }),
+                ("Metrics as JSON", |r| run_file(r, "metrics.json", export::metrics_json)),
+                ("Metrics as CSV", |r| run_file(r, "metrics.csv", export::metrics_csv)),
+                ("Configuration as TOML", |r| {
+                    run_file(r, "config.toml", |r| export::config_toml(&r.config))
+                }),
+            ];
+            for (label, format) in formats {
+                if ui.button(label).clicked() {
+                    files.extend(self.runs.iter().map(format));
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            self.checkpoint_items(ui);
+            for file in files {
+                let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export_folder)));
+                self.notes
+                    .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
+            }
+        });
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn checkpoint_items(&mut self, ui: &mut egui::Ui) {
+        ui.separator();
+        if ui
+            .button("Checkpoint (run folder)")
+            .on_hover_text("The model and optimiser state, as `mixflow train` writes it: eval, sample or resume it")
+            .clicked()
+        {
+            for run in &self.runs {
+                let dir = std::path::Path::new(&self.export_folder).join(export::run_stem(run));
+                run.send(Command::Save(dir));
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("Run folder");
+            ui.text_edit_singleline(&mut self.open_folder);
+            if ui
+                .button("Open")
+                .on_hover_text("Continue a run saved by `mixflow train` or by this menu")
+                .clicked()
+            {
+                let dir = std::path::PathBuf::from(self.open_folder.trim());
+                self.open_checkpoint(dir);
+            }
+        });
+    }
+
+    /// Continues the run in `dir` in place of the first run (leaving any demo or comparison).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn open_checkpoint(&mut self, dir: std::path::PathBuf) {
+        if self.demo.is_some() || self.settings.comparing {
+            self.settings.comparing = false;
+            self.leave_demo();
+        }
+        if let Some(run) = self.runs.first() {
+            run.send(Command::Open(dir));
+        }
+    }
+
+    fn start_capture(&mut self, gif: bool) {
+        if self.capture.is_some() {
+            return;
+        }
+        self.capture = Some(Capture {
+            gif,
+            frames: Vec::new(),
+            slot: None,
+            rect: None,
+            restore: (self.time, self.playback),
+        });
+        // The first frame is the one being drawn now.
+        self.playback = false;
+        if gif {
+            self.time = 0.0;
+        }
+    }
+
+    /// Before drawing: takes a screenshot that arrived, and sets the time of the next frame.
+    pub(super) fn capture_before_frame(&mut self, ctx: &egui::Context) {
+        let Some(capture) = &mut self.capture else {
+            return;
+        };
+        let arrived = capture.slot.as_ref().and_then(|s| s.lock().ok()?.take());
+        if let Some(image) = arrived {
+            capture.slot = None;
+            let frame = capture
+                .rect
+                .ok_or_else(|| "the canvas is not on screen".to_string())
+                .and_then(|rect| export::crop(&image, rect, ctx.pixels_per_point()));
+            match frame {
+                Ok(f) => capture.frames.push(f),
+                Err(e) => {
+                    self.notes.push(format!("not exported: {e}"));
+                    self.finish_capture(false);
+                    return;
+                }
+            }
+        }
+        let Some(capture) = &mut self.capture else {
+            return;
+        };
+        if capture.slot.is_none() {
+            if capture.frames.len() == capture.wanted() {
+                self.finish_capture(true);
+            } else {
+                self.playback = false;
+                self.time = capture.time(self.time);
+            }
+        }
+    }
+
+    /// After drawing: asks for a screenshot of the frame just drawn, when one is due.
+    pub(super) fn capture_after_frame(&mut self, ctx: &egui::Context, canvases: Option<egui::Rect>) {
+        let Some(capture) = &mut self.capture else {
+            return;
+        };
+        if capture.slot.is_some() {
+            return;
+        }
+        let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
+        capture.slot = Some(slot.clone());
+        capture.rect = canvases;
+        let waker = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(image);
+            }
+            waker.request_repaint();
+        });
+    }
+
+    fn finish_capture(&mut self, deliver: bool) {
+        let Some(capture) = self.capture.take() else {
+            return;
+        };
+        (self.time, self.playback) = capture.restore;
+        if !deliver {
+            return;
+        }
+        let stem = self.runs.first().map_or("mixflow".into(), export::run_stem);
+        let file = if capture.gif {
+            let frames = capture.frames.into_iter().map(shrink).collect();
+            export::gif(frames, GIF_DELAY_MS).map(|bytes| Export {
+                name: format!("{stem}-playback.gif"),
+                bytes,
+            })
+        } else {
+            let first = capture.frames.into_iter().next();
+            first.ok_or_else(|| "no frame was captured".to_string()).and_then(|f| {
+                Ok(Export {
+                    name: format!("{stem}-canvas.png"),
+                    bytes: export::png(&f)?,
+                })
+            })
+        };
+        let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export_folder)));
+        self.notes
+            .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
+    }
+}
+
+/// A frame no wider than the GIF keeps (GIFs are large; the play-back reads well at this size).
+fn shrink(frame: image::RgbaImage) -> image::RgbaImage {
+    let (w, h) = frame.dimensions();
+    if w <= GIF_MAX_WIDTH {
+        return frame;
+    }
+    let height = (h as u64 * GIF_MAX_WIDTH as u64 / w as u64).max(1) as u32;
+    image::imageops::resize(&frame, GIF_MAX_WIDTH, height, image::imageops::FilterType::Triangle)
+}
+
+/// A file made from the run's newest view.
+fn view_file(
+    run: &super::run::Run,
+    suffix: &str,
+    format: fn(&super::worker::View) -> Result<Vec<u8>, String>,
+) -> Result<Export, String> {
+    let view = run
+        .view
+        .as_ref()
+        .ok_or_else(|| format!("{}: no view of the model yet", run.label()))?;
+    Ok(Export {
+        name: format!("{}-{suffix}", export::run_stem(run)),
+        bytes: format(view)?,
+    })
+}
+
+/// A file made from the run's settings and history.
+fn run_file(
+    run: &super::run::Run,
+    suffix: &str,
+    format: impl Fn(&super::run::Run) -> Result<Vec<u8>, String>,
+) -> Result<Export, String> {
+    Ok(Export {
+        name: format!("{}-{suffix}", export::run_stem(run)),
+        bytes: format(run)?,
+    })
+}
