@@ -4,7 +4,6 @@
 
 use super::MixflowApp;
 use super::export::{self, Export};
-use super::worker::Command;
 use eframe::egui;
 use std::sync::{Arc, Mutex};
 
@@ -92,7 +91,7 @@ impl MixflowApp {
         {
             for run in &self.runs {
                 let dir = std::path::Path::new(&self.export_folder).join(export::run_stem(run));
-                run.send(Command::Save(dir));
+                run.send(super::worker::Command::Save(dir));
             }
         }
         ui.horizontal(|ui| {
@@ -117,7 +116,7 @@ impl MixflowApp {
             self.leave_demo();
         }
         if let Some(run) = self.runs.first() {
-            run.send(Command::Open(dir));
+            run.send(super::worker::Command::Open(dir));
         }
     }
 

@@ -183,6 +183,7 @@ pub struct MixflowApp {
     stepper: stepper::Stepper,
     /// Where exports go on the desktop, and the run folder to open (the Export menu's fields).
     export_folder: String,
+    #[cfg(not(target_arch = "wasm32"))]
     open_folder: String,
     capture: Option<export_menu::Capture>,
     /// The canvases' area in the last frame.
@@ -289,6 +290,7 @@ impl MixflowApp {
             before_demo: None,
             stepper: Default::default(),
             export_folder,
+            #[cfg(not(target_arch = "wasm32"))]
             open_folder: String::new(),
             capture: None,
             canvases: None,
