@@ -271,7 +271,7 @@ fn the_export_menu_writes_files_and_a_folder_that_cannot_be_written_says_why() {
     let read = |suffix: &str| std::fs::read_to_string(format!("{}-{suffix}", stem.display())).unwrap();
     let samples = mixflow::data::read_csv(&dir.join("moons-rf-step1-samples.csv"), &Default::default())
         .unwrap()
-        .0;
+        .data;
     assert_eq!((samples.len(), samples.dim), (2000, 2), "the view's 2,000 particles");
     assert!(read("trajectories.csv").starts_with("particle,t,x0,x1\n0,0,"));
     assert!(read("metrics.csv").starts_with("step,flow_loss,base_loss,kl,w2,curvature\n1,"));

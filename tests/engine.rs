@@ -353,9 +353,10 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
         descriptor_cols: c.iter().map(|s| s.to_string()).collect(),
     };
     let good = csv_file("good.csv", "a,b,label\n1,2,0\n3,4,1\n5,6,1\n");
-    let (data, desc) = read_csv(&good, &spec(&["b", "a"], &["label"])).unwrap();
-    assert_eq!(data.data, vec![2.0, 1.0, 4.0, 3.0, 6.0, 5.0]);
-    assert_eq!(desc.unwrap().data, vec![0.0, 1.0, 1.0]);
+    let table = read_csv(&good, &spec(&["b", "a"], &["label"])).unwrap();
+    assert_eq!(table.data.data, vec![2.0, 1.0, 4.0, 3.0, 6.0, 5.0]);
+    assert_eq!(table.descriptors.unwrap().data, vec![0.0, 1.0, 1.0]);
+    assert!(!table.truncated);
     let ds = Dataset::load(&DatasetRequest {
         name: format!("csv:{}", good.display()),
         csv: Some(spec(&["a", "b"], &["label"])),
@@ -393,6 +394,51 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
     );
     let err = read_csv(std::path::Path::new("/no/such/file.csv"), &CsvSpec::default()).unwrap_err();
     assert!(err.contains("/no/such/file.csv"), "{err}");
+}
+
+#[test]
+fn a_huge_csv_is_cut_at_the_row_limit_and_says_so() {
+    use mixflow::data::MAX_ROWS;
+    let mut text = String::from("x,y\n");
+    for i in 0..MAX_ROWS + 5 {
+        text.push_str(&format!("{},{}\n", i % 7, i % 5));
+    }
+    let path = csv_file("huge.csv", &text);
+    let table = read_csv(&path, &CsvSpec::default()).unwrap();
+    assert!(table.truncated);
+    assert_eq!(table.data.len(), MAX_ROWS);
+    let ds = Dataset::load(&DatasetRequest {
+        name: format!("csv:{}", path.display()),
+        ..Default::default()
+    })
+    .unwrap();
+    let note = ds.note.unwrap();
+    assert!(
+        note.ends_with("huge.csv: the file has more than 200000 rows; only the first 200000 were read"),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_table_kept_in_memory_loads_like_a_file_and_previews_without_reading_it_all() {
+    mixflow::data::remember("dropped/points.csv", b"x,y,class\n0,1,0\n2,3,1\n4,5,1\n".to_vec());
+    let ds = Dataset::load(&DatasetRequest {
+        name: "csv:dropped/points.csv".into(),
+        csv: Some(CsvSpec {
+            data_cols: vec![],
+            descriptor_cols: vec!["class".into()],
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((ds.dim, ds.descriptor_dim, ds.conditions.len()), (2, 1, 2));
+    let preview = mixflow::data::preview(std::path::Path::new("dropped/points.csv"), 2).unwrap();
+    assert_eq!(preview.headers, ["x", "y", "class"]);
+    assert_eq!(preview.rows, [["0", "1", "0"], ["2", "3", "1"]]);
+    let e = mixflow::data::preview(std::path::Path::new("dropped/none.csv"), 2)
+        .err()
+        .unwrap();
+    assert!(e.starts_with("dropped/none.csv: cannot read"), "{e}");
 }
 
 #[test]

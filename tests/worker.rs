@@ -186,7 +186,7 @@ fn checkpoints_go_from_the_app_to_the_cli_and_back() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cli = mixflow::data::read_csv(&csv, &Default::default()).unwrap().0;
+    let cli = mixflow::data::read_csv(&csv, &Default::default()).unwrap().data;
 
     // The same five steps in-process, sampled as the CLI samples.
     let mut trainer = Trainer::new(config.clone()).unwrap();

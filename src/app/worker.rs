@@ -733,7 +733,11 @@ fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo
         data_sample,
         w2_floor: metrics::w2(&a, &b),
         backend,
-        note,
+        // The data's own note (a file cut at the row limit) after the device's.
+        note: note
+            .into_iter()
+            .chain(trainer.dataset.note.clone())
+            .reduce(|a, b| format!("{a}; {b}")),
         step: trainer.steps_done(),
         history: trainer.history().to_vec(),
     }

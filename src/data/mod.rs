@@ -10,7 +10,7 @@ mod toy;
 
 pub use family::Family;
 pub use lowdim::LowDim;
-pub use table::{CsvSpec, read_csv, write_points};
+pub use table::{CsvSpec, MAX_ROWS, Preview, Table, preview, read_csv, remember, write_points};
 pub use toy::Toy;
 
 use crate::rng::Rng;
@@ -139,6 +139,8 @@ pub struct Dataset {
     pub descriptor_dim: usize,
     /// Empty for unconditional data.
     pub conditions: Vec<Condition>,
+    /// Something the user should know about the data (a file cut at the row limit).
+    pub note: Option<String>,
     generator: Generator,
 }
 
@@ -169,6 +171,7 @@ impl Dataset {
                 dim: 2,
                 descriptor_dim: conditions[0].descriptor.len(),
                 conditions,
+                note: None,
                 generator: Generator::Family(family),
             });
         }
@@ -185,6 +188,7 @@ impl Dataset {
                 dim,
                 descriptor_dim: lowdim::DESCRIPTOR_DIM,
                 conditions: lowdim.conditions(),
+                note: None,
                 generator: Generator::LowDim(lowdim),
             });
         }
@@ -200,6 +204,7 @@ impl Dataset {
             dim,
             descriptor_dim: 0,
             conditions: Vec::new(),
+            note: None,
             generator,
         }
     }
@@ -224,6 +229,7 @@ impl Dataset {
             dim,
             descriptor_dim,
             conditions,
+            note: None,
             generator: Generator::Table(tables),
         }
     }

@@ -4,6 +4,7 @@
 use super::{Dataset, Points};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CsvSpec {
@@ -12,13 +13,31 @@ pub struct CsvSpec {
     pub descriptor_cols: Vec<String>,
 }
 
+/// Rows read from one file at most; a longer file is cut there, and the dataset says so.
+pub const MAX_ROWS: usize = 200_000;
+
+/// Tables held in memory under a name, for data that has no path: a file dropped on the browser
+/// page, points drawn by hand. `csv:NAME` finds them before looking on disk.
+static MEMORY: Mutex<BTreeMap<String, Arc<[u8]>>> = Mutex::new(BTreeMap::new());
+
+/// Keeps `bytes` (CSV text) under `name`, replacing an earlier table of that name.
+pub fn remember(name: &str, bytes: Vec<u8>) {
+    if let Ok(mut m) = MEMORY.lock() {
+        m.insert(name.to_string(), bytes.into());
+    }
+}
+
+fn remembered(name: &str) -> Option<Arc<[u8]>> {
+    MEMORY.lock().ok()?.get(name).cloned()
+}
+
 pub(super) fn load(path: &str, spec: &CsvSpec) -> Result<Dataset, String> {
-    let (data, descriptors) = read_csv(Path::new(path), spec)?;
-    let dim = data.dim;
+    let table = read_csv(Path::new(path), spec)?;
+    let dim = table.data.dim;
     // Group rows by descriptor, in first-seen order made stable by the descriptor's bit pattern.
     let mut groups: BTreeMap<Vec<u32>, (Vec<f32>, Vec<f32>)> = BTreeMap::new();
-    for (i, row) in data.rows().enumerate() {
-        let d: &[f32] = descriptors.as_ref().map_or(&[], |p| p.row(i));
+    for (i, row) in table.data.rows().enumerate() {
+        let d: &[f32] = table.descriptors.as_ref().map_or(&[], |p| p.row(i));
         let entry = groups
             .entry(d.iter().map(|x| x.to_bits()).collect())
             .or_insert_with(|| (d.to_vec(), Vec::new()));
@@ -28,16 +47,71 @@ pub(super) fn load(path: &str, spec: &CsvSpec) -> Result<Dataset, String> {
         .into_values()
         .map(|(d, rows)| (d, Points::new(dim, rows)))
         .collect();
-    Ok(Dataset::from_table(format!("csv:{path}"), dim, groups))
+    let mut dataset = Dataset::from_table(format!("csv:{path}"), dim, groups);
+    dataset.note = table.truncated.then(|| truncation_note(path));
+    Ok(dataset)
 }
 
-/// Reads the chosen columns: (data rows, descriptor rows if any descriptor column was chosen).
-pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>), String> {
-    let file = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("{file}: cannot read: {}", io_reason(&e)))?;
+fn truncation_note(path: &str) -> String {
+    format!("{path}: the file has more than {MAX_ROWS} rows; only the first {MAX_ROWS} were read")
+}
+
+/// The chosen columns of a CSV file.
+#[derive(Debug)]
+pub struct Table {
+    pub data: Points,
+    /// Present when descriptor columns were chosen.
+    pub descriptors: Option<Points>,
+    /// The file had more than [`MAX_ROWS`] rows; the rest were not read.
+    pub truncated: bool,
+}
+
+/// Reads the chosen columns of the table `path` names (in memory, or on disk), streaming at
+/// most [`MAX_ROWS`] rows.
+pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<Table, String> {
+    let file = path.display().to_string();
+    match remembered(&file) {
+        Some(bytes) => read_table(&bytes[..], &file, spec),
+        None => {
+            let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+            read_table(std::io::BufReader::new(f), &file, spec)
+        }
+    }
+}
+
+/// The header and first rows of a table, as text, for the import preview.
+#[derive(Debug)]
+pub struct Preview {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The header and up to `n` rows of the table `path` names, without reading the rest.
+pub fn preview(path: &Path, n: usize) -> Result<Preview, String> {
+    let file = path.display().to_string();
+    let rows = |reader: &mut csv::Reader<Box<dyn std::io::Read + '_>>| -> Result<Preview, String> {
+        let headers = headers(reader, &file)?;
+        let mut rows = Vec::new();
+        for (i, record) in reader.records().take(n).enumerate() {
+            let record = record.map_err(|e| format!("{file}: row {}: {e}", i + 2))?;
+            rows.push(record.iter().map(str::to_string).collect());
+        }
+        Ok(Preview { headers, rows })
+    };
+    match remembered(&file) {
+        Some(bytes) => rows(&mut reader(Box::new(&bytes[..]))),
+        None => {
+            let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+            rows(&mut reader(Box::new(std::io::BufReader::new(f))))
+        }
+    }
+}
+
+fn reader<'a>(input: Box<dyn std::io::Read + 'a>) -> csv::Reader<Box<dyn std::io::Read + 'a>> {
+    csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input)
+}
+
+fn headers<R: std::io::Read>(reader: &mut csv::Reader<R>, file: &str) -> Result<Vec<String>, String> {
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("{file}: cannot read the header row: {e}"))?
@@ -47,6 +121,12 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
     if headers.iter().all(String::is_empty) {
         return Err(format!("{file}: the file is empty (no header row)"));
     }
+    Ok(headers)
+}
+
+fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<Table, String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+    let headers = headers(&mut reader, file)?;
     let find = |name: &String| {
         headers.iter().position(|h| h == name).ok_or_else(|| {
             format!(
@@ -65,7 +145,12 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
         return Err(format!("{file}: no data columns left after the descriptor columns"));
     }
     let (mut data, mut desc) = (Vec::new(), Vec::new());
+    let mut truncated = false;
     for (i, record) in reader.records().enumerate() {
+        if i == MAX_ROWS {
+            truncated = true;
+            break;
+        }
         // Row numbers as a spreadsheet shows them: the header is row 1.
         let row = i + 2;
         let record = record.map_err(|e| format!("{file}: row {row}: {e}"))?;
@@ -96,8 +181,12 @@ pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<(Points, Option<Points>),
     if data.is_empty() {
         return Err(format!("{file}: no data rows after the header"));
     }
-    let desc = (!desc_idx.is_empty()).then(|| Points::new(desc_idx.len(), desc));
-    Ok((Points::new(data_idx.len(), data), desc))
+    let descriptors = (!desc_idx.is_empty()).then(|| Points::new(desc_idx.len(), desc));
+    Ok(Table {
+        data: Points::new(data_idx.len(), data),
+        descriptors,
+        truncated,
+    })
 }
 
 /// Writes points as CSV with a header `x0, x1, …`: what `mixflow sample` and the app's export
@@ -110,11 +199,4 @@ pub fn write_points(out: impl std::io::Write, p: &Points) -> Result<(), String> 
         w.write_record(r.iter().map(f32::to_string)).map_err(err)?;
     }
     w.flush().map_err(|e| format!("cannot write the points: {e}"))
-}
-
-fn io_reason(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => e.to_string(),
-    }
 }
