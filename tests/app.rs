@@ -297,3 +297,74 @@ fn the_export_menu_writes_files_and_a_folder_that_cannot_be_written_says_why() {
     h.get_by_label("Step").click();
     wait_for_label(&mut h, "rf · step 1");
 }
+
+/// A file dropped on the window, as the desktop integration hands it over.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl eframe::egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn drop_file(h: &mut Harness<'static, MixflowApp>, path: &std::path::Path) {
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+    h.run_steps(2);
+}
+
+#[test]
+fn a_dropped_csv_is_previewed_and_trained_on_and_bad_files_name_row_and_column() {
+    let dir = std::env::temp_dir().join(format!("mixflow-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("two-classes.csv");
+    let mut text = String::from("x,y,class\n");
+    for i in 0..200 {
+        let (c, a) = (i % 2, i as f32 * 0.1);
+        text.push_str(&format!("{},{},{c}\n", a.cos() + 3.0 * c as f32, a.sin()));
+    }
+    std::fs::write(&good, text).unwrap();
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    drop_file(&mut h, &good);
+    wait_for_label(&mut h, "Import CSV");
+    // The preview guessed `class` as the descriptor.
+    wait_for_label(&mut h, "2 data column(s), 1 descriptor column(s)");
+    h.get_by_label("Train on this file").click();
+    wait_for_label(&mut h, &format!("csv:{} · 2D", good.display()));
+    // Two classes: the descriptor explorer lists them.
+    wait_for_label(&mut h, "Descriptor");
+
+    let cases = [
+        (
+            "bad.csv",
+            "x,y\n1,2\n3,oops\n",
+            "row 3, column `y`: `oops` is not a number",
+        ),
+        ("empty.csv", "", "the file is empty (no header row)"),
+        ("header-only.csv", "x,y\n", "no data rows after the header"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        drop_file(&mut h, &path);
+        if h.query_by_label("Train on this file").is_some() {
+            h.get_by_label("Train on this file").click();
+        }
+        wait_for_label(&mut h, &format!("{}: {expected}", path.display()));
+        // The run on the good file goes on.
+        assert!(
+            h.query_all_by_label_contains(&format!("csv:{} · 2D", good.display()))
+                .next()
+                .is_some(),
+            "{name}: the current run is kept"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,7 @@ pub mod demo;
 mod explorer;
 pub mod export;
 mod export_menu;
+mod import;
 mod page;
 mod panels;
 pub mod run;
@@ -188,6 +189,10 @@ pub struct MixflowApp {
     capture: Option<export_menu::Capture>,
     /// The canvases' area in the last frame.
     canvases: Option<egui::Rect>,
+    import: import::Import,
+    /// Files dropped on the page, once the browser has read them.
+    #[cfg(target_arch = "wasm32")]
+    dropped: Arc<std::sync::Mutex<Vec<(String, Result<Vec<u8>, String>)>>>,
 }
 
 impl MixflowApp {
@@ -294,6 +299,9 @@ impl MixflowApp {
             open_folder: String::new(),
             capture: None,
             canvases: None,
+            import: Default::default(),
+            #[cfg(target_arch = "wasm32")]
+            dropped: Default::default(),
         };
         let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
         app.set_presenter(&cc.egui_ctx, presenter);
@@ -420,6 +428,58 @@ impl MixflowApp {
         self.descriptor.clear();
         self.plane = None;
         self.sent_view = None;
+    }
+
+    /// A CSV file dropped on the window opens in the import window: by path on the desktop, kept
+    /// in memory under its name in the browser (which gives bytes, read asynchronously, not paths).
+    fn take_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        for file in dropped {
+            #[cfg(not(target_arch = "wasm32"))]
+            self.import.open_file(&file.path().display().to_string());
+            #[cfg(target_arch = "wasm32")]
+            {
+                let (slot, waker) = (self.dropped.clone(), ctx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let name = format!("dropped/{}", file.path().display());
+                    let bytes = file.bytes_async().await;
+                    if let Ok(mut s) = slot.lock() {
+                        s.push((name, bytes));
+                    }
+                    waker.request_repaint();
+                });
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        for (name, bytes) in self
+            .dropped
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+        {
+            match bytes {
+                Ok(bytes) => {
+                    crate::data::remember(&name, bytes);
+                    self.import.open_file(&name);
+                }
+                Err(e) => self
+                    .notes
+                    .push(format!("{name}: the dropped file could not be read: {e}")),
+            }
+        }
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let layer = egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop-hint"));
+            let painter = ctx.layer_painter(layer);
+            let screen = ctx.content_rect();
+            painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop a CSV file to import it",
+                egui::FontId::proportional(28.0),
+                egui::Color32::WHITE,
+            );
+        }
     }
 
     /// Opens a guided demo at one of its captions: its runs from scratch and its view.
@@ -639,6 +699,13 @@ impl MixflowApp {
                 }
             }
             self.demo_menu(ui);
+            if ui
+                .button("Import CSV")
+                .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)")
+                .clicked()
+            {
+                self.import.open = true;
+            }
             self.export_menu(ui);
             ui.separator();
             if let Some(run) = self.runs.first() {
@@ -1097,6 +1164,15 @@ impl eframe::App for MixflowApp {
             && let Some(run) = self.runs.first()
         {
             self.stepper.show(ui.ctx(), run);
+        }
+        self.take_dropped_files(ui.ctx());
+        if self.import.open
+            && let Some(config) = self.import.show(ui.ctx(), &self.settings.config)
+        {
+            self.settings.config = config;
+            self.draft = self.settings.config.clone();
+            self.settings.comparing = false;
+            self.leave_demo();
         }
         self.capture_after_frame(ui.ctx(), self.canvases);
         self.scripted_exit(ui);

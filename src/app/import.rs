@@ -1,0 +1,172 @@
+//! The CSV import window: a file picked by path, dropped on the window (a path on the desktop,
+//! the bytes in the browser), previewed, its columns assigned to data or descriptor, and checked
+//! in full before any run restarts, so a bad file leaves the current run as it was and the error
+//! names the row and column.
+
+use crate::config::TrainConfig;
+use crate::data::{CsvSpec, Dataset, Preview};
+use eframe::egui;
+use std::path::Path;
+
+/// Rows shown in the preview.
+const PREVIEW_ROWS: usize = 8;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Data,
+    Descriptor,
+    Ignored,
+}
+
+#[derive(Default)]
+pub struct Import {
+    pub open: bool,
+    /// A path on disk, or the name a dropped file is kept under in memory.
+    path: String,
+    preview: Option<Preview>,
+    roles: Vec<Role>,
+    error: Option<String>,
+}
+
+impl Import {
+    /// Opens the window on `path`, with its preview.
+    pub fn open_file(&mut self, path: &str) {
+        self.open = true;
+        self.path = path.to_string();
+        self.load_preview();
+    }
+
+    fn load_preview(&mut self) {
+        self.preview = None;
+        self.error = None;
+        match crate::data::preview(Path::new(self.path.trim()), PREVIEW_ROWS) {
+            Ok(p) => {
+                // A column named like a label or condition is a descriptor until the user says otherwise.
+                self.roles = p
+                    .headers
+                    .iter()
+                    .map(|h| match h.to_lowercase().as_str() {
+                        "label" | "class" | "condition" | "descriptor" | "c" => Role::Descriptor,
+                        _ => Role::Data,
+                    })
+                    .collect();
+                self.preview = Some(p);
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The window; returns the settings to train with once the user accepts a file that loads.
+    pub fn show(&mut self, ctx: &egui::Context, current: &TrainConfig) -> Option<TrainConfig> {
+        let mut open = self.open;
+        let mut accepted = None;
+        egui::Window::new("Import CSV")
+            .open(&mut open)
+            .default_width(520.0)
+            .show(ctx, |ui| accepted = self.contents(ui, current));
+        self.open = open && accepted.is_none();
+        accepted
+    }
+
+    fn contents(&mut self, ui: &mut egui::Ui, current: &TrainConfig) -> Option<TrainConfig> {
+        #[cfg(not(target_arch = "wasm32"))]
+        ui.horizontal(|ui| {
+            ui.label("File");
+            let field = ui.text_edit_singleline(&mut self.path);
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Preview").clicked() || enter {
+                self.load_preview();
+            }
+        });
+        ui.label("…or drop a .csv file on the window. The first row names the columns.");
+        if let Some(e) = &self.error {
+            ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
+        }
+        let preview = self.preview.as_ref()?;
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            egui::Grid::new("import-preview").striped(true).show(ui, |ui| {
+                for (i, name) in preview.headers.iter().enumerate() {
+                    ui.vertical(|ui| {
+                        ui.strong(name);
+                        egui::ComboBox::from_id_salt(("role", i))
+                            .selected_text(role_name(self.roles[i]))
+                            .show_ui(ui, |ui| {
+                                for role in [Role::Data, Role::Descriptor, Role::Ignored] {
+                                    ui.selectable_value(&mut self.roles[i], role, role_name(role));
+                                }
+                            });
+                    });
+                }
+                ui.end_row();
+                for row in &preview.rows {
+                    for cell in row {
+                        ui.label(cell);
+                    }
+                    ui.end_row();
+                }
+            });
+        });
+        let pick = |role| -> Vec<String> {
+            preview
+                .headers
+                .iter()
+                .zip(&self.roles)
+                .filter(|(_, r)| **r == role)
+                .map(|(h, _)| h.clone())
+                .collect()
+        };
+        let spec = CsvSpec {
+            data_cols: pick(Role::Data),
+            descriptor_cols: pick(Role::Descriptor),
+        };
+        ui.label(format!(
+            "{} data column(s), {} descriptor column(s); rows with the same descriptor form one condition.",
+            spec.data_cols.len(),
+            spec.descriptor_cols.len()
+        ));
+        if !ui.button("Train on this file").clicked() {
+            return None;
+        }
+        if spec.data_cols.is_empty() {
+            self.error = Some("choose at least one data column".into());
+            return None;
+        }
+        let config = TrainConfig {
+            dataset: format!("csv:{}", self.path.trim()),
+            source: "gaussian".into(),
+            data_cols: spec.data_cols,
+            descriptor_cols: spec.descriptor_cols,
+            ..current.clone()
+        };
+        match checked(config) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+/// The config when its data loads in full and the run's settings suit it.
+pub fn checked(mut config: TrainConfig) -> Result<TrainConfig, String> {
+    let dataset = Dataset::load(&config.dataset_request())?;
+    // A method that needs descriptors falls back to its unconditional counterpart, and a
+    // minibatch holds at most as many descriptor groups as the data has.
+    if !dataset.is_conditional() && config.method == crate::method::Method::COt {
+        config.method = crate::method::Method::OtCfm;
+    }
+    if dataset.is_conditional() {
+        config.groups = config.groups.clamp(1, dataset.conditions.len());
+    }
+    config.validate(&dataset)?;
+    Ok(config)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Data => "data",
+        Role::Descriptor => "descriptor",
+        Role::Ignored => "ignored",
+    }
+}
