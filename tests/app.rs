@@ -368,3 +368,54 @@ fn a_dropped_csv_is_previewed_and_trained_on_and_bad_files_name_row_and_column()
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn points_drawn_on_the_canvas_train_once_there_are_enough() {
+    use eframe::egui::{Event, PointerButton, Pos2, vec2};
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Draw data").click();
+    wait_for_label(&mut h, "0 points");
+    h.get_by_label("Train on the drawing").click();
+    wait_for_label(&mut h, "draw at least 50 points to train on (the drawing has 0)");
+    let centre = h
+        .get_all_by_role(eframe::egui::accesskit::Role::Canvas)
+        .next()
+        .unwrap()
+        .rect()
+        .center();
+    let at = |dx: f32| Pos2::from(centre) + vec2(dx, 0.0);
+    let press = |pos: Pos2, pressed: bool| Event::PointerButton {
+        pos,
+        button: PointerButton::Primary,
+        pressed,
+        modifiers: Default::default(),
+    };
+    h.input_mut().events.push(Event::PointerMoved(at(-60.0)));
+    h.input_mut().events.push(press(at(-60.0), true));
+    for i in 0..30 {
+        h.input_mut()
+            .events
+            .push(Event::PointerMoved(at(-60.0 + 4.0 * i as f32)));
+        h.run_steps(1);
+    }
+    h.input_mut().events.push(press(at(60.0), false));
+    h.run_steps(2);
+    let sprayed = h
+        .query_all_by_label_contains(" points")
+        .filter_map(|n| {
+            n.accesskit_node()
+                .value()?
+                .strip_suffix(" points")?
+                .parse::<usize>()
+                .ok()
+        })
+        .next()
+        .expect("the drawing counts its points");
+    assert!(
+        sprayed >= 100,
+        "a 30-frame stroke sprays 4 points a frame, got {sprayed}"
+    );
+    h.get_by_label("Train on the drawing").click();
+    wait_for_label(&mut h, "csv:drawing.csv · 2D");
+}

@@ -14,6 +14,19 @@ pub struct CanvasOutput {
     pub hover: Option<[f32; 2]>,
     /// Where the canvas is on screen (what the PNG and GIF exports crop).
     pub rect: egui::Rect,
+    /// While drawing: the data point under the held primary button.
+    pub pressed: Option<[f32; 2]>,
+    /// Data units per screen point (a brush's radius in data units).
+    pub units_per_point: f32,
+}
+
+/// Points being drawn by hand, painted over the layers; while there is one, dragging draws
+/// instead of panning.
+pub struct Sketch<'a> {
+    pub points: &'a [[f32; 2]],
+    pub classes: &'a [u8],
+    /// Brush radius in screen points, outlined at the pointer.
+    pub brush: f32,
 }
 
 /// What a canvas draws: the scene (uploaded again only when `version` changes), how, and when.
@@ -32,6 +45,7 @@ pub fn show(
     camera: &mut Option<Camera>,
     fit: Bounds,
     drawn: Drawn,
+    sketch: Option<Sketch>,
 ) -> CanvasOutput {
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "canvas"));
@@ -45,7 +59,7 @@ pub fn show(
         center: [0.0, 0.0],
         units_per_point: 0.01,
     });
-    if response.dragged() {
+    if response.dragged() && sketch.is_none() {
         let d = response.drag_delta();
         cam.center[0] -= d.x * cam.units_per_point;
         cam.center[1] += d.y * cam.units_per_point;
@@ -80,7 +94,28 @@ pub fn show(
     ));
     axes(&painter, rect, cam);
     let hover = response.hover_pos().map(|p| cam.to_data(offset(p)));
-    CanvasOutput { hover, rect }
+    let mut pressed = None;
+    if let Some(sketch) = sketch {
+        let screen = |p: [f32; 2]| {
+            let s = cam.to_screen(p);
+            rect.center() + egui::vec2(s[0], s[1])
+        };
+        for (p, &c) in sketch.points.iter().zip(sketch.classes) {
+            painter.circle_filled(screen(*p), 2.0, super::drawing::class_color(c));
+        }
+        if let Some(pos) = response.hover_pos() {
+            painter.circle_stroke(pos, sketch.brush, egui::Stroke::new(1.0, egui::Color32::from_gray(200)));
+        }
+        if response.is_pointer_button_down_on() {
+            pressed = response.interact_pointer_pos().map(|p| cam.to_data(offset(p)));
+        }
+    }
+    CanvasOutput {
+        hover,
+        rect,
+        pressed,
+        units_per_point: cam.units_per_point,
+    }
 }
 
 /// Faint lines through the data origin, so pan and zoom have a reference.

@@ -6,6 +6,7 @@
 mod canvas;
 mod charts;
 pub mod demo;
+mod drawing;
 mod explorer;
 pub mod export;
 mod export_menu;
@@ -190,6 +191,7 @@ pub struct MixflowApp {
     /// The canvases' area in the last frame.
     canvases: Option<egui::Rect>,
     import: import::Import,
+    drawing: drawing::Drawing,
     /// Files dropped on the page, once the browser has read them.
     #[cfg(target_arch = "wasm32")]
     dropped: Arc<std::sync::Mutex<Vec<(String, Result<Vec<u8>, String>)>>>,
@@ -300,6 +302,7 @@ impl MixflowApp {
             capture: None,
             canvases: None,
             import: Default::default(),
+            drawing: Default::default(),
             #[cfg(target_arch = "wasm32")]
             dropped: Default::default(),
         };
@@ -699,6 +702,8 @@ impl MixflowApp {
                 }
             }
             self.demo_menu(ui);
+            ui.toggle_value(&mut self.drawing.active, "Draw data")
+                .on_hover_text("Draw your own 2D data on the canvas, then train on it");
             if ui
                 .button("Import CSV")
                 .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)")
@@ -970,6 +975,7 @@ impl MixflowApp {
         };
         let mut hover = None;
         let mut canvases: Option<egui::Rect> = None;
+        let mut pressed = None;
         for row in 0..rows {
             ui.horizontal(|ui| {
                 for i in row * cols..((row + 1) * cols).min(n) {
@@ -988,14 +994,25 @@ impl MixflowApp {
                             style,
                             time: self.time,
                         };
-                        let out = canvas::show(ui, id, size, &mut self.camera, fit, drawn);
+                        let sketch = self.drawing.active.then_some(canvas::Sketch {
+                            points: &self.drawing.points,
+                            classes: &self.drawing.classes,
+                            brush: self.drawing.brush,
+                        });
+                        let out = canvas::show(ui, id, size, &mut self.camera, fit, drawn, sketch);
                         hover = hover.or(out.hover);
+                        pressed = pressed.or(out.pressed.map(|p| (p, out.units_per_point)));
                         canvases = Some(canvases.map_or(out.rect, |r| r.union(out.rect)));
                     });
                 }
             });
         }
         self.canvases = canvases;
+        if let Some((at, units_per_point)) = pressed {
+            self.drawing.stroke(at, units_per_point);
+            // Keep spraying while the pointer is held still.
+            ui.ctx().request_repaint();
+        }
         if let Some(p) = hover {
             ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
         }
@@ -1140,6 +1157,22 @@ impl eframe::App for MixflowApp {
         });
         if let Some(position) = self.demo {
             egui::Panel::top("demo").show(ui, |ui| self.demo_bar(ui, position));
+        }
+        if self.drawing.active {
+            egui::Panel::top("drawing").show(ui, |ui| {
+                if self.drawing.controls(ui) {
+                    match self.drawing.run_config(&self.settings.config) {
+                        Ok(config) => {
+                            self.settings.config = config;
+                            self.draft = self.settings.config.clone();
+                            self.settings.comparing = false;
+                            self.drawing.active = false;
+                            self.leave_demo();
+                        }
+                        Err(e) => self.notes.push(e),
+                    }
+                }
+            });
         }
         if !self.presenter {
             egui::Panel::left("settings")
