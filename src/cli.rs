@@ -89,7 +89,14 @@ enum Command {
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
     /// List the guided demos (open one with `mixflow gui --demo NAME`).
-    Demos,
+    Demos {
+        /// Train every demo run for --steps and write its cached start (and config) into this
+        /// folder: what `assets/demos/` bundles so a demo opens already trained.
+        #[arg(long, value_name = "DIR")]
+        bake: Option<PathBuf>,
+        #[arg(long, default_value_t = 1000, requires = "bake")]
+        steps: usize,
+    },
     /// Time the reference workloads of SPEC section 8 (B1 to B5); `bench/compare.sh` sets them
     /// beside PyTorch's.
     Bench(BenchArgs),
@@ -434,10 +441,11 @@ pub fn main() -> ExitCode {
             out,
         }) => run_experiment(experiment, seeds, steps, json, &out),
         Some(Command::Datasets) => list_datasets(),
-        Some(Command::Demos) => {
+        Some(Command::Demos { bake: None, .. }) => {
             list_demos();
             Ok(())
         }
+        Some(Command::Demos { bake: Some(dir), steps }) => bake_demo_starts(&dir, steps),
         Some(Command::Bench(args)) => run_bench(&args),
         Some(Command::Gui(args)) => gui(args),
         None if has_display() => gui(GuiArgs::default()),
@@ -597,6 +605,28 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         checkpoint: args.checkpoint,
         exports: args.exports,
     })
+}
+
+fn bake_demo_starts(dir: &Path, steps: usize) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    for demo in DEMOS {
+        for (i, (label, config)) in demo.runs(BackendKind::Cpu).into_iter().enumerate() {
+            if steps >= config.steps {
+                return Err(format!("--steps must be below the demo runs' {} steps", config.steps));
+            }
+            let mut trainer = Trainer::new(config.clone())?;
+            for _ in 0..steps {
+                trainer.step().map_err(|e| format!("{} / {label}: {e}", demo.name))?;
+            }
+            let stem = dir.join(format!("{}-{i}", demo.name));
+            let bytes = pollster::block_on(trainer.cached_start())?;
+            let io = |e: std::io::Error| format!("{}: cannot write: {e}", stem.display());
+            std::fs::write(stem.with_extension("start"), &bytes).map_err(io)?;
+            write_json(&stem.with_extension("json"), &config)?;
+            println!("{}/{label}: {} bytes at step {steps}", demo.name, bytes.len());
+        }
+    }
+    Ok(())
 }
 
 fn list_demos() {

@@ -462,6 +462,45 @@ impl Trainer {
         Ok(())
     }
 
+    /// The model's weights and step as a cached start (see [`Self::start_from`]).
+    pub async fn cached_start(&self) -> Result<Vec<u8>, String> {
+        let tensors = match &self.model {
+            Model::Cfm(m) => read_floats(&m.model).await,
+            Model::KappaFc(m) => read_floats(&m.model).await,
+            Model::Ood(m) => read_floats(&m.model).await,
+        }?;
+        encode_start(self.step, &tensors)
+    }
+
+    /// Continues from a cached start written by [`Self::cached_start`] for this config: its
+    /// weights and step, with fresh optimiser state (a start, not a checkpoint).
+    pub fn start_from(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let refused = || "the cached start does not fit this run's network".to_string();
+        let (step, values) = decode_start(bytes).ok_or("the cached start is damaged")?;
+        let mut shapes = Vec::new();
+        match &self.model {
+            Model::Cfm(m) => m.model.visit(&mut Shapes(&mut shapes)),
+            Model::KappaFc(m) => m.model.visit(&mut Shapes(&mut shapes)),
+            Model::Ood(m) => m.model.visit(&mut Shapes(&mut shapes)),
+        }
+        if shapes.len() != values.len() {
+            return Err(refused());
+        }
+        let data: Vec<TensorData> = values
+            .into_iter()
+            .zip(shapes)
+            .map(|(v, shape)| (v.len() == shape.iter().product::<usize>()).then(|| TensorData::new(v, shape)))
+            .collect::<Option<_>>()
+            .ok_or_else(refused)?;
+        match &mut self.model {
+            Model::Cfm(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
+            Model::KappaFc(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
+            Model::Ood(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
+        }
+        self.step = step;
+        Ok(())
+    }
+
     /// Writes the weights, optimiser state, config and progress into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
@@ -546,19 +585,38 @@ impl Trainer {
 
 /// `into` with the float parameters of `from` (a module of the same shape), on `into`'s device.
 async fn copy_weights<M: Module>(from: &M, into: M) -> Result<M, String> {
+    write_floats(into, read_floats(from).await?).ok_or_else(|| "the weights do not fit the mirror's network".into())
+}
+
+/// Every float parameter of `module`, in visiting order, read in one asynchronous transfer.
+async fn read_floats<M: Module>(module: &M) -> Result<Vec<TensorData>, String> {
     struct Collect(Option<Transaction>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             self.0 = self.0.take().map(|t| t.register(param.val()));
         }
     }
+    let mut collect = Collect(Some(Transaction::default()));
+    module.visit(&mut collect);
+    collect
+        .0
+        .expect("the visitor keeps its transaction")
+        .execute_async()
+        .await
+        .map_err(|e| format!("reading the weights from the device failed: {e:?}"))
+}
+
+/// `module` with its float parameters replaced, in visiting order; None when they do not fit.
+fn write_floats<M: Module>(module: M, data: Vec<TensorData>) -> Option<M> {
     struct Load(std::vec::IntoIter<TensorData>, usize);
     impl ModuleMapper for Load {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             match self.0.next() {
-                Some(data) if data.shape().iter().eq(param.dims().iter()) => {
-                    param.map(|t| Tensor::from_data(data, &t.device()))
-                }
+                Some(data) if data.shape().iter().eq(param.dims().iter()) => param.map(|t| {
+                    // A trainable parameter stays trainable (a cached start goes on training).
+                    let tracked = t.is_require_grad();
+                    Tensor::from_data(data, &t.device()).set_require_grad(tracked)
+                }),
                 _ => {
                     self.1 += 1;
                     param
@@ -566,20 +624,62 @@ async fn copy_weights<M: Module>(from: &M, into: M) -> Result<M, String> {
             }
         }
     }
-    let mut collect = Collect(Some(Transaction::default()));
-    from.visit(&mut collect);
-    let data = collect
-        .0
-        .expect("the visitor keeps its transaction")
-        .execute_async()
-        .await;
-    let data = data.map_err(|e| format!("reading the weights from the device failed: {e:?}"))?;
     let mut load = Load(data.into_iter(), 0);
-    let loaded = into.map(&mut load);
-    if load.1 > 0 || load.0.next().is_some() {
-        return Err("the weights do not fit the mirror's network".into());
+    let loaded = module.map(&mut load);
+    (load.1 == 0 && load.0.next().is_none()).then_some(loaded)
+}
+
+/// The shapes of a module's float parameters, in visiting order.
+struct Shapes<'a>(&'a mut Vec<Vec<usize>>);
+
+impl ModuleVisitor for Shapes<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.dims().to_vec());
     }
-    Ok(loaded)
+}
+
+/// A cached start: "MFS1", the step, the number of tensors, then each tensor's length and its
+/// values as f16 (half the size of f32; a start that training refines needs no more).
+const START_MAGIC: &[u8; 4] = b"MFS1";
+
+fn encode_start(step: usize, tensors: &[TensorData]) -> Result<Vec<u8>, String> {
+    let mut out = START_MAGIC.to_vec();
+    out.extend((step as u32).to_le_bytes());
+    out.extend((tensors.len() as u32).to_le_bytes());
+    for t in tensors {
+        let values = t
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("a weight is not f32: {e:?}"))?;
+        out.extend((values.len() as u32).to_le_bytes());
+        for v in values {
+            out.extend(burn::tensor::f16::from_f32(v).to_le_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// (step, flat values of each tensor) of a cached start.
+fn decode_start(bytes: &[u8]) -> Option<(usize, Vec<Vec<f32>>)> {
+    fn word(rest: &mut &[u8]) -> Option<u32> {
+        let (w, r) = rest.split_first_chunk::<4>()?;
+        *rest = r;
+        Some(u32::from_le_bytes(*w))
+    }
+    let mut rest = bytes.strip_prefix(START_MAGIC)?;
+    let step = word(&mut rest)? as usize;
+    let count = word(&mut rest)?;
+    let mut tensors = Vec::new();
+    for _ in 0..count {
+        let n = word(&mut rest)? as usize;
+        let (values, r) = rest.split_at_checked(n * 2)?;
+        rest = r;
+        let values = values
+            .chunks_exact(2)
+            .map(|c| burn::tensor::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect();
+        tensors.push(values);
+    }
+    rest.is_empty().then_some((step, tensors))
 }
 
 /// A draw of the training data (original units), from the data seed: what the [-1, 1] scaler and

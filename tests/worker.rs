@@ -66,6 +66,7 @@ fn worker_survives_switches_and_divergence() {
     worker.send(Command::Reset {
         config: Box::new(switched),
         gpu: None,
+        start: None,
     });
     assert_eq!(started(&worker), ("rotating-moons".to_string(), Method::MixflowOod));
     step_reached(&worker, 5);
@@ -78,6 +79,7 @@ fn worker_survives_switches_and_divergence() {
     worker.send(Command::Reset {
         config: Box::new(diverging),
         gpu: None,
+        start: None,
     });
     worker.send(Command::Play);
     let reason = wait_for(&worker, "divergence", |e| match e {
@@ -91,6 +93,7 @@ fn worker_survives_switches_and_divergence() {
     worker.send(Command::Reset {
         config: Box::new(config),
         gpu: None,
+        start: None,
     });
     started(&worker);
     worker.send(Command::Step);

@@ -232,6 +232,34 @@ pub const DEMOS: &[Demo] = &[
     },
 ];
 
+/// Each demo run's cached start (weights and step, f16), trained by `mixflow demos --bake
+/// assets/demos`, so a demo opens on a trained picture while training goes on live. Beside each
+/// is the config it was trained with; a test checks that the demos still ask for those.
+const STARTS: &[(&str, &[u8])] = &[
+    ("curvature-0", include_bytes!("../../assets/demos/curvature-0.start")),
+    ("curvature-1", include_bytes!("../../assets/demos/curvature-1.start")),
+    ("curvature-2", include_bytes!("../../assets/demos/curvature-2.start")),
+    (
+        "mixture-bases-0",
+        include_bytes!("../../assets/demos/mixture-bases-0.start"),
+    ),
+    (
+        "mixture-bases-1",
+        include_bytes!("../../assets/demos/mixture-bases-1.start"),
+    ),
+    (
+        "out-of-distribution-0",
+        include_bytes!("../../assets/demos/out-of-distribution-0.start"),
+    ),
+    (
+        "out-of-distribution-1",
+        include_bytes!("../../assets/demos/out-of-distribution-1.start"),
+    ),
+    ("couplings-0", include_bytes!("../../assets/demos/couplings-0.start")),
+    ("couplings-1", include_bytes!("../../assets/demos/couplings-1.start")),
+    ("couplings-2", include_bytes!("../../assets/demos/couplings-2.start")),
+];
+
 /// A step that changes nothing on screen; `..STEP` fills what a step leaves out.
 const STEP: Step = Step {
     caption: "",
@@ -270,6 +298,12 @@ impl Demo {
                 (label.to_string(), config)
             })
             .collect()
+    }
+
+    /// The bundled cached start of run `index`.
+    pub fn cached_start(&self, index: usize) -> Option<&'static [u8]> {
+        let key = format!("{}-{index}", self.name);
+        STARTS.iter().find(|(k, _)| *k == key).map(|(_, bytes)| *bytes)
     }
 
     /// The view settings a demo opens with (the first step's layers apply on top).
@@ -375,6 +409,28 @@ mod tests {
         assert_eq!(e, "the link's demo step `9` is not one of 1 to 5");
         let e = Position::from_fragment("demo=curvature&zoom=2").unwrap().err().unwrap();
         assert!(e.contains("`zoom=2`"), "{e}");
+    }
+
+    #[test]
+    fn every_demo_run_has_a_cached_start_for_its_current_config() {
+        for demo in DEMOS {
+            for (i, (label, config)) in demo.runs(crate::backend::BackendKind::Cpu).into_iter().enumerate() {
+                let what = format!(
+                    "{} / {label}: regenerate with `mixflow demos --bake assets/demos`",
+                    demo.name
+                );
+                let path = format!("{}/assets/demos/{}-{i}.json", env!("CARGO_MANIFEST_DIR"), demo.name);
+                let baked: TrainConfig = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+                assert_eq!(baked, config, "{what}");
+                let mut trainer = crate::train::Trainer::new(config).unwrap();
+                trainer.start_from(demo.cached_start(i).expect(&what)).expect(&what);
+                assert_eq!(trainer.steps_done(), 1000);
+            }
+        }
+        let mut rf = crate::train::Trainer::new(TrainConfig::default()).unwrap();
+        let e = rf.start_from(DEMOS[1].cached_start(0).unwrap()).err().unwrap();
+        assert_eq!(e, "the cached start does not fit this run's network");
+        assert_eq!(rf.start_from(b"MFS1junk").err().unwrap(), "the cached start is damaged");
     }
 
     #[test]

@@ -394,15 +394,21 @@ impl MixflowApp {
         }
     }
 
-    /// The runs to show, with their legends: a demo's variants, one per compared method, or one.
-    fn lineup(&self) -> Vec<(String, crate::config::TrainConfig)> {
+    /// The runs to show, with their legends and cached starts: a demo's variants (from their
+    /// bundled starts), one per compared method, or one.
+    fn lineup(&self) -> Vec<(String, crate::config::TrainConfig, Option<&'static [u8]>)> {
         match &self.demo {
-            Some(position) => position.demo.runs(self.settings.config.backend),
+            Some(position) => {
+                let demo = position.demo;
+                let runs = demo.runs(self.settings.config.backend).into_iter().enumerate();
+                runs.map(|(i, (label, config))| (label, config, demo.cached_start(i)))
+                    .collect()
+            }
             None => self
                 .settings
                 .run_configs()
                 .into_iter()
-                .map(|c| (c.method.name().to_string(), c))
+                .map(|c| (c.method.name().to_string(), c, None))
                 .collect(),
         }
     }
@@ -413,13 +419,13 @@ impl MixflowApp {
         self.runs.truncate(lineup.len());
         self.scenes.truncate(lineup.len());
         let view = self.settings.view_request(None, None);
-        for (i, (label, config)) in lineup.into_iter().enumerate() {
+        for (i, (label, config, start)) in lineup.into_iter().enumerate() {
             let gpu = self.gpu_for(&config);
             if i < self.runs.len() {
-                self.runs[i].reset(label, config, gpu);
+                self.runs[i].reset(label, config, start, gpu);
             } else {
                 self.runs
-                    .push(Run::start(label, config, gpu, view.clone(), !self.launch.paused));
+                    .push(Run::start(label, config, start, gpu, view.clone(), !self.launch.paused));
                 self.scenes.push(SceneCache {
                     key: None,
                     scene: Arc::new(Scene::default()),

@@ -39,9 +39,16 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn start(label: String, config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+    pub fn start(
+        label: String,
+        config: TrainConfig,
+        start: Option<&'static [u8]>,
+        gpu: Option<Device>,
+        view: ViewRequest,
+        play: bool,
+    ) -> Self {
         Self {
-            worker: WorkerHandle::spawn(config.clone(), gpu, view, play),
+            worker: WorkerHandle::spawn_from(config.clone(), start, gpu, view, play),
             config,
             label,
             info: None,
@@ -67,8 +74,8 @@ impl Run {
         self.worker.send(command);
     }
 
-    /// Restarts from scratch with `config` (the same seeds give the same run).
-    pub fn reset(&mut self, label: String, config: TrainConfig, gpu: Option<Device>) {
+    /// Restarts with `config` from scratch (the same seeds give the same run), or from a cached start.
+    pub fn reset(&mut self, label: String, config: TrainConfig, start: Option<&'static [u8]>, gpu: Option<Device>) {
         self.config = config.clone();
         self.label = label;
         self.info = None;
@@ -85,6 +92,7 @@ impl Run {
         self.send(Command::Reset {
             config: Box::new(config),
             gpu,
+            start,
         });
     }
 

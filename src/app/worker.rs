@@ -89,6 +89,8 @@ pub enum Command {
     Reset {
         config: Box<TrainConfig>,
         gpu: Option<Device>,
+        /// A cached start to continue from (a demo's bundled weights), instead of step 0.
+        start: Option<&'static [u8]>,
     },
     View(ViewRequest),
     /// The next step's minibatch with its flow-matching terms (the step-by-step view).
@@ -185,12 +187,24 @@ impl WorkerHandle {
     /// Starts a worker on `config`; `gpu` is the device to use when the config asks for the GPU
     /// backend (the window's own device), if one is available.
     pub fn spawn(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+        Self::spawn_from(config, None, gpu, view, play)
+    }
+
+    /// [`Self::spawn`] continuing from a cached start.
+    pub fn spawn_from(
+        config: TrainConfig,
+        start: Option<&'static [u8]>,
+        gpu: Option<Device>,
+        view: ViewRequest,
+        play: bool,
+    ) -> Self {
         let (commands, command_rx) = channel();
         let (event_tx, events) = channel();
         // The first run starts like any later one, so starting and resetting share one path.
         let _ = commands.send(Command::Reset {
             config: Box::new(config),
             gpu: None,
+            start,
         });
         let worker = Worker::new(command_rx, event_tx, gpu, view, play);
         #[cfg(not(target_arch = "wasm32"))]
@@ -347,11 +361,11 @@ impl Worker {
                 self.set_playing(false);
                 self.step_once().await
             }
-            Command::Reset { config, gpu } => {
+            Command::Reset { config, gpu, start } => {
                 if gpu.is_some() {
                     self.gpu = gpu;
                 }
-                self.reset(*config).await;
+                self.reset(*config, start).await;
                 true
             }
             Command::View(request) => {
@@ -420,7 +434,7 @@ impl Worker {
         }
     }
 
-    async fn reset(&mut self, config: TrainConfig) {
+    async fn reset(&mut self, config: TrainConfig, start: Option<&'static [u8]>) {
         // A playing run keeps playing after a reset: switching dataset or method mid-training
         // goes straight on training the new run.
         self.trainer = None;
@@ -430,7 +444,10 @@ impl Worker {
         self.rate = RateMeter::default();
         let (device, backend, note) = self.device_for(&config).await;
         let mirrored = device.needs_mirror;
-        let started = Trainer::on_device(config.clone(), device.device).and_then(|trainer| {
+        let started = Trainer::on_device(config.clone(), device.device).and_then(|mut trainer| {
+            if let Some(bytes) = start {
+                trainer.start_from(bytes)?;
+            }
             let mirror = match mirrored {
                 true => Some(trainer.mirror_on(crate::backend::BackendKind::Cpu.device()?)?),
                 false => None,
