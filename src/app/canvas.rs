@@ -43,6 +43,7 @@ pub fn show(
     id: egui::Id,
     size: egui::Vec2,
     camera: &mut Option<Camera>,
+    follow: &mut bool,
     fit: Bounds,
     drawn: Drawn,
     sketch: Option<Sketch>,
@@ -50,7 +51,10 @@ pub fn show(
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "canvas"));
     let size_points = [rect.width(), rect.height()];
-    if (camera.is_none() || response.double_clicked())
+    // Until the user pans or zooms, the camera keeps fitting the data as the canvas changes
+    // size (the window's first frames, a panel opened); a double-click returns to that.
+    *follow |= response.double_clicked();
+    if (camera.is_none() || *follow)
         && let Some((lo, hi)) = fit
     {
         *camera = Some(Camera::fit(lo, hi, size_points));
@@ -60,6 +64,7 @@ pub fn show(
         units_per_point: 0.01,
     });
     if response.dragged() && sketch.is_none() {
+        *follow = false;
         let d = response.drag_delta();
         cam.center[0] -= d.x * cam.units_per_point;
         cam.center[1] += d.y * cam.units_per_point;
@@ -71,6 +76,7 @@ pub fn show(
             && let Some(pointer) = response.hover_pos()
         {
             // Keep the data point under the pointer where it is.
+            *follow = false;
             let anchor = cam.to_data(offset(pointer));
             cam.units_per_point = (cam.units_per_point / zoom).clamp(1e-6, 1e6);
             let moved = cam.to_data(offset(pointer));

@@ -52,14 +52,8 @@ pub fn losses(ui: &mut egui::Ui, runs: &[Run]) {
                 let series: [(&str, LossOf); 3] = [("flow", |l| l.flow), ("base", |l| l.base), ("kl", |l| l.kl)];
                 for (name, get) in series {
                     let values: Vec<(f64, f64)> = run
-                        .losses
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(s, l)| {
-                            get(l)
-                                .filter(|v| *v > 0.0)
-                                .map(|v| ((s + 1) as f64, (v as f64).log10()))
-                        })
+                        .losses_by_step()
+                        .filter_map(|(s, l)| get(l).filter(|v| *v > 0.0).map(|v| (s as f64, (v as f64).log10())))
                         .collect();
                     if values.is_empty() {
                         continue;

@@ -98,13 +98,11 @@ struct DescriptorRow<'a> {
 }
 
 fn metric_rows(run: &Run) -> Vec<MetricsRow> {
-    run.losses
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let measured = run.metrics.iter().find(|m| m.step == i + 1);
+    run.losses_by_step()
+        .map(|(step, l)| {
+            let measured = run.metrics.iter().find(|m| m.step == step);
             MetricsRow {
-                step: i + 1,
+                step,
                 flow_loss: l.flow,
                 base_loss: l.base,
                 kl: l.kl,

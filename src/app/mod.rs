@@ -155,8 +155,9 @@ pub struct MixflowApp {
     runs: Vec<Run>,
     scenes: Vec<SceneCache>,
     gpu: Gpu,
-    /// Shared by every canvas: the views are linked.
+    /// Shared by every canvas: the views are linked. It fits the data until the user moves it.
     camera: Option<Camera>,
+    camera_follows: bool,
     /// The scrubbed time, and whether it plays back on its own.
     time: f32,
     playback: bool,
@@ -278,6 +279,7 @@ impl MixflowApp {
                 device: None,
             },
             camera: None,
+            camera_follows: true,
             time: 1.0,
             playback: launch.playback,
             descriptor: Vec::new(),
@@ -321,6 +323,7 @@ impl MixflowApp {
             app.descriptor = state.descriptor;
             app.time = state.time;
             app.camera = state.camera;
+            app.camera_follows = state.camera.is_none();
         }
         app
     }
@@ -434,6 +437,7 @@ impl MixflowApp {
             }
         }
         self.camera = None;
+        self.camera_follows = true;
         self.descriptor.clear();
         self.plane = None;
         self.sent_view = None;
@@ -932,7 +936,10 @@ impl MixflowApp {
             c[3].label("W2 vs NFE");
             charts::w2_by_nfe(&mut c[3], &self.runs);
         });
-        charts::metrics_table(ui, &self.runs);
+        // A projector needs the room for the canvases; the table's numbers are in the charts.
+        if !self.presenter {
+            charts::metrics_table(ui, &self.runs);
+        }
     }
 
     fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &worker::RunInfo) {
@@ -968,8 +975,8 @@ impl MixflowApp {
         };
         let fit = self.fit_bounds();
         let n = self.runs.len();
-        let (cols, rows) = grid_shape(n);
         let avail = ui.available_size();
+        let (cols, rows) = grid_shape(n, avail);
         // Each canvas has a title row above it; the pointer readout takes one row below them all.
         let size = egui::vec2(
             (avail.x / cols as f32 - 6.0).max(16.0),
@@ -1005,7 +1012,16 @@ impl MixflowApp {
                             classes: &self.drawing.classes,
                             brush: self.drawing.brush,
                         });
-                        let out = canvas::show(ui, id, size, &mut self.camera, fit, drawn, sketch);
+                        let out = canvas::show(
+                            ui,
+                            id,
+                            size,
+                            &mut self.camera,
+                            &mut self.camera_follows,
+                            fit,
+                            drawn,
+                            sketch,
+                        );
                         hover = hover.or(out.hover);
                         pressed = pressed.or(out.pressed.map(|p| (p, out.units_per_point)));
                         canvases = Some(canvases.map_or(out.rect, |r| r.union(out.rect)));
@@ -1097,10 +1113,16 @@ fn renderer_name(backend: eframe::wgpu::Backend) -> String {
     }
 }
 
-/// Columns and rows of the canvases: one or two side by side, three or four in a 2 x 2 grid.
-fn grid_shape(runs: usize) -> (usize, usize) {
-    let cols = runs.clamp(1, 2);
-    (cols, runs.div_ceil(cols).max(1))
+/// Columns and rows of the canvases: the grid whose cells are largest in their smaller side
+/// (a wide, short area puts three runs in a row; a squarer one, in a 2 x 2 grid).
+fn grid_shape(runs: usize, area: egui::Vec2) -> (usize, usize) {
+    let runs = runs.max(1);
+    let shape = |cols: usize| (cols, runs.div_ceil(cols));
+    let side = |(cols, rows): (usize, usize)| (area.x / cols as f32).min(area.y / rows as f32);
+    (1..=runs)
+        .map(shape)
+        .max_by(|a, b| side(*a).total_cmp(&side(*b)))
+        .unwrap_or((1, 1))
 }
 
 /// The run's scene, rebuilt only when its view, the layers, the time or the projection changed.

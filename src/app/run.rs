@@ -20,7 +20,10 @@ pub struct Run {
     pub view_version: u64,
     pub step: usize,
     pub phase: Option<Phase>,
+    /// The losses of the steps trained in this app (and a checkpoint's history), oldest first;
+    /// `losses[0]` is step `first_loss_step`.
     pub losses: Vec<Losses>,
+    pub first_loss_step: usize,
     pub metrics: Vec<MetricPoint>,
     pub nfe_curve: Vec<(usize, f64)>,
     /// The newest minibatch shown by the step-by-step view.
@@ -57,6 +60,7 @@ impl Run {
             step: 0,
             phase: None,
             losses: Vec::new(),
+            first_loss_step: 1,
             metrics: Vec::new(),
             nfe_curve: Vec::new(),
             inspection: None,
@@ -82,6 +86,7 @@ impl Run {
         self.step = 0;
         self.phase = None;
         self.losses.clear();
+        self.first_loss_step = 1;
         self.metrics.clear();
         self.nfe_curve.clear();
         self.inspection = None;
@@ -117,6 +122,8 @@ impl Run {
                     self.config = info.config.clone();
                     self.step = info.step;
                     self.losses = info.history.clone();
+                    // A cached start comes at its step without the history before it.
+                    self.first_loss_step = info.step + 1 - info.history.len();
                     self.info = Some(Arc::new(*info));
                 }
                 Event::Steps { messages, steps_per_s } => {
@@ -156,6 +163,19 @@ impl Run {
             self.notes.drain(..self.notes.len() - 20);
         }
         changed
+    }
+
+    /// Each recorded step with its losses.
+    pub fn losses_by_step(&self) -> impl Iterator<Item = (usize, &Losses)> {
+        self.losses
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (self.first_loss_step + i, l))
+    }
+
+    /// The losses reported for `step`, if recorded.
+    pub fn losses_at(&self, step: usize) -> Option<&Losses> {
+        self.losses.get(step.checked_sub(self.first_loss_step)?)
     }
 
     pub fn label(&self) -> &str {

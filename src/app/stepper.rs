@@ -108,7 +108,7 @@ impl Stepper {
 
 /// The flow loss the run reported for `step`, once it has trained it.
 fn reported(run: &Run, step: usize) -> Option<f32> {
-    (run.step >= step).then(|| run.losses.get(step - 1)?.flow).flatten()
+    (run.step >= step).then(|| run.losses_at(step)?.flow).flatten()
 }
 
 /// The pairs in the plane of the first two dimensions (the whole space for 2D data).
