@@ -178,6 +178,7 @@ fn table(ui: &mut egui::Ui, seen: &Inspection) {
             ui.label(fmt(&seen.target, i));
             ui.label(fmt(&seen.predicted, i));
             ui.label(format!("{:.4}", seen.error[i]));
+            ui.end_row();
         }
     });
     ui.label(format!(
