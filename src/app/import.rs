@@ -78,7 +78,12 @@ impl Import {
                 self.load_preview();
             }
         });
-        ui.label("…or drop a .csv file on the window. The first row names the columns.");
+        let how = if cfg!(target_arch = "wasm32") {
+            "Drop a .csv file on the page."
+        } else {
+            "…or drop a .csv file on the window."
+        };
+        ui.label(format!("{how} The first row names the columns."));
         if let Some(e) = &self.error {
             ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
         }

@@ -1251,7 +1251,9 @@ impl eframe::App for MixflowApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        storage.set_string(settings::STORAGE_KEY, self.settings.to_stored());
+        // A demo's runs are the demo's: the next launch opens the user's own settings.
+        let own = self.before_demo.as_ref().filter(|_| self.demo.is_some());
+        storage.set_string(settings::STORAGE_KEY, own.unwrap_or(&self.settings).to_stored());
     }
 }
 
