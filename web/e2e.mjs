@@ -214,6 +214,66 @@ async function main() {
   noPanic(bad, "bad link");
   await bad.context().close();
 
+  // 4b. Teaching and sharing: a demo link opens its caption from the bundled cached starts; a CSV
+  // dropped on the page is previewed and trained on; exports arrive as downloads.
+  const demo = await openPage(browser);
+  await demo.goto(`${url.split("#")[0]}#demo=couplings&step=2`);
+  const opened = await waitFor(demo, "the demo link", (s) => s.views >= 1 && s.runs === 3, 180_000);
+  check(
+    opened.status.demo === "couplings caption 2 of 4" && opened.status.step >= 1000,
+    "a demo link opens its caption, its runs from their cached starts",
+    `${opened.status.demo}, step ${opened.status.step}, ${opened.status.runs} runs`,
+  );
+  check(
+    (await demo.evaluate(() => location.hash)) === "#demo=couplings&step=2",
+    "the address of a demo names the demo and its caption",
+  );
+  noPanic(demo, "demo link");
+  await demo.context().close();
+
+  const drop = await openPage(browser);
+  await drop.goto(url.split("#")[0]);
+  await waitFor(drop, "the app before the drop", (s) => s.views >= 1, 180_000);
+  await drop.evaluate(() => {
+    let text = "x,y,class\n";
+    for (let i = 0; i < 300; i++) text += `${Math.cos(i) + 3 * (i % 2)},${Math.sin(i)},${i % 2}\n`;
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], "ring.csv", { type: "text/csv" }));
+    const canvas = document.querySelector("canvas");
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  });
+  const previewed = await waitFor(drop, "the import window", (s) => s.import && s.controls["import-train"], 30_000);
+  check(previewed.status.import === "dropped/ring.csv", "a CSV dropped on the page opens the import preview", previewed.status.import);
+  await click(drop, previewed.status, "import-train");
+  const imported = await waitFor(
+    drop,
+    "a run on the dropped file",
+    (s) => s.dataset === "csv:dropped/ring.csv" && s.views >= 1,
+    180_000,
+  );
+  check(true, "the dropped file trains in the page", `${imported.status.dataset}, step ${imported.status.step}`);
+  for (const [item, suffix] of [["export-toml", "config.toml"], ["export-png", "canvas.png"]]) {
+    const before = await status(drop);
+    await click(drop, before, "export");
+    const menu = await waitFor(drop, "the Export menu", (s) => s.controls[item], 10_000);
+    const download = drop.waitForEvent("download", { timeout: 60_000 });
+    await click(drop, menu.status, item);
+    try {
+      const file = await download;
+      const saved = await file.path();
+      const bytes = fs.readFileSync(saved);
+      const ok = file.suggestedFilename().endsWith(suffix) &&
+        (suffix.endsWith(".toml") ? /dataset = "csv:dropped\/ring.csv"/.test(bytes.toString()) : bytes.subarray(1, 4).toString() === "PNG");
+      check(ok, `Export gives ${suffix} as a download`, `${file.suggestedFilename()}, ${bytes.length} bytes`);
+    } catch (e) {
+      check(false, `Export gives ${suffix} as a download`, e.message);
+    }
+  }
+  noPanic(drop, "dropped CSV and exports");
+  await drop.context().close();
+
   // 5. Resize, and a tab frozen (as when hidden) then restored: the app goes on.
   const robust = await openPage(browser);
   await robust.goto(url);

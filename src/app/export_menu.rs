@@ -40,14 +40,16 @@ impl Capture {
 
 impl MixflowApp {
     pub(super) fn export_menu(&mut self, ui: &mut egui::Ui) {
-        ui.menu_button("Export", |ui| {
+        let menu = ui.menu_button("Export", |ui| {
             #[cfg(not(target_arch = "wasm32"))]
             ui.horizontal(|ui| {
                 ui.label("Folder");
                 ui.text_edit_singleline(&mut self.export_folder);
             });
             let mut files: Vec<Result<Export, String>> = Vec::new();
-            if ui.button("Canvas as PNG").clicked() {
+            let png = ui.button("Canvas as PNG");
+            self.page.control("export-png", png.rect);
+            if png.clicked() {
                 self.start_capture(false);
             }
             if ui.button("Play-back as GIF").clicked() {
@@ -67,7 +69,11 @@ impl MixflowApp {
                 }),
             ];
             for (label, format) in formats {
-                if ui.button(label).clicked() {
+                let item = ui.button(label);
+                if label.ends_with("TOML") {
+                    self.page.control("export-toml", item.rect);
+                }
+                if item.clicked() {
                     files.extend(self.runs.iter().map(format));
                 }
             }
@@ -79,6 +85,7 @@ impl MixflowApp {
                     .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
             }
         });
+        self.page.control("export", menu.response.rect);
     }
 
     #[cfg(not(target_arch = "wasm32"))]

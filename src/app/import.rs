@@ -3,6 +3,7 @@
 //! in full before any run restarts, so a bad file leaves the current run as it was and the error
 //! names the row and column.
 
+use super::page::PageState;
 use crate::config::TrainConfig;
 use crate::data::{CsvSpec, Dataset, Preview};
 use eframe::egui;
@@ -56,19 +57,24 @@ impl Import {
         }
     }
 
+    /// The file previewed (a path, or a dropped file's name in memory).
+    pub fn file(&self) -> &str {
+        self.path.trim()
+    }
+
     /// The window; returns the settings to train with once the user accepts a file that loads.
-    pub fn show(&mut self, ctx: &egui::Context, current: &TrainConfig) -> Option<TrainConfig> {
+    pub fn show(&mut self, ctx: &egui::Context, current: &TrainConfig, page: &mut PageState) -> Option<TrainConfig> {
         let mut open = self.open;
         let mut accepted = None;
         egui::Window::new("Import CSV")
             .open(&mut open)
             .default_width(520.0)
-            .show(ctx, |ui| accepted = self.contents(ui, current));
+            .show(ctx, |ui| accepted = self.contents(ui, current, page));
         self.open = open && accepted.is_none();
         accepted
     }
 
-    fn contents(&mut self, ui: &mut egui::Ui, current: &TrainConfig) -> Option<TrainConfig> {
+    fn contents(&mut self, ui: &mut egui::Ui, current: &TrainConfig, page: &mut PageState) -> Option<TrainConfig> {
         #[cfg(not(target_arch = "wasm32"))]
         ui.horizontal(|ui| {
             ui.label("File");
@@ -129,7 +135,9 @@ impl Import {
             spec.data_cols.len(),
             spec.descriptor_cols.len()
         ));
-        if !ui.button("Train on this file").clicked() {
+        let train = ui.button("Train on this file");
+        page.control("import-train", train.rect);
+        if !train.clicked() {
             return None;
         }
         if spec.data_cols.is_empty() {

@@ -344,6 +344,10 @@ impl MixflowApp {
             frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
             longest_frame_ms: self.frames.longest_ms().round(),
             note: self.all_notes().last().cloned(),
+            demo: self
+                .demo
+                .map(|d| format!("{} caption {} of {}", d.demo.name, d.step + 1, d.demo.steps.len())),
+            import: self.import.open.then(|| self.import.file().to_string()),
             controls: Default::default(),
         }
     }
@@ -714,11 +718,10 @@ impl MixflowApp {
             self.demo_menu(ui);
             ui.toggle_value(&mut self.drawing.active, "Draw data")
                 .on_hover_text("Draw your own 2D data on the canvas, then train on it");
-            if ui
+            let import = ui
                 .button("Import CSV")
-                .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)")
-                .clicked()
-            {
+                .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)");
+            if import.clicked() {
                 self.import.open = true;
             }
             self.export_menu(ui);
@@ -1228,7 +1231,7 @@ impl eframe::App for MixflowApp {
         }
         self.take_dropped_files(ui.ctx());
         if self.import.open
-            && let Some(config) = self.import.show(ui.ctx(), &self.settings.config)
+            && let Some(config) = self.import.show(ui.ctx(), &self.settings.config, &mut self.page)
         {
             self.settings.config = config;
             self.draft = self.settings.config.clone();

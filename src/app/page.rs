@@ -31,6 +31,10 @@ pub struct PageStatus {
     pub longest_frame_ms: f64,
     /// The newest note shown to the user, if any.
     pub note: Option<String>,
+    /// The guided demo on screen and its caption (`NAME caption K of N`).
+    pub demo: Option<String>,
+    /// The file the import window previews, while it is open.
+    pub import: Option<String>,
     /// Where the main controls are, in CSS pixels: name -> [left, top, right, bottom].
     pub controls: BTreeMap<&'static str, [f32; 4]>,
 }
@@ -63,8 +67,9 @@ impl PageState {
     }
 
     /// Publishes the status when it changed, and the fragment (given when due) when it changed.
+    /// The controls are this frame's: a closed menu's items are no longer listed.
     pub fn update(&mut self, mut status: PageStatus, fragment: Option<String>) {
-        status.controls = self.controls.clone();
+        status.controls = std::mem::take(&mut self.controls);
         if self.published.as_ref() != Some(&status) {
             #[cfg(target_arch = "wasm32")]
             crate::web::publish_status(&serde_json::to_string(&status).unwrap_or_default());
