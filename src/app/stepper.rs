@@ -29,14 +29,26 @@ pub struct Stepper {
     shown: Option<(usize, f32)>,
     /// The step and loss of the minibatch shown before, to set beside what training reported.
     previous: Option<(usize, f32)>,
+    /// When the next minibatch was last asked for (asked again after a while if none came, as
+    /// after a reset).
+    asked: Option<web_time::Instant>,
 }
 
 impl Stepper {
     /// Opening pauses the run and asks for its next minibatch.
     pub fn open(&mut self, run: &Run) {
         self.open = true;
+        self.asked = None;
         run.send(Command::Pause);
-        run.send(Command::Inspect);
+        self.ask(run);
+    }
+
+    /// Asks for the minibatch of the run's next step, at most twice a second.
+    fn ask(&mut self, run: &Run) {
+        if self.asked.is_none_or(|t| t.elapsed().as_secs_f32() > 0.5) {
+            self.asked = Some(web_time::Instant::now());
+            run.send(Command::Inspect);
+        }
     }
 
     pub fn show(&mut self, ctx: &egui::Context, run: &Run) {
@@ -49,6 +61,11 @@ impl Stepper {
     }
 
     fn contents(&mut self, ui: &mut egui::Ui, run: &Run) {
+        // A run that trained on (Play, Step) or restarted gets its next minibatch shown.
+        if run.inspection.as_ref().is_none_or(|seen| run.step >= seen.step) {
+            self.ask(run);
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        }
         let Some(seen) = run.inspection.clone() else {
             ui.label("drawing the next minibatch…");
             return;
@@ -100,7 +117,6 @@ impl Stepper {
         table(ui, &seen);
         if train {
             run.send(Command::Step);
-            run.send(Command::Inspect);
             self.progress = if self.slow_motion { 0.0 } else { 1.0 };
         }
     }
