@@ -110,6 +110,21 @@ async function shot(page, name) {
   }, png.toString("base64"));
 }
 
+/// Waits until `control` has stayed in one place for half a second (a window or menu that has
+/// just opened lays itself out over its first frames) and returns the status.
+async function settled(page, what, control, timeoutMs) {
+  const start = Date.now();
+  let last = null;
+  while (Date.now() - start < timeoutMs) {
+    const s = await status(page);
+    const r = JSON.stringify(s?.controls?.[control] ?? null);
+    if (r !== "null" && r === last) return s;
+    last = r;
+    await sleep(500);
+  }
+  throw new Error(`${what}: the control "${control}" did not settle within ${timeoutMs / 1000} s`);
+}
+
 async function click(page, s, control) {
   const r = s.controls[control];
   if (!r) throw new Error(`the status names no control "${control}"`);
@@ -244,9 +259,9 @@ async function main() {
       canvas.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
     }
   });
-  const previewed = await waitFor(drop, "the import window", (s) => s.import && s.controls["import-train"], 30_000);
-  check(previewed.status.import === "dropped/ring.csv", "a CSV dropped on the page opens the import preview", previewed.status.import);
-  await click(drop, previewed.status, "import-train");
+  const previewed = await settled(drop, "the import window", "import-train", 30_000);
+  check(previewed.import === "dropped/ring.csv", "a CSV dropped on the page opens the import preview", previewed.import);
+  await click(drop, previewed, "import-train");
   const imported = await waitFor(
     drop,
     "a run on the dropped file",
@@ -255,21 +270,33 @@ async function main() {
   );
   check(true, "the dropped file trains in the page", `${imported.status.dataset}, step ${imported.status.step}`);
   for (const [item, suffix] of [["export-toml", "config.toml"], ["export-png", "canvas.png"]]) {
-    const before = await status(drop);
-    await click(drop, before, "export");
-    const menu = await waitFor(drop, "the Export menu", (s) => s.controls[item], 10_000);
-    const download = drop.waitForEvent("download", { timeout: 60_000 });
-    await click(drop, menu.status, item);
-    try {
-      const file = await download;
-      const saved = await file.path();
-      const bytes = fs.readFileSync(saved);
-      const ok = file.suggestedFilename().endsWith(suffix) &&
-        (suffix.endsWith(".toml") ? /dataset = "csv:dropped\/ring.csv"/.test(bytes.toString()) : bytes.subarray(1, 4).toString() === "PNG");
-      check(ok, `Export gives ${suffix} as a download`, `${file.suggestedFilename()}, ${bytes.length} bytes`);
-    } catch (e) {
-      check(false, `Export gives ${suffix} as a download`, e.message);
+    // A click on a menu that has just opened can miss at a few frames per second: try again.
+    let file = null;
+    let failure = "";
+    for (let attempt = 0; attempt < 3 && !file; attempt++) {
+      try {
+        await click(drop, await status(drop), "export");
+        const menu = await settled(drop, "the Export menu", item, 10_000);
+        const download = drop.waitForEvent("download", { timeout: 30_000 });
+        await click(drop, menu, item);
+        file = await download;
+      } catch (e) {
+        failure = e.message.split("\n")[0];
+      }
     }
+    if (!file) {
+      check(false, `Export gives ${suffix} as a download`, failure);
+      continue;
+    }
+    const bytes = fs.readFileSync(await file.path());
+    const content = suffix.endsWith(".toml")
+      ? /dataset = "csv:dropped\/ring.csv"/.test(bytes.toString())
+      : bytes.subarray(1, 4).toString() === "PNG";
+    check(
+      file.suggestedFilename().endsWith(suffix) && content,
+      `Export gives ${suffix} as a download`,
+      `${file.suggestedFilename()}, ${bytes.length} bytes`,
+    );
   }
   noPanic(drop, "dropped CSV and exports");
   await drop.context().close();

@@ -128,15 +128,16 @@ pub const DEMOS: &[Demo] = &[
                 ..STEP
             },
             Step {
-                caption: "With one mode the flow must tear a single blob into two moons: trails fan out across \
-                          the picture. With eight modes the components move onto the moons during training, \
-                          and each particle only travels inside its own cell: short, straight trails.",
+                caption: "With one mode every particle starts in one blob per descriptor and travels all the way \
+                          to its moon: long trails. With eight modes the components sit on the moons, and each \
+                          particle only travels a short way inside its own cell: short trails.",
                 ..STEP
             },
             Step {
                 caption: "The base draws are coloured by component: the K = 8 base is a coarse copy of the target, \
-                          close to a K-means quantisation of it, so the flow only refines it. The curvature chart \
-                          below is lower for K = 8.",
+                          close to a K-means quantisation of it, so the flow only refines it. Both runs pair base \
+                          and data by OT, so both paths are nearly straight (the curvature chart stays near 0): \
+                          the mixture makes them short.",
                 layers: Some(Layers {
                     base: true,
                     trails: false,
@@ -145,8 +146,9 @@ pub const DEMOS: &[Demo] = &[
                 ..STEP
             },
             Step {
-                caption: "Fewer, straighter steps: in the W2 vs NFE chart the K = 8 run needs fewer Euler steps \
-                          for the same W2.",
+                caption: "Short, straight paths need few solver steps: in the W2 vs NFE chart both curves are \
+                          nearly flat, one Euler step already close to 128. Whether eight modes also give a lower \
+                          W2 depends on training: watch the W2 chart as it goes on.",
                 measure: Some(Measure::Nfe),
                 ..STEP
             },
@@ -223,8 +225,9 @@ pub const DEMOS: &[Demo] = &[
             },
             Step {
                 caption: "OT per descriptor (right) solves one assignment inside each descriptor group: short, \
-                          uncrossed pairs that also respect the condition. The trails and the curvature chart \
-                          show the straighter paths.",
+                          uncrossed pairs that also respect the condition. In the curvature chart both OT runs are \
+                          far straighter than independent pairs; in the W2 chart only C-OT's straight paths also \
+                          lead to the right descriptor's data.",
                 layers: Some(TRAILS),
                 ..STEP
             },
