@@ -225,22 +225,36 @@ pub async fn yield_to_page(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Offers `bytes` to the user as a download named `name` (a blob link, clicked and let go).
+/// Offers `bytes` to the user as a download named `name`: a link to a blob, clicked. The blob's
+/// address is let go a minute later, not at once: the browser starts reading it only after the
+/// click returns.
 pub fn download(name: &str, bytes: &[u8]) -> Result<(), String> {
     use wasm_bindgen::JsCast;
     let fail = |what: &str| format!("cannot download {name}: {what}");
     let parts = js_sys_array_of(bytes);
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|_| fail("the browser refused the data"))?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("no object URL"))?;
-    let anchor: web_sys::HtmlAnchorElement = document()?
+    let document = document()?;
+    let anchor: web_sys::HtmlAnchorElement = document
         .create_element("a")
         .map_err(|_| fail("no link element"))?
         .dyn_into()
         .map_err(|_| fail("no link element"))?;
     anchor.set_href(&url);
     anchor.set_download(name);
-    anchor.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    if let Some(body) = document.body() {
+        let _ = body.append_child(&anchor);
+        anchor.click();
+        let _ = body.remove_child(&anchor);
+    } else {
+        anchor.click();
+    }
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    }
     Ok(())
 }
 

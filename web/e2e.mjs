@@ -275,7 +275,9 @@ async function main() {
     let failure = "";
     for (let attempt = 0; attempt < 3 && !file; attempt++) {
       try {
-        await click(drop, await status(drop), "export");
+        // The menu may still be open from a missed attempt: a click on Export would close it.
+        const now = await status(drop);
+        if (!now.controls[item]) await click(drop, now, "export");
         const menu = await settled(drop, "the Export menu", item, 10_000);
         const download = drop.waitForEvent("download", { timeout: 30_000 });
         await click(drop, menu, item);
@@ -285,7 +287,8 @@ async function main() {
       }
     }
     if (!file) {
-      check(false, `Export gives ${suffix} as a download`, failure);
+      await shot(drop, `export-${suffix}-missing`);
+      check(false, `Export gives ${suffix} as a download`, `${failure}; note: ${(await status(drop)).note ?? "none"}`);
       continue;
     }
     const bytes = fs.readFileSync(await file.path());
