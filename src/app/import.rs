@@ -183,3 +183,57 @@ fn role_name(role: Role) -> &'static str {
         Role::Ignored => "ignored",
     }
 }
+
+impl super::MixflowApp {
+    /// A CSV file dropped on the window opens in the import window: by path on the desktop, kept
+    /// in memory under its name in the browser (which gives bytes, read asynchronously, not paths).
+    pub(super) fn take_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        for file in dropped {
+            #[cfg(not(target_arch = "wasm32"))]
+            self.import.open_file(&file.path().display().to_string());
+            #[cfg(target_arch = "wasm32")]
+            {
+                let (slot, waker) = (self.dropped.clone(), ctx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let name = format!("dropped/{}", file.path().display());
+                    let bytes = file.bytes_async().await;
+                    if let Ok(mut s) = slot.lock() {
+                        s.push((name, bytes));
+                    }
+                    waker.request_repaint();
+                });
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        for (name, bytes) in self
+            .dropped
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+        {
+            match bytes {
+                Ok(bytes) => {
+                    crate::data::remember(&name, bytes);
+                    self.import.open_file(&name);
+                }
+                Err(e) => self
+                    .notes
+                    .push(format!("{name}: the dropped file could not be read: {e}")),
+            }
+        }
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let layer = egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop-hint"));
+            let painter = ctx.layer_painter(layer);
+            let screen = ctx.content_rect();
+            painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop a CSV file to import it",
+                egui::FontId::proportional(28.0),
+                egui::Color32::WHITE,
+            );
+        }
+    }
+}

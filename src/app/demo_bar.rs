@@ -1,0 +1,110 @@
+//! The guided demos in the window: the Demos menu, the presenter switch, and the caption bar
+//! with Back / Next / Leave demo. Opening a demo replaces the runs by the demo's (from their
+//! cached starts); each caption may move the view or start a measurement (`demo::Step`).
+
+use super::worker::Command;
+use super::{MixflowApp, demo};
+use eframe::egui;
+
+impl MixflowApp {
+    /// Opens a guided demo at one of its captions: its runs from scratch and its view.
+    pub(super) fn open_demo(&mut self, position: demo::Position) {
+        if self.demo.is_none() {
+            self.before_demo = Some(self.settings.clone());
+        }
+        self.settings = position.demo.settings(&self.settings);
+        self.draft = self.settings.config.clone();
+        self.demo = Some(position);
+        self.restart_runs();
+        // Every caption up to this one, so a link to a later caption shows what it says.
+        for step in 0..=position.step {
+            self.apply_demo_step(step);
+        }
+    }
+
+    fn apply_demo_step(&mut self, step: usize) {
+        let Some(position) = self.demo.as_mut() else {
+            return;
+        };
+        position.step = step.min(position.demo.steps.len() - 1);
+        let step = position.demo.steps[position.step];
+        if let Some(layers) = step.layers {
+            self.settings.layers = layers;
+        }
+        if let Some(w) = step.source_w {
+            self.settings.source_w = w;
+        }
+        if step.split.is_some() {
+            self.pending_split = step.split;
+        }
+        match step.measure {
+            Some(demo::Measure::Nfe) => self.send_all(|| Command::MeasureNfe),
+            Some(demo::Measure::Descriptors) => self.send_all(|| Command::MeasureDescriptors),
+            None => {}
+        }
+    }
+
+    /// Leaves the demo, if one is on, and restarts the runs as the settings say.
+    pub(super) fn leave_demo(&mut self) {
+        self.demo = None;
+        self.pending_split = None;
+        self.restart_runs();
+    }
+
+    pub(super) fn set_presenter(&mut self, ctx: &egui::Context, on: bool) {
+        self.presenter = on;
+        if let Some(position) = &mut self.demo {
+            position.presenter = on;
+        }
+        // Zoom rather than font sizes: the whole window grows alike, canvases keep their share.
+        ctx.set_zoom_factor(if on { 1.5 } else { 1.0 });
+    }
+
+    /// The demo's title, caption and buttons, above the canvases.
+    pub(super) fn demo_bar(&mut self, ui: &mut egui::Ui, position: demo::Position) {
+        let steps = position.demo.steps;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("Demo: {}", position.demo.title));
+            ui.label(format!("caption {} of {}", position.step + 1, steps.len()));
+            if ui.add_enabled(position.step > 0, egui::Button::new("Back")).clicked() {
+                self.apply_demo_step(position.step - 1);
+            }
+            let last = position.step + 1 == steps.len();
+            if ui.add_enabled(!last, egui::Button::new("Next")).clicked() {
+                self.apply_demo_step(position.step + 1);
+            }
+            if ui.button("Leave demo").clicked() {
+                if let Some(settings) = self.before_demo.take() {
+                    self.settings = settings;
+                    self.draft = self.settings.config.clone();
+                }
+                self.leave_demo();
+            }
+        });
+        ui.label(egui::RichText::new(steps[position.step].caption).size(16.0));
+    }
+
+    /// The demos menu and the presenter switch.
+    pub(super) fn demo_menu(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Demos", |ui| {
+            for d in demo::DEMOS {
+                if ui.button(d.title).clicked() {
+                    self.open_demo(demo::Position {
+                        demo: d,
+                        step: 0,
+                        presenter: self.presenter,
+                    });
+                    ui.close();
+                }
+            }
+        });
+        let mut presenter = self.presenter;
+        if ui
+            .toggle_value(&mut presenter, "Presenter")
+            .on_hover_text("Larger type and no settings panel, for a projector")
+            .changed()
+        {
+            self.set_presenter(ui.ctx(), presenter);
+        }
+    }
+}
