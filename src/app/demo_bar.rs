@@ -7,7 +7,7 @@ use super::{MixflowApp, demo};
 use eframe::egui;
 
 impl MixflowApp {
-    /// Opens a guided demo at one of its captions: its runs from scratch and its view.
+    /// Opens a guided demo at one of its captions: its runs (from their cached starts) and its view.
     pub(super) fn open_demo(&mut self, position: demo::Position) {
         if self.demo.is_none() {
             self.before_demo = Some(self.settings.clone());

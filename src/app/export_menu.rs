@@ -80,9 +80,7 @@ impl MixflowApp {
             #[cfg(not(target_arch = "wasm32"))]
             self.checkpoint_items(ui);
             for file in files {
-                let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export_folder)));
-                self.notes
-                    .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
+                self.hand_over(file);
             }
         });
         self.page.control("export", menu.response.rect);
@@ -160,8 +158,8 @@ impl MixflowApp {
             match frame {
                 Ok(f) => capture.frames.push(f),
                 Err(e) => {
-                    self.notes.push(format!("not exported: {e}"));
                     self.finish_capture(false);
+                    self.hand_over(Err(e));
                     return;
                 }
             }
@@ -223,6 +221,11 @@ impl MixflowApp {
                 })
             })
         };
+        self.hand_over(file);
+    }
+
+    /// Delivers an export (or says why there is none) and notes what happened.
+    fn hand_over(&mut self, file: Result<Export, String>) {
         let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export_folder)));
         self.notes
             .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
