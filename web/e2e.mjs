@@ -125,6 +125,19 @@ async function settled(page, what, control, timeoutMs) {
   throw new Error(`${what}: the control "${control}" did not settle within ${timeoutMs / 1000} s`);
 }
 
+/// Like a person: the pointer rests on the control for a moment, then presses and releases it.
+/// (At a few frames per second a menu that has just opened may not take a click that arrives
+/// with the pointer in one frame.)
+async function hoverClick(page, s, control) {
+  const r = s.controls[control];
+  if (!r) throw new Error(`the status names no control "${control}"`);
+  await page.mouse.move((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
+  await sleep(1000);
+  await page.mouse.down();
+  await sleep(100);
+  await page.mouse.up();
+}
+
 async function click(page, s, control) {
   const r = s.controls[control];
   if (!r) throw new Error(`the status names no control "${control}"`);
@@ -261,7 +274,7 @@ async function main() {
   });
   const previewed = await settled(drop, "the import window", "import-train", 30_000);
   check(previewed.import === "dropped/ring.csv", "a CSV dropped on the page opens the import preview", previewed.import);
-  await click(drop, previewed, "import-train");
+  await hoverClick(drop, previewed, "import-train");
   const imported = await waitFor(
     drop,
     "a run on the dropped file",
@@ -280,7 +293,7 @@ async function main() {
         if (!now.controls[item]) await click(drop, now, "export");
         const menu = await settled(drop, "the Export menu", item, 10_000);
         const download = drop.waitForEvent("download", { timeout: 30_000 });
-        await click(drop, menu, item);
+        await hoverClick(drop, menu, item);
         file = await download;
       } catch (e) {
         failure = e.message.split("\n")[0];
