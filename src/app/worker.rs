@@ -423,15 +423,22 @@ impl Worker {
             Ok(trainer) => {
                 let note = format!("opened {} at step {}", dir.display(), trainer.steps_done());
                 let info = run_info(&trainer, trainer.config.backend.name().into(), Some(note));
-                self.trainer = Some(trainer);
-                self.mirror = None;
-                self.last_metric_step = None;
-                self.pending_view = None;
-                self.stale = true;
-                self.emit(Event::Started(Box::new(info)))
+                self.install(trainer, None, info)
             }
             Err(e) => self.emit(Event::Error(format!("cannot open the checkpoint: {e}"))),
         }
+    }
+
+    /// Makes `trainer` (with its view mirror, if any) the worker's run, forgetting what the run
+    /// before it had pending, and tells the app.
+    fn install(&mut self, trainer: Trainer, mirror: Option<Trainer>, info: RunInfo) -> bool {
+        self.trainer = Some(trainer);
+        self.mirror = mirror;
+        self.last_metric_step = None;
+        self.pending_view = None;
+        self.rate = RateMeter::default();
+        self.stale = true;
+        self.emit(Event::Started(Box::new(info)))
     }
 
     async fn reset(&mut self, config: TrainConfig, start: Option<&'static [u8]>) {
@@ -457,10 +464,7 @@ impl Worker {
         match started {
             Ok((trainer, mirror)) => {
                 let info = run_info(&trainer, backend, note);
-                self.trainer = Some(trainer);
-                self.mirror = mirror;
-                self.stale = true;
-                self.emit(Event::Started(Box::new(info)));
+                self.install(trainer, mirror, info);
             }
             Err(e) => {
                 self.playing = false;
