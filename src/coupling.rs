@@ -26,20 +26,35 @@ pub fn sq_cost(a: &Points, b: &Points) -> Vec<f64> {
 }
 
 /// The optimal assignment between two equal-size sets: `a[i]` is matched to `b[perm[i]]`.
-/// Exact (Jonker–Volgenant shortest augmenting paths, as scipy's linear_sum_assignment).
+/// Exact ([`crate::lap`]). Each set is centred and scaled to unit spread first, which leaves the
+/// optimum unchanged: Σ‖αa_i + s - b_π(i)‖² differs between permutations π only through
+/// -2α Σ a_i · b_π(i) (the other terms do not depend on the pairing), so any shift and any
+/// positive scale of either set have the same best π. It makes the solver's guess that partners
+/// are near ones good even when one cloud sits off the other or is far tighter.
 pub fn assignment(a: &Points, b: &Points) -> Vec<usize> {
     assert_eq!(a.len(), b.len(), "assignment needs equal-size sets");
-    let n = a.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let cost = sq_cost(a, b);
-    let (rows, cols) = lsap::solve(n, n, &cost, false).expect("a finite square cost matrix always has an assignment");
-    let mut perm = vec![0; n];
-    for (r, c) in rows.into_iter().zip(cols) {
-        perm[r] = c;
-    }
-    perm
+    crate::lap::solve(a.len(), &sq_cost(&standardised(a), &standardised(b)))
+}
+
+/// The set centred on its mean and scaled to a root-mean-square radius of 1 (unless all its
+/// points coincide).
+fn standardised(p: &Points) -> Points {
+    let n = p.len().max(1) as f64;
+    let mean: Vec<f64> = (0..p.dim)
+        .map(|d| p.rows().map(|r| r[d] as f64).sum::<f64>() / n)
+        .collect();
+    let spread = (p
+        .rows()
+        .map(|r| r.iter().zip(&mean).map(|(&x, m)| (x as f64 - m).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let scale = if spread > 0.0 { 1.0 / spread } else { 1.0 };
+    let data = p
+        .rows()
+        .flat_map(|r| r.iter().zip(&mean).map(move |(&x, m)| ((x as f64 - m) * scale) as f32))
+        .collect();
+    Points::new(p.dim, data)
 }
 
 /// Reorders `x0` so that row i is paired with row i of `x1`. `groups` gives the row ranges of

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod experiment;
 pub mod fused;
 pub mod kmeans;
+pub mod lap;
 pub mod method;
 pub mod metrics;
 pub mod mixture;

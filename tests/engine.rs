@@ -83,6 +83,30 @@ fn assignment_matches_brute_force() {
     }
 }
 
+/// Clouds large enough for the sparse solver, one of them tight and far off the other (the
+/// case where near partners are the wrong guess without the standardising): the same optimum as
+/// scipy's algorithm, here the `lsap` crate, on the original costs.
+#[test]
+fn assignment_of_large_offset_clouds_matches_a_dense_solver() {
+    for (seed, scale, shift) in [(1, 1.0, 0.0), (2, 0.1, 3.0), (3, 4.0, -2.0)] {
+        let a = random_points(600, 2, seed);
+        let b = random_points(600, 2, seed + 100);
+        let b = Points::new(2, b.data.iter().map(|x| x * scale + shift).collect());
+        let perm = assignment(&a, &b);
+        let mut sorted = perm.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..600).collect::<Vec<_>>(), "a permutation");
+        let cost = mixflow::coupling::sq_cost(&a, &b);
+        let (rows, cols) = lsap::solve(600, 600, &cost, false).unwrap();
+        let dense: f64 = rows.iter().zip(&cols).map(|(&i, &j)| cost[i * 600 + j]).sum();
+        let ours = cost_of(&a, &b, &perm);
+        assert!(
+            (ours - dense).abs() < 1e-9 * dense,
+            "seed {seed}: {ours} against {dense}"
+        );
+    }
+}
+
 #[test]
 fn mmd_and_energy_are_zero_for_equal_sets_and_grow_with_distance() {
     let a = random_points(400, 2, 3);
