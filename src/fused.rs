@@ -8,6 +8,9 @@
 
 use crate::nn::FlatField;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Rows evaluated together: a block's activations (256 × 128 floats) stay in the L2 cache.
 const BLOCK: usize = 256;
 /// Fewer particles than this per thread are not worth a thread.
@@ -19,14 +22,16 @@ pub fn euler(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
     let dim = field.dim;
     let n = x.len() / dim;
     let threads = threads_for(n);
+    let packed = Packed::new(field);
+    let packed = &packed;
     if threads <= 1 {
-        return euler_rows(field, x, record);
+        return euler_rows(field, packed, x, record);
     }
     let rows_per = n.div_ceil(threads);
     let parts: Vec<Vec<Vec<f32>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = x
             .chunks_mut(rows_per * dim)
-            .map(|chunk| scope.spawn(move || euler_rows(field, chunk, record)))
+            .map(|chunk| scope.spawn(move || euler_rows(field, packed, chunk, record)))
             .collect();
         handles
             .into_iter()
@@ -49,8 +54,67 @@ fn threads_for(n: usize) -> usize {
     available.min(n / MIN_PER_THREAD).max(1)
 }
 
+/// The weights of the layers with `width` outputs (the first, then the further hidden ones),
+/// packed for the AVX2 kernel, where the CPU has it and the width suits it.
+struct Packed {
+    #[cfg(target_arch = "x86_64")]
+    wide: Option<Vec<Vec<f32>>>,
+}
+
+impl Packed {
+    fn new(field: &FlatField) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (dim, width) = (field.dim, field.width);
+            let wide = (avx2::available() && width.is_multiple_of(avx2::PANEL)).then(|| {
+                let mut layers = vec![avx2::pack(&field.net[..dim * width], dim, width)];
+                let mut offset = dim * width;
+                for _ in 1..field.hidden_layers {
+                    layers.push(avx2::pack(&field.net[offset..offset + width * width], width, width));
+                    offset += width * width + width;
+                }
+                layers
+            });
+            Packed { wide }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = field;
+            Packed {}
+        }
+    }
+
+    /// out = SiLU(input · w + bias) for the `index`th layer of `width` outputs (w as in the
+    /// field).
+    #[allow(clippy::too_many_arguments)]
+    fn hidden_layer(
+        &self,
+        index: usize,
+        input: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+        rows: usize,
+        d_in: usize,
+        width: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(layers) = &self.wide {
+            // SAFETY: `wide` exists only where `avx2::available()` said yes.
+            unsafe {
+                avx2::product(&input[..rows * d_in], &layers[index], bias, out, d_in, width);
+                avx2::silu(out);
+            }
+            return;
+        }
+        let _ = index;
+        layer(input, w, bias, out, rows, d_in, width);
+        silu(out);
+    }
+}
+
 /// One thread's share: block by block, every step of a block before the next block.
-fn euler_rows(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
+fn euler_rows(field: &FlatField, packed: &Packed, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
     let (dim, width) = (field.dim, field.width);
     let mut states = vec![Vec::with_capacity(if record { x.len() } else { 0 }); if record { field.steps } else { 0 }];
     let mut h = vec![0.0f32; BLOCK * width];
@@ -61,7 +125,8 @@ fn euler_rows(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
         let rows = block.len() / dim;
         for k in 0..field.steps {
             let bias = &field.step_bias[k * width..(k + 1) * width];
-            layer(
+            packed.hidden_layer(
+                0,
                 block,
                 &field.net[..dim * width],
                 bias,
@@ -70,12 +135,19 @@ fn euler_rows(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
                 dim,
                 width,
             );
-            silu(&mut h[..rows * width]);
             let mut offset = dim * width;
-            for _ in 1..field.hidden_layers {
+            for index in 1..field.hidden_layers {
                 let (w, b) = field.net[offset..offset + width * width + width].split_at(width * width);
-                layer(&h[..rows * width], w, b, &mut g[..rows * width], rows, width, width);
-                silu(&mut g[..rows * width]);
+                packed.hidden_layer(
+                    index,
+                    &h[..rows * width],
+                    w,
+                    b,
+                    &mut g[..rows * width],
+                    rows,
+                    width,
+                    width,
+                );
                 std::mem::swap(&mut h, &mut g);
                 offset += width * width + width;
             }
@@ -125,6 +197,7 @@ fn layer(input: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, d
 }
 
 /// SiLU in place: x / (1 + e^-x).
+#[inline(always)]
 fn silu(values: &mut [f32]) {
     for x in values {
         *x /= 1.0 + exp(-*x);
@@ -143,13 +216,17 @@ fn exp(x: f32) -> f32 {
     // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer without a libm call.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * LOG2_E + ROUND) - ROUND;
+    let rounded = x * LOG2_E + ROUND;
+    let k = rounded - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let e_r = p * r * r + r + 1.0;
-    f32::from_bits(((k as i32 + 127) << 23) as u32) * e_r
+    // k's integer sits in the low bits of `rounded` (not `k as i32`, whose saturating
+    // conversion does not vectorise).
+    let k_bits = rounded.to_bits().wrapping_sub(ROUND.to_bits());
+    f32::from_bits(k_bits.wrapping_add(127) << 23) * e_r
 }
 
 #[cfg(test)]
