@@ -32,6 +32,8 @@ pub fn solve(n: usize, cost: &[f64]) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..n).collect();
     loop {
         if !lap.assign(&pairs, &rows) {
+            // With every pair allowed, only a NaN cost can leave a row without a path.
+            assert!(neighbours < n, "no assignment: some costs are not finite");
             // The subset has no perfect matching: start over with twice the partners.
             neighbours = (neighbours * 2).min(n);
             pairs = Pairs::cheapest(n, cost, neighbours);
