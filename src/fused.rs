@@ -2,10 +2,9 @@
 //! ([`FlatField`], the layout the advection shader reads too) evaluated block by block, the
 //! layers of `width` outputs by a register-tile kernel on x86-64 with AVX2 (`avx2.rs`, else gemm),
 //! SiLU in place with an exp that vectorises, and the particles split across the machine's
-//! threads. burn's CPU backend evaluates the same network one
-//! operation at a time, each a pass over memory into a new buffer with a scalar `expf` per element;
-//! for sampling, where nothing needs a gradient, that is most of the time (docs/PERFORMANCE.md).
-//! Training stays on burn.
+//! threads. burn's CPU backend evaluates the same network one operation at a time, each a pass
+//! over memory into a new buffer with a scalar `expf` per element; for sampling, where nothing
+//! needs a gradient, that is most of the time (docs/PERFORMANCE.md). Training stays on burn.
 
 use crate::nn::FlatField;
 

@@ -145,7 +145,7 @@ impl MixflowOod {
     /// inside each descriptor group (on values only: no gradient through the pairing), the
     /// mixture's parameters and the draw's component weights. Only a base step (`track`) needs
     /// the base's graph; flow steps draw without autodiff, which spares recording nine steps in
-    /// ten of a graph nobody walks back (its clean-up alone was 9% of a B2 step).
+    /// ten of a graph nobody walks back (its clean-up was 9% of B2's profile).
     async fn paired_draw(&self, batch: &Batch, rng: &mut Rng, dev: &Device, track: bool) -> Result<PairedDraw, String> {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let untracked = |t: Tensor<2>| if track { t } else { t.inner() };
