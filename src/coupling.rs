@@ -39,16 +39,8 @@ pub fn assignment(a: &Points, b: &Points) -> Vec<usize> {
 /// The set centred on its mean and scaled to a root-mean-square radius of 1 (unless all its
 /// points coincide).
 fn standardised(p: &Points) -> Points {
-    let n = p.len().max(1) as f64;
-    let mean: Vec<f64> = (0..p.dim)
-        .map(|d| p.rows().map(|r| r[d] as f64).sum::<f64>() / n)
-        .collect();
-    let spread = (p
-        .rows()
-        .map(|r| r.iter().zip(&mean).map(|(&x, m)| (x as f64 - m).powi(2)).sum::<f64>())
-        .sum::<f64>()
-        / n)
-        .sqrt();
+    let mean = p.mean();
+    let spread = p.std().iter().map(|s| s * s).sum::<f64>().sqrt();
     let scale = if spread > 0.0 { 1.0 / spread } else { 1.0 };
     let data = p
         .rows()
