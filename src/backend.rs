@@ -101,6 +101,13 @@ pub fn set_browser_gpu(device: Result<Device, String>) {
     BROWSER_GPU.set(BrowserGpu::Unchecked(device));
 }
 
+/// Marks the page's WebGPU device as failed (lost or poisoned mid-run): every later run that asks
+/// for it trains on the CPU with this reason.
+#[cfg(target_arch = "wasm32")]
+pub fn lose_browser_gpu(reason: &str) {
+    BROWSER_GPU.set(BrowserGpu::Checked(Err(reason.to_string())));
+}
+
 /// The page's WebGPU device for training, once one small operation on it has been read back
 /// (asynchronously: a browser reads its GPU no other way). Shared by every run; the first run to
 /// ask checks it while later ones wait.

@@ -345,6 +345,7 @@ impl MixflowApp {
             frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
             longest_frame_ms: self.frames.longest_ms().round(),
             note: self.all_notes().last().cloned(),
+            stopped: first.and_then(|r| r.stopped.clone()),
             demo: self
                 .demo
                 .map(|d| format!("{} caption {} of {}", d.demo.name, d.step + 1, d.demo.steps.len())),

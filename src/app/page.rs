@@ -31,6 +31,8 @@ pub struct PageStatus {
     pub longest_frame_ms: f64,
     /// The newest note shown to the user, if any.
     pub note: Option<String>,
+    /// Why the first run stopped by itself (finished, diverged), until it is reset.
+    pub stopped: Option<String>,
     /// The guided demo on screen and its caption (`NAME caption K of N`).
     pub demo: Option<String>,
     /// The file the import window previews, while it is open.

@@ -227,6 +227,9 @@ struct Worker {
     commands: Receiver<Command>,
     events: Sender<Event>,
     gpu: Option<Device>,
+    /// Why the GPU stopped working mid-run, if it did: later runs that ask for it train on the
+    /// CPU, until the app hands over another device.
+    gpu_lost: Option<String>,
     view: ViewRequest,
     playing: bool,
     trainer: Option<Trainer>,
@@ -264,6 +267,7 @@ impl Worker {
             commands,
             events,
             gpu,
+            gpu_lost: None,
             view,
             playing: play,
             trainer: None,
@@ -364,6 +368,7 @@ impl Worker {
             Command::Reset { config, gpu, start } => {
                 if gpu.is_some() {
                     self.gpu = gpu;
+                    self.gpu_lost = None;
                 }
                 self.reset(*config, start).await;
                 true
@@ -480,13 +485,10 @@ impl Worker {
         use crate::backend::BackendKind;
         let cpu = || TrainDevice::plain(BackendKind::Cpu.device().expect("the CPU backend always starts"));
         match config.backend {
+            BackendKind::Gpu if let Some(lost) = &self.gpu_lost => (cpu(), "cpu".into(), Some(gpu_lost_note(lost))),
             BackendKind::Gpu => match self.gpu_device().await {
                 Some(Ok((device, name))) => (device, name, slow_gpu_note()),
-                Some(Err(e)) => (
-                    cpu(),
-                    "cpu".into(),
-                    Some(format!("the GPU cannot run burn ({e}): training on the CPU instead")),
-                ),
+                Some(Err(e)) => (cpu(), "cpu".into(), Some(gpu_lost_note(&e))),
                 None => (
                     cpu(),
                     "cpu".into(),
@@ -523,18 +525,57 @@ impl Worker {
         self.mirror.as_ref().or(self.trainer.as_ref())
     }
 
-    /// Brings the mirror (if any) up to the trainer's step before a view reads it.
-    async fn sync_mirror(&mut self) -> Result<(), String> {
-        match (&self.trainer, &mut self.mirror) {
+    /// Brings the mirror (if any) up to the trainer's step before a view reads it. A device that
+    /// can no longer be read moves the run to the CPU (see [`Self::continue_on_cpu`]); false when
+    /// the app has gone.
+    async fn sync_mirror(&mut self) -> bool {
+        let synced = match (&self.trainer, &mut self.mirror) {
             (Some(trainer), Some(mirror)) if mirror.steps_done() != trainer.steps_done() => {
                 trainer.update_mirror(mirror).await
             }
             _ => Ok(()),
+        };
+        match synced {
+            Ok(()) => true,
+            Err(e) => self.continue_on_cpu(&e),
+        }
+    }
+
+    /// The training device failed (a GPU lost or poisoned mid-run, as headless Chromium's WebGPU
+    /// can be): rather than stopping, the run goes on on the CPU, from its mirror's weights (the
+    /// step of the last view, with a fresh optimiser) where it has one, else from step 0. It keeps
+    /// playing if it was; later runs asking for the GPU start on the CPU. False when the app has gone.
+    fn continue_on_cpu(&mut self, error: &str) -> bool {
+        self.gpu_lost = Some(error.to_string());
+        #[cfg(target_arch = "wasm32")]
+        crate::backend::lose_browser_gpu(error);
+        let Some(lost) = self.trainer.take() else {
+            return true;
+        };
+        let resumed = match self.mirror.take() {
+            Some(mirror) => Ok(mirror),
+            None => crate::backend::BackendKind::Cpu
+                .device()
+                .and_then(|cpu| Trainer::on_device(lost.config.clone(), cpu)),
+        };
+        match resumed {
+            Ok(trainer) => {
+                let note = format!("{}, from step {}", gpu_lost_note(error), trainer.steps_done());
+                let info = run_info(&trainer, "cpu".into(), Some(note));
+                self.install(trainer, None, info)
+            }
+            Err(e) => {
+                self.playing = false;
+                self.emit(Event::Stopped(format!(
+                    "the GPU failed ({error}) and the CPU cannot take over: {e}"
+                ))) && self.emit(Event::Playing(false))
+            }
         }
     }
 
     /// Trains for one chunk of time; false when the app has gone.
     async fn train_chunk(&mut self) -> bool {
+        let may_lose_gpu = self.may_lose_gpu();
         let Some(trainer) = self.trainer.as_mut() else {
             self.playing = false;
             return true;
@@ -542,11 +583,16 @@ impl Worker {
         let started = Instant::now();
         let mut messages = Vec::new();
         let mut stop = None;
+        let mut device_lost = None;
         while started.elapsed() < CHUNK {
             match trainer.step_async().await {
                 Ok(m) => messages.push(m),
                 Err(TrainError::Finished) => {
                     stop = Some(format!("finished all {} steps", trainer.config.steps));
+                    break;
+                }
+                Err(TrainError::Device(e)) if may_lose_gpu => {
+                    device_lost = Some(e);
                     break;
                 }
                 Err(e @ (TrainError::Diverged { .. } | TrainError::Device(_))) => {
@@ -563,6 +609,9 @@ impl Worker {
                 return false;
             }
         }
+        if let Some(e) = device_lost {
+            return self.continue_on_cpu(&e);
+        }
         match stop {
             Some(reason) => {
                 self.playing = false;
@@ -573,6 +622,7 @@ impl Worker {
     }
 
     async fn step_once(&mut self) -> bool {
+        let may_lose_gpu = self.may_lose_gpu();
         let Some(trainer) = self.trainer.as_mut() else {
             return true;
         };
@@ -584,19 +634,32 @@ impl Worker {
                     steps_per_s: 0.0,
                 })
             }
+            Err(TrainError::Device(e)) if may_lose_gpu => self.continue_on_cpu(&e),
             Err(e) => self.emit(Event::Stopped(e.to_string())),
         }
+    }
+
+    /// Whether a device failure of this run is a GPU's, to be survived on the CPU: a run asked
+    /// for the GPU, before any GPU failed (a CPU run that fails is stopped, not restarted).
+    fn may_lose_gpu(&self) -> bool {
+        self.gpu_lost.is_none()
+            && self
+                .trainer
+                .as_ref()
+                .is_some_and(|t| t.config.backend == crate::backend::BackendKind::Gpu)
     }
 
     /// Computes and sends a view of the model; false when the app has gone.
     async fn publish_view(&mut self) -> bool {
         let started = Instant::now();
-        let synced = self.sync_mirror().await;
+        if !self.sync_mirror().await {
+            return false;
+        }
         let Some(trainer) = self.viewed() else {
             self.stale = false;
             return true;
         };
-        let result = synced.and_then(|()| make_view(trainer, &self.view));
+        let result = make_view(trainer, &self.view);
         // The descriptor the view's metrics are measured at.
         let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
         self.view_cost = started.elapsed();
@@ -622,7 +685,9 @@ impl Worker {
     }
 
     async fn measure_nfe(&mut self) -> Result<Vec<(usize, f64)>, String> {
-        self.sync_mirror().await?;
+        if !self.sync_mirror().await {
+            return Err("the app has gone".into());
+        }
         let trainer = self.viewed().ok_or("no run is loaded")?;
         let sampler = trainer.sampler();
         let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
@@ -639,7 +704,9 @@ impl Worker {
     }
 
     async fn measure_descriptors(&mut self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
-        self.sync_mirror().await?;
+        if !self.sync_mirror().await {
+            return Err("the app has gone".into());
+        }
         let trainer = self.viewed().ok_or("no run is loaded")?;
         if !trainer.dataset.is_conditional() {
             return Err("W2 against the descriptor needs a conditional dataset".into());
@@ -660,6 +727,11 @@ impl Worker {
         }
         Ok(out)
     }
+}
+
+/// Why a run asked for the GPU trains on the CPU.
+fn gpu_lost_note(error: &str) -> String {
+    format!("the GPU cannot run burn ({error}): training on the CPU instead")
 }
 
 /// What to expect from a GPU that is software (only the page can tell).
@@ -887,5 +959,86 @@ impl RateMeter {
         let opened = self.since.unwrap_or(first.checked_sub(CHUNK).unwrap_or(first));
         let secs = (last - opened).as_secs_f64();
         if secs > 0.0 { steps as f64 / secs } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendKind;
+    use crate::method::Method;
+
+    fn cpu() -> Device {
+        BackendKind::Cpu.device().unwrap()
+    }
+
+    /// A worker holding `trainer` (and `mirror`), as if they had been started on the GPU.
+    fn worker_with(trainer: Trainer, mirror: Option<Trainer>) -> (Worker, Receiver<Event>) {
+        let (_, commands) = channel();
+        let (events, received) = channel();
+        let mut worker = Worker::new(commands, events, None, ViewRequest::default(), true);
+        worker.trainer = Some(trainer);
+        worker.mirror = mirror;
+        (worker, received)
+    }
+
+    fn started_info(events: &Receiver<Event>) -> RunInfo {
+        events
+            .try_iter()
+            .find_map(|e| match e {
+                Event::Started(info) => Some(*info),
+                _ => None,
+            })
+            .expect("a Started event")
+    }
+
+    #[test]
+    fn a_gpu_lost_mid_run_hands_the_run_to_the_cpu() {
+        let config = TrainConfig {
+            dataset: "moons".into(),
+            method: Method::Rf,
+            backend: BackendKind::Gpu,
+            ..TrainConfig::default()
+        };
+        // The "GPU" trainer runs on the CPU here: only its config says GPU, which is what the
+        // worker goes by. Its mirror was last synced at step 5, and it went on to step 8.
+        let mut trainer = Trainer::on_device(config.clone(), cpu()).unwrap();
+        for _ in 0..5 {
+            trainer.step().unwrap();
+        }
+        let mut mirror = trainer.mirror_on(cpu()).unwrap();
+        pollster::block_on(trainer.update_mirror(&mut mirror)).unwrap();
+        for _ in 0..3 {
+            trainer.step().unwrap();
+        }
+        let (mut worker, events) = worker_with(trainer, Some(mirror));
+
+        assert!(worker.may_lose_gpu());
+        assert!(worker.continue_on_cpu("device lost"));
+        let info = started_info(&events);
+        assert_eq!(info.backend, "cpu");
+        assert_eq!(info.step, 5, "the run goes on from the mirror's weights");
+        assert_eq!(
+            info.note.as_deref(),
+            Some("the GPU cannot run burn (device lost): training on the CPU instead, from step 5")
+        );
+        assert!(worker.mirror.is_none() && worker.playing);
+        assert!(pollster::block_on(worker.train_chunk()));
+        assert!(worker.trainer.as_ref().unwrap().steps_done() > 5, "training goes on");
+        assert!(
+            !worker.may_lose_gpu(),
+            "a second failure stops the run rather than restarting it"
+        );
+
+        // A later run that asks for the GPU starts on the CPU, saying why.
+        pollster::block_on(worker.reset(config.clone(), None));
+        let info = started_info(&events);
+        assert_eq!((info.backend.as_str(), info.step), ("cpu", 0));
+        assert!(info.note.unwrap().contains("(device lost)"));
+
+        // Without a mirror to take the weights from, the run starts again from step 0.
+        let (mut worker, events) = worker_with(Trainer::on_device(config, cpu()).unwrap(), None);
+        assert!(worker.continue_on_cpu("device lost"));
+        assert_eq!(started_info(&events).step, 0);
     }
 }
