@@ -1,7 +1,7 @@
 //! Euler sampling without gradients, fused on the CPU: the velocity MLP in its flat form
 //! ([`FlatField`], the layout the advection shader reads too) evaluated block by block, the
 //! layers of `width` outputs by a register-tile kernel on x86-64 with AVX2 (`avx2.rs`, else gemm),
-//! SiLU in place with an exp that vectorises, and the particles split across the machine's
+//! SiLU in place with an exp that vectorises (`silu.rs`), and the particles split across the machine's
 //! threads. burn's CPU backend evaluates the same network one operation at a time, each a pass
 //! over memory into a new buffer with a scalar `expf` per element; for sampling, where nothing
 //! needs a gradient, that is most of the time (docs/PERFORMANCE.md). Training stays on burn.
@@ -104,13 +104,13 @@ impl Packed {
             // SAFETY: `wide` exists only where `avx2::available()` said yes.
             unsafe {
                 avx2::product(&input[..rows * d_in], &layers[index], bias, out, d_in, width);
-                avx2::silu(out);
             }
+            crate::silu::forward(out);
             return;
         }
         let _ = index;
         layer(input, w, bias, out, rows, d_in, width);
-        silu(out);
+        crate::silu::forward(out);
     }
 }
 
@@ -197,39 +197,6 @@ fn layer(input: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, d
     }
 }
 
-/// SiLU in place: x / (1 + e^-x).
-#[inline(always)]
-fn silu(values: &mut [f32]) {
-    for x in values {
-        *x /= 1.0 + exp(-*x);
-    }
-}
-
-/// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call): x = k ln2
-/// + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent bits. NaN
-/// stays NaN, so a diverged model still shows as one.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 in two parts, so that k · LN2_HI is exact.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer without a libm call.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let rounded = x * LOG2_E + ROUND;
-    let k = rounded - ROUND;
-    let r = x - k * LN2_HI - k * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
-        * r
-        + 5.000_000_1e-1;
-    let e_r = p * r * r + r + 1.0;
-    // k's integer sits in the low bits of `rounded` (not `k as i32`, whose saturating
-    // conversion does not vectorise).
-    let k_bits = rounded.to_bits().wrapping_sub(ROUND.to_bits());
-    f32::from_bits(k_bits.wrapping_add(127) << 23) * e_r
-}
-
 #[cfg(test)]
 mod tests {
     /// The AVX2 kernel against gemm's product, for every remainder of the 6-row tiles and for
@@ -267,19 +234,5 @@ mod tests {
                 .fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "{rows}×{d_in}×{d_out}: {worst}");
         }
-    }
-
-    #[test]
-    fn the_vectorised_exp_matches_std() {
-        let mut worst = 0.0f32;
-        for i in -8700..=8800 {
-            let x = i as f32 / 100.0;
-            let (ours, std) = (super::exp(x), x.exp());
-            worst = worst.max(((ours - std) / std).abs());
-        }
-        assert!(worst < 3e-7, "relative error {worst}");
-        assert!(super::exp(f32::NAN).is_nan());
-        // Far below the clamp, e^x is as good as 0 beside the 1 it is added to in SiLU.
-        assert!(super::exp(-1000.0) < 1e-37);
     }
 }

@@ -25,6 +25,7 @@ pub mod projection;
 pub mod render;
 pub mod rng;
 pub mod sample;
+pub mod silu;
 pub mod solve;
 pub mod train;
 #[cfg(target_arch = "wasm32")]

@@ -3,9 +3,10 @@
 //! seed gives the same network on every backend.
 
 use crate::rng::{self, Rng};
+use crate::silu::silu;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::activation::{relu, silu};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 

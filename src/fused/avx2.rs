@@ -61,15 +61,6 @@ pub unsafe fn product(input: &[f32], packed: &[f32], bias: &[f32], out: &mut [f3
     }
 }
 
-/// SiLU in place ([`super::silu`]), compiled for AVX2 and FMA: eight lanes, and no libm call.
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA ([`available`]).
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn silu(values: &mut [f32]) {
-    super::silu(values);
-}
-
 /// Rows row0..row0 + R, columns col..col + PANEL of the output.
 ///
 /// # Safety
