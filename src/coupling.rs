@@ -57,16 +57,46 @@ pub fn pair(coupling: Coupling, x0: &Points, x1: &Points, groups: &[std::ops::Ra
         Coupling::Exact => permute_rows(x0, &assignment(x1, x0)),
         Coupling::PerGroup => {
             let mut out = x0.clone();
-            for g in groups {
-                let a = slice_rows(x1, g.clone());
-                let b = slice_rows(x0, g.clone());
-                let perm = assignment(&a, &b);
-                let permuted = permute_rows(&b, &perm);
+            for (g, perm) in groups.iter().zip(group_assignments(x1, x0, groups)) {
+                let permuted = permute_rows(&slice_rows(x0, g.clone()), &perm);
                 out.data[g.start * x0.dim..g.end * x0.dim].copy_from_slice(&permuted.data);
             }
             out
         }
     }
+}
+
+/// [`assignment`] inside each group of rows: group g's rows of `a` to its rows of `b`, each
+/// permutation indexing the group's own rows. The groups are spread over the machine's threads
+/// when there is enough work (MixFlow-OOD's 8 groups of 64 are a fifth of its training step).
+pub fn group_assignments(a: &Points, b: &Points, groups: &[std::ops::Range<usize>]) -> Vec<Vec<usize>> {
+    /// Σ n² over the groups below which a thread costs more than it saves.
+    const WORTH_A_THREAD: usize = 16_384;
+    let solve = |g: &std::ops::Range<usize>| assignment(&slice_rows(a, g.clone()), &slice_rows(b, g.clone()));
+    let work: usize = groups.iter().map(|g| g.len() * g.len()).sum();
+    let threads = match cfg!(target_arch = "wasm32") || work < WORTH_A_THREAD {
+        true => 1,
+        false => std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(groups.len()),
+    };
+    if threads <= 1 {
+        return groups.iter().map(solve).collect();
+    }
+    let per_thread = groups.len().div_ceil(threads);
+    let solve = &solve;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = groups
+            .chunks(per_thread)
+            .skip(1)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(solve).collect::<Vec<_>>()))
+            .collect();
+        let mut perms: Vec<Vec<usize>> = groups[..per_thread].iter().map(solve).collect();
+        for thread in others {
+            perms.extend(thread.join().expect("an assignment thread panicked"));
+        }
+        perms
+    })
 }
 
 fn slice_rows(p: &Points, r: std::ops::Range<usize>) -> Points {

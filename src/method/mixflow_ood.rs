@@ -5,7 +5,7 @@
 
 use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
 use crate::config::TrainConfig;
-use crate::coupling::assignment;
+use crate::coupling::group_assignments;
 use crate::data::Points;
 use crate::kmeans::kmeans;
 use crate::mixture::{Mixture, gumbel};
@@ -236,11 +236,9 @@ pub fn soft_draw(p: &MixtureParams, gumbel: Tensor<2>, eps: Tensor<2>, tau: f32)
 fn pair_within_groups(z: &Points, batch: &Batch) -> Points {
     let mut out = batch.x1.clone();
     let d = z.dim;
-    for g in &batch.groups {
-        let rows = |p: &Points| Points::new(d, p.data[g.start * d..g.end * d].to_vec());
-        let (zg, xg) = (rows(z), rows(&batch.x1));
-        for (i, j) in assignment(&zg, &xg).into_iter().enumerate() {
-            out.data[(g.start + i) * d..(g.start + i + 1) * d].copy_from_slice(xg.row(j));
+    for (g, perm) in batch.groups.iter().zip(group_assignments(z, &batch.x1, &batch.groups)) {
+        for (i, j) in perm.into_iter().enumerate() {
+            out.data[(g.start + i) * d..(g.start + i + 1) * d].copy_from_slice(batch.x1.row(g.start + j));
         }
     }
     out
