@@ -148,9 +148,9 @@ mod avx2 {
     }
 }
 
-/// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call): x = k ln2
-/// + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent bits. NaN
-/// stays NaN, so a diverged model still shows as one.
+/// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call):
+/// x = k ln2 + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent
+/// bits. NaN stays NaN, so a diverged model still shows as one.
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -223,8 +223,8 @@ mod tests {
                 };
                 let grads = (y.clone() * weights).sum().backward();
                 (
-                    y.into_data().to_vec::<f32>().unwrap(),
-                    leaf.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap(),
+                    y.into_data().try_to_vec::<f32>().unwrap(),
+                    leaf.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap(),
                 )
             };
             let ((y, g), (y_ref, g_ref)) = (run(true), run(false));
