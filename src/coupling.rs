@@ -74,11 +74,12 @@ pub fn group_assignments(a: &Points, b: &Points, groups: &[std::ops::Range<usize
     const WORTH_A_THREAD: usize = 16_384;
     let solve = |g: &std::ops::Range<usize>| assignment(&slice_rows(a, g.clone()), &slice_rows(b, g.clone()));
     let work: usize = groups.iter().map(|g| g.len() * g.len()).sum();
-    let threads = match cfg!(target_arch = "wasm32") || work < WORTH_A_THREAD {
-        true => 1,
-        false => std::thread::available_parallelism()
+    let threads = if cfg!(target_arch = "wasm32") || work < WORTH_A_THREAD {
+        1
+    } else {
+        std::thread::available_parallelism()
             .map_or(1, |t| t.get())
-            .min(groups.len()),
+            .min(groups.len())
     };
     if threads <= 1 {
         return groups.iter().map(solve).collect();

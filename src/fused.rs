@@ -1,10 +1,10 @@
 //! Euler sampling without gradients, fused on the CPU: the velocity MLP in its flat form
 //! ([`FlatField`], the layout the advection shader reads too) evaluated block by block, the
 //! layers of `width` outputs by a register-tile kernel on x86-64 with AVX2 (`avx2.rs`, else gemm),
-//! SiLU in place with an exp that vectorises (`silu.rs`), and the particles split across the machine's
-//! threads. burn's CPU backend evaluates the same network one operation at a time, each a pass
-//! over memory into a new buffer with a scalar `expf` per element; for sampling, where nothing
-//! needs a gradient, that is most of the time (docs/PERFORMANCE.md). Training stays on burn.
+//! SiLU in place with an exp that vectorises (`silu.rs`), and the particles split across the
+//! machine's threads. burn's CPU backend evaluates the same network one operation at a time,
+//! each a pass over memory into a new buffer; for sampling, where nothing needs a gradient, that
+//! was most of the time (docs/PERFORMANCE.md). Training stays on burn.
 
 use crate::nn::FlatField;
 

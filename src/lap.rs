@@ -83,8 +83,8 @@ fn dense(n: usize, cost: &[f64]) -> Vec<usize> {
                     at = k;
                 }
             }
-            // With every pair allowed, only a cost that is not finite leaves no column to reach.
-            assert!(at != FREE, "no assignment: some costs are not finite");
+            // With every pair allowed, only a cost that is not finite leaves no column in reach.
+            assert!(lowest < f64::INFINITY, "no assignment: some costs are not finite");
             shortest = lowest;
             let j = unsettled.swap_remove(at);
             settled.push(j);
