@@ -36,7 +36,7 @@ pub trait FusedSilu: Backend {
 impl FusedSilu for Flex {
     fn fused_silu(x: FlexTensor) -> FlexTensor {
         let mut out = writable(x);
-        forward(out.storage_mut());
+        forward(elements_mut(&mut out));
         out
     }
 }
@@ -56,7 +56,8 @@ impl<C: CheckpointStrategy> FusedSilu for Autodiff<Flex, C> {
                 if let Some(parent) = parent {
                     let input = contiguous(ops.state);
                     let mut out = writable(grad);
-                    backward(input.storage(), out.storage_mut());
+                    let n = input.layout().num_elements();
+                    backward(&input.storage()[..n], elements_mut(&mut out));
                     grads.register::<Flex>(parent.id, out);
                 }
             }
@@ -70,6 +71,12 @@ impl<C: CheckpointStrategy> FusedSilu for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(Flex::fused_silu(x.into_primitive())),
         }
     }
+}
+
+/// The tensor's own elements, in place: its storage can be longer (a view of a larger buffer).
+fn elements_mut(x: &mut FlexTensor) -> &mut [f32] {
+    let n = x.layout().num_elements();
+    &mut x.storage_mut()[..n]
 }
 
 /// `x` itself where it can be written in place (its only owner, contiguous from offset 0),
