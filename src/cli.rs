@@ -499,9 +499,10 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
         }
         report.figures.push(figure);
     }
-    let on_gpu: [(bench::Workload, &str, GpuRun); 2] = [
+    let on_gpu: [(bench::Workload, &str, GpuRun); 3] = [
         (bench::Workload::B3, "B3-shader", bench::gpu::b3_shader),
         (bench::Workload::B5, "B5", bench::gpu::b5),
+        (bench::Workload::B5, "B5-redrawn", bench::gpu::b5_redrawn),
     ];
     let on_gpu: Vec<_> = on_gpu.into_iter().filter(|(w, ..)| wanted(*w)).collect();
     if !on_gpu.is_empty() {

@@ -323,3 +323,95 @@ fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
         .count();
     assert!(differing * 1000 <= drawn, "{differing} of {drawn} drawn pixels differ");
 }
+
+/// The cached layers change no picture: a target that caches, drawing frame after frame while the
+/// play-back time moves forward and back and the camera pans and zooms, draws what a target that
+/// draws every layer every frame draws, to the cache's 8-bit rounding.
+#[test]
+fn cached_layers_draw_what_drawing_every_layer_draws() {
+    let (device, queue, _) = offscreen::device().expect("a Vulkan device (lavapipe) for rendering tests");
+    let size = [160, 120];
+    // Enough points and trail steps to be worth caching on this canvas, crossing one another.
+    let wave = |k: usize, s: f32| ((k as f32 * 0.37 + s).sin(), (k as f32 * 0.73 + 2.0 * s).cos());
+    let points = (0..400)
+        .map(|k| {
+            let (x, y) = wave(k, 0.0);
+            PointVertex {
+                pos: [x, y],
+                color: [(k * 37 % 256) as u8, 120, 200, 180],
+            }
+        })
+        .collect();
+    let steps = 16;
+    let trail_times: Vec<f32> = (0..=steps).map(|k| k as f32 / steps as f32).collect();
+    let at = |j: usize, t: f32| {
+        let (x, y) = wave(j, 0.0);
+        [x * (1.0 - t) + 0.5 * t * y, y * (1.0 - t) - 0.5 * t * x]
+    };
+    let trails = (0..steps)
+        .flat_map(|k| {
+            let (t0, t1) = (trail_times[k], trail_times[k + 1]);
+            (0..60).map(move |j| TrailSegment {
+                a: at(j, t0),
+                b: at(j, t1),
+                t: [t0, t1],
+            })
+        })
+        .collect();
+    let scene = Scene {
+        trails,
+        trail_times,
+        show_trails: true,
+        show_particles: true,
+        points,
+        ..Scene::default()
+    };
+    let mut cached = offscreen::Target::new(&device, &queue, &scene, size);
+    let mut direct = offscreen::Target::new(&device, &queue, &scene, size).without_cache();
+    let camera = Camera::fit([-1.5, -1.5], [1.5, 1.5], [size[0] as f32, size[1] as f32]);
+    let panned = Camera {
+        center: [0.1, -0.05],
+        ..camera
+    };
+    let zoomed = Camera {
+        units_per_point: camera.units_per_point * 0.8,
+        ..panned
+    };
+    let frames = [
+        (camera, 0.0),
+        (camera, 0.2),
+        (camera, 0.21),
+        (camera, 0.7),
+        (camera, 1.0),
+        (camera, 0.4), // back in time
+        (panned, 0.4),
+        (zoomed, 0.9),
+    ];
+    for (camera, time) in frames {
+        let frame = Frame {
+            camera,
+            style: Style::default(),
+            time,
+            size,
+            background: [20, 22, 28, 255],
+        };
+        cached.draw(&device, &queue, &frame);
+        direct.draw(&device, &queue, &frame);
+        assert_eq!(cached.cached(), (true, true), "both layers are worth caching here");
+        assert_eq!(direct.cached(), (false, false));
+        let (a, b) = (cached.read(&device, &queue), direct.read(&device, &queue));
+        let diffs: Vec<i32> = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&x, &y)| (x as i32 - y as i32).abs())
+            .collect();
+        let worst = diffs.iter().max().copied().unwrap_or(0);
+        let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+        assert!(worst <= 3 && mean < 0.05, "at t = {time}: worst {worst}, mean {mean}");
+        assert!(
+            a.pixels().filter(|p| p.0 != [20, 22, 28, 255]).count() > 1000,
+            "a picture was drawn"
+        );
+    }
+}

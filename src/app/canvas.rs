@@ -94,7 +94,7 @@ pub fn show(
             version: drawn.version,
             camera: *cam,
             style: drawn.style,
-            size_points,
+            rect,
             time: drawn.time,
         },
     ));

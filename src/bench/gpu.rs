@@ -77,33 +77,58 @@ pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
 
 /// B5: the canvas at `render_particles` points and `trajectories` trails of [`TRAIL_POINTS`]
 /// points with their particles, drawn into a [`FRAME_SIZE`] image while the play-back time moves
-/// (as it does every frame in the app); milliseconds per frame, the GPU's work included.
+/// (as it does every frame in the app); milliseconds per frame, the GPU's work included. The time
+/// runs on across rounds, from 0 to 1 in 60 frames and round again.
 pub fn b5(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+    let rounds = frame_rounds(gpu, sizes, |_| [0.0, 0.0]);
+    let detail = format!("play-back, {}", b5_detail(gpu, sizes));
+    Ok(Figure::new("B5", "frame time", "ms/frame", false, &rounds, detail))
+}
+
+/// B5 with the camera panning by a pixel every frame: every layer is drawn again, as in the first
+/// frame after each new snapshot of a training run, or while the view is dragged.
+pub fn b5_redrawn(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+    let rounds = frame_rounds(gpu, sizes, |k| [k as f32, 0.0]);
+    let detail = format!("camera panning, {}", b5_detail(gpu, sizes));
+    let name = "frame time, all redrawn";
+    Ok(Figure::new("B5-redrawn", name, "ms/frame", false, &rounds, detail))
+}
+
+/// Milliseconds per frame of B5's scene, one figure per round of [`FRAMES`] frames, the camera's
+/// centre moved by `pan(frame)` pixels.
+fn frame_rounds(gpu: &Gpu, sizes: &Sizes, pan: impl Fn(usize) -> [f32; 2]) -> Vec<f64> {
     let scene = heavy_scene(sizes.render_particles, sizes.trajectories);
-    let target = Target::new(&gpu.device, &gpu.queue, &scene, FRAME_SIZE);
+    let mut target = Target::new(&gpu.device, &gpu.queue, &scene, FRAME_SIZE);
     let size = [FRAME_SIZE[0] as f32, FRAME_SIZE[1] as f32];
-    let frame = |k: usize| Frame {
-        camera: Camera::fit([-4.0, -4.0], [4.0, 4.0], size),
-        style: Style::default(),
-        time: (k % 60) as f32 / 59.0,
-        size: FRAME_SIZE,
-        background: [20, 22, 28, 255],
+    let frame = |k: usize| {
+        let mut camera = Camera::fit([-4.0, -4.0], [4.0, 4.0], size);
+        let [dx, dy] = pan(k).map(|px| px * camera.units_per_point);
+        camera.center = [camera.center[0] + dx, camera.center[1] + dy];
+        Frame {
+            camera,
+            style: Style::default(),
+            time: (k % 60) as f32 / 59.0,
+            size: FRAME_SIZE,
+            background: [20, 22, 28, 255],
+        }
     };
     target.draw(&gpu.device, &gpu.queue, &frame(0)); // compiles the pipelines
-    let rounds: Vec<f64> = (0..sizes.repeats)
-        .map(|_| {
+    (0..sizes.repeats)
+        .map(|round| {
             let started = Instant::now();
             for k in 0..FRAMES {
-                target.draw(&gpu.device, &gpu.queue, &frame(k));
+                target.draw(&gpu.device, &gpu.queue, &frame(1 + round * FRAMES + k));
             }
             started.elapsed().as_secs_f64() * 1e3 / FRAMES as f64
         })
-        .collect();
-    let detail = format!(
+        .collect()
+}
+
+fn b5_detail(gpu: &Gpu, sizes: &Sizes) -> String {
+    format!(
         "{} particles, {} trajectories × {TRAIL_POINTS}, {}×{} px, {}",
         sizes.render_particles, sizes.trajectories, FRAME_SIZE[0], FRAME_SIZE[1], gpu.adapter
-    );
-    Ok(Figure::new("B5", "frame time", "ms/frame", false, &rounds, detail))
+    )
 }
 
 /// Points scattered over the view and spiralling trails, as a trained model's view looks.

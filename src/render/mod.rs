@@ -1,12 +1,14 @@
 //! GPU drawing of the canvas: a [`Scene`] (plain vertex data in data coordinates, built by the app
 //! from a snapshot) is uploaded once per change and drawn every frame by four layer pipelines
 //! (density heat map, line segments, trajectory trails with their particles, points) whose
-//! shaders live in `shaders/`. The same code draws
+//! shaders live in `shaders/`; what does not move with the scrubbed time is cached in textures
+//! ([`layers`]). The same code draws
 //! inside egui through a paint callback ([`CanvasCallback`]) and into an offscreen image for tests
 //! ([`offscreen::render`]).
 
 pub mod advect;
 mod density;
+mod layers;
 mod lines;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod offscreen;
@@ -22,6 +24,7 @@ use eframe::egui;
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor};
 use eframe::wgpu;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Everything one canvas draws, in data coordinates. Layers are drawn in this order: density,
@@ -99,7 +102,7 @@ impl Default for Style {
 
 /// The camera uniform of `shaders/view.wgsl`, with the scrubbed time.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 struct ViewUniform {
     center: [f32; 2],
     scale: [f32; 2],
@@ -132,6 +135,7 @@ pub struct Pipelines {
     lines: lines::Pipeline,
     trails: trails::Pipeline,
     density: density::Pipeline,
+    compositor: layers::Compositor,
 }
 
 /// Prepends the shared camera code to a layer's shader.
@@ -228,6 +232,7 @@ impl Pipelines {
             lines: lines::Pipeline::new(device, format, &view_layout),
             trails: trails::Pipeline::new(device, format, &view_layout),
             density: density::Pipeline::new(device, format, &view_layout),
+            compositor: layers::Compositor::new(device, format),
             view_layout,
         }
     }
@@ -293,13 +298,20 @@ impl GrowingBuffer {
     }
 }
 
-/// Which trail segments the scrubbed time needs: every step it has reached, and the one step that
-/// holds the particles. Steps are blocks of equal length in the buffer, so these are two ranges
-/// and no segment beyond the time is even visited.
+/// Which trail segments the scrubbed time needs. Steps are blocks of equal length in the buffer,
+/// so what a frame draws is two ranges and no segment beyond the time is even visited.
 #[derive(Clone, Default, PartialEq, Debug)]
 struct TrailSteps {
     times: Vec<f32>,
     per_step: u32,
+}
+
+/// The trail segments of one frame: the steps the scrubbed time has completed, and the step that
+/// holds it (drawn cut at the time, with the particles at its tips).
+#[derive(Clone, Default, PartialEq, Debug)]
+struct TrailRanges {
+    done: Range<u32>,
+    current: Range<u32>,
 }
 
 impl TrailSteps {
@@ -312,19 +324,17 @@ impl TrailSteps {
         }
     }
 
-    /// (segments of the steps started by `time`, the segments of the step holding `time`). A step
-    /// holds its start time, and the last one also holds t = 1.
-    fn ranges(&self, time: f32) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
+    /// The segments `time` needs. A step holds its start time, and the last one also holds t = 1.
+    fn ranges(&self, time: f32) -> TrailRanges {
         let steps = self.times.len().saturating_sub(1);
         if steps == 0 || self.per_step == 0 {
-            return (0..0, 0..0);
+            return TrailRanges::default();
         }
-        let started = self.times[..steps].iter().filter(|&&t| t <= time).count().max(1) as u32;
-        let holding = started - 1;
-        (
-            0..started * self.per_step,
-            holding * self.per_step..(holding + 1) * self.per_step,
-        )
+        let holding = self.times[..steps].iter().filter(|&&t| t <= time).count().max(1) as u32 - 1;
+        TrailRanges {
+            done: 0..holding * self.per_step,
+            current: holding * self.per_step..(holding + 1) * self.per_step,
+        }
     }
 }
 
@@ -343,6 +353,15 @@ struct GpuScene {
     counts: Counts,
     /// Which scene version is uploaded.
     version: u64,
+    /// The trail segments of the frame being drawn (set by [`GpuScene::prepare`]).
+    frame: TrailRanges,
+    /// The density, `under` lines and completed trail steps, and how many segments it holds.
+    settled: layers::Cached,
+    settled_segments: u32,
+    /// The points layer.
+    points_layer: layers::Cached,
+    /// Whether layers are cached where it pays (off only to test that caching changes nothing).
+    caching: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -371,6 +390,11 @@ impl GpuScene {
             trail_steps: TrailSteps::default(),
             counts: Counts::default(),
             version: u64::MAX,
+            frame: TrailRanges::default(),
+            settled: layers::Cached::default(),
+            settled_segments: 0,
+            points_layer: layers::Cached::default(),
+            caching: true,
         }
     }
 
@@ -430,30 +454,103 @@ impl GpuScene {
         Some(encoder.finish())
     }
 
-    fn set_view(&self, queue: &wgpu::Queue, view: &ViewUniform) {
-        queue.write_buffer(&self.view, 0, bytemuck::bytes_of(view));
+    /// The trails drawn: the advected ones, else the uploaded ones, if there are any.
+    fn trail_buffer(&self) -> Option<&wgpu::Buffer> {
+        let advected = self.advected.as_ref().map(|p| &p.segments);
+        advected
+            .or(self.trails.buffer.as_ref())
+            .filter(|_| self.counts.trails > 0)
     }
 
-    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>, time: f32) {
+    /// Sets the view of the next frame, `size` pixels large, and brings the cached layers up to
+    /// it: returns the commands that do, to be submitted before the frame is drawn.
+    fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        pipelines: &Pipelines,
+        view: &ViewUniform,
+        size: [u32; 2],
+    ) -> Option<wgpu::CommandBuffer> {
+        queue.write_buffer(&self.view, 0, bytemuck::bytes_of(view));
+        self.frame = self.trail_steps.ranges(view.time);
         let c = self.counts;
+        let key = layers::Key::new(self.version, view, size);
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let mut encoded = false;
+
+        // The settled layer: redrawn from scratch when its key changes or the time went back,
+        // else only the steps completed since the last frame are added.
+        let trails = if c.show_trails { c.trails } else { 0 };
+        let done = if c.show_trails { self.frame.done.end } else { 0 };
+        if !(self.caching && layers::worth_caching(c.under + trails, c.density, size)) {
+            self.settled.release();
+        } else {
+            let clear = !self.settled.holds(&key) || self.settled_segments > done;
+            let from = if clear { 0 } else { self.settled_segments };
+            if clear || from < done {
+                let layer = self.settled.draw_for(device, &pipelines.compositor, key);
+                let mut pass = layer.pass(&mut encoder, clear);
+                self.draw_settled(pipelines, &mut pass, clear, from..done);
+                encoded = true;
+            }
+            self.settled_segments = done;
+        }
+
+        // The points layer: redrawn only when its key changes.
+        if !(self.caching && layers::worth_caching(c.points, false, size)) {
+            self.points_layer.release();
+        } else if !self.points_layer.holds(&key) {
+            let layer = self.points_layer.draw_for(device, &pipelines.compositor, key);
+            let mut pass = layer.pass(&mut encoder, true);
+            self.draw_points(pipelines, &mut pass);
+            encoded = true;
+        }
+        encoded.then(|| encoder.finish())
+    }
+
+    /// What lies under the moving trail tips: the density and `under` lines (when `base`) and the
+    /// completed trail steps' `segments`.
+    fn draw_settled(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>, base: bool, segments: Range<u32>) {
         pass.set_bind_group(0, &self.view_group, &[]);
-        if c.density {
+        if base && self.counts.density {
             pipelines.density.draw(pass, &self.density);
         }
-        if let Some(segments) = &self.segments.buffer {
-            pipelines.lines.draw(pass, segments, 0..c.under);
+        if let (Some(lines), true) = (&self.segments.buffer, base) {
+            pipelines.lines.draw(pass, lines, 0..self.counts.under);
         }
-        let advected = self.advected.as_ref().map(|p| &p.segments);
-        let trails = advected.or(self.trails.buffer.as_ref()).filter(|_| c.trails > 0);
-        let (reached, holding) = self.trail_steps.ranges(time);
+        if let (Some(trails), true) = (self.trail_buffer(), self.counts.show_trails) {
+            pipelines.trails.draw_trails(pass, trails, segments);
+        }
+    }
+
+    fn draw_points(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
+        if let (Some(points), true) = (&self.points.buffer, self.counts.points > 0) {
+            pass.set_bind_group(0, &self.view_group, &[]);
+            pipelines.points.draw(pass, points, self.counts.points);
+        }
+    }
+
+    /// Draws the frame [`GpuScene::prepare`] made ready: the cached layers laid over the canvas,
+    /// the rest drawn.
+    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
+        let c = self.counts;
+        match self.settled.ready() {
+            Some(layer) => pipelines.compositor.draw(pass, layer),
+            None => self.draw_settled(pipelines, pass, true, self.frame.done.clone()),
+        }
+        pass.set_bind_group(0, &self.view_group, &[]);
+        let trails = self.trail_buffer();
         if let (Some(trails), true) = (trails, c.show_trails) {
-            pipelines.trails.draw_trails(pass, trails, reached);
+            pipelines.trails.draw_trails(pass, trails, self.frame.current.clone());
         }
-        if let (Some(points), true) = (&self.points.buffer, c.points > 0) {
-            pipelines.points.draw(pass, points, c.points);
+        match self.points_layer.ready() {
+            Some(layer) => pipelines.compositor.draw(pass, layer),
+            None => self.draw_points(pipelines, pass),
         }
+        pass.set_bind_group(0, &self.view_group, &[]);
         if let (Some(trails), true) = (trails, c.show_particles) {
-            pipelines.trails.draw_heads(pass, trails, holding);
+            pipelines.trails.draw_heads(pass, trails, self.frame.current.clone());
         }
         if let Some(segments) = &self.segments.buffer {
             pipelines.lines.draw(pass, segments, c.under..c.under + c.over);
@@ -488,8 +585,8 @@ pub struct CanvasCallback {
     pub version: u64,
     pub camera: Camera,
     pub style: Style,
-    /// The canvas size in points.
-    pub size_points: [f32; 2],
+    /// Where the canvas is on the screen, in points (the paint callback's rectangle).
+    pub rect: egui::Rect,
     /// The scrubbed ODE time: where trails end and particles are.
     pub time: f32,
 }
@@ -511,15 +608,14 @@ impl CallbackTrait for CanvasCallback {
             .entry(self.id)
             .or_insert_with(|| GpuScene::new(device, pipelines));
         let advect = gpu.upload(device, queue, &self.scene, self.version);
-        let view = ViewUniform::new(
-            &self.camera,
-            &self.style,
-            self.size_points,
-            screen.pixels_per_point,
-            self.time,
-        );
-        gpu.set_view(queue, &view);
-        advect.into_iter().collect()
+        let ppp = screen.pixels_per_point;
+        let view = ViewUniform::new(&self.camera, &self.style, self.rect.size().into(), ppp, self.time);
+        // The pixels egui's viewport will cover, rounded as egui rounds them, so that a cached
+        // layer lies on the canvas pixel for pixel.
+        let pixels = egui::epaint::ViewportInPixels::from_points(&self.rect, ppp, screen.size_in_pixels);
+        let size = [pixels.width_px.max(1) as u32, pixels.height_px.max(1) as u32];
+        let layers = gpu.prepare(device, queue, pipelines, &view, size);
+        advect.into_iter().chain(layers).collect()
     }
 
     fn paint(
@@ -531,7 +627,7 @@ impl CallbackTrait for CanvasCallback {
         if let Some(res) = resources.get::<CanvasResources>()
             && let Some(gpu) = res.scenes.get(&self.id)
         {
-            gpu.draw(&res.pipelines, pass, self.time);
+            gpu.draw(&res.pipelines, pass);
         }
     }
 }
@@ -556,11 +652,12 @@ mod tests {
             ..Scene::default()
         };
         let steps = TrailSteps::new(&scene);
-        assert_eq!(steps.ranges(0.0), (0..2, 0..2));
-        assert_eq!(steps.ranges(0.1), (0..2, 0..2));
-        assert_eq!(steps.ranges(0.25), (0..4, 2..4), "a step holds its start time");
-        assert_eq!(steps.ranges(0.7), (0..6, 4..6));
-        assert_eq!(steps.ranges(1.0), (0..6, 4..6), "the last step holds t = 1");
-        assert_eq!(TrailSteps::default().ranges(0.5), (0..0, 0..0));
+        let ranges = |done, current| TrailRanges { done, current };
+        assert_eq!(steps.ranges(0.0), ranges(0..0, 0..2));
+        assert_eq!(steps.ranges(0.1), ranges(0..0, 0..2));
+        assert_eq!(steps.ranges(0.25), ranges(0..2, 2..4), "a step holds its start time");
+        assert_eq!(steps.ranges(0.7), ranges(0..4, 4..6));
+        assert_eq!(steps.ranges(1.0), ranges(0..4, 4..6), "the last step holds t = 1");
+        assert_eq!(TrailSteps::default().ranges(0.5), ranges(0..0, 0..0));
     }
 }

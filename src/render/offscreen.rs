@@ -32,7 +32,7 @@ pub struct Frame {
 
 /// Renders `scene` as `frame` says and returns the RGBA image, row by row from the top.
 pub fn render(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, frame: &Frame) -> image::RgbaImage {
-    let target = Target::new(device, queue, scene, frame.size);
+    let mut target = Target::new(device, queue, scene, frame.size);
     target.draw(device, queue, frame);
     target.read(device, queue)
 }
@@ -76,11 +76,25 @@ impl Target {
         }
     }
 
+    /// The same target drawing every layer every frame, as if no layer were worth caching.
+    pub fn without_cache(mut self) -> Self {
+        self.gpu.caching = false;
+        self
+    }
+
+    /// Which layers the last frame laid from their cache: (the settled layer, the points).
+    pub fn cached(&self) -> (bool, bool) {
+        (
+            self.gpu.settled.ready().is_some(),
+            self.gpu.points_layer.ready().is_some(),
+        )
+    }
+
     /// Draws one frame and waits until the GPU has finished it.
-    pub fn draw(&self, device: &wgpu::Device, queue: &wgpu::Queue, frame: &Frame) {
+    pub fn draw(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, frame: &Frame) {
         let size_f = [self.size[0] as f32, self.size[1] as f32];
         let uniform = ViewUniform::new(&frame.camera, &frame.style, size_f, 1.0, frame.time);
-        self.gpu.set_view(queue, &uniform);
+        let layers = self.gpu.prepare(device, queue, &self.pipelines, &uniform, self.size);
         let mut encoder = device.create_command_encoder(&Default::default());
         {
             let [r, g, b, a] = frame.background.map(|c| c as f64 / 255.0);
@@ -97,9 +111,9 @@ impl Target {
                 })],
                 ..Default::default()
             });
-            self.gpu.draw(&self.pipelines, &mut pass, frame.time);
+            self.gpu.draw(&self.pipelines, &mut pass);
         }
-        queue.submit([encoder.finish()]);
+        queue.submit(layers.into_iter().chain([encoder.finish()]));
         let _ = device.poll(wgpu::PollType::wait_indefinitely());
     }
 
