@@ -2,6 +2,7 @@
 //! descriptor encoder E(c). Weights are initialised from the init seed on the CPU, so the same
 //! seed gives the same network on every backend.
 
+use crate::linear::apply;
 use crate::rng::{self, Rng};
 use crate::silu::silu;
 use burn::module::{Module, Param};
@@ -119,16 +120,16 @@ impl VelocityField {
     pub fn forward(&self, x: Tensor<2>, t: Tensor<2>, e: Option<Tensor<2>>) -> Tensor<2> {
         let mut input = vec![x, self.time_embedding.embed(t)];
         input.extend(e.clone());
-        let mut h = silu(self.layers[0].forward(Tensor::cat(input, 1)));
+        let mut h = silu(apply(&self.layers[0], Tensor::cat(input, 1)));
         let last = self.layers.len() - 1;
         for layer in &self.layers[1..last] {
             let inp = match (&e, self.refeed) {
                 (Some(e), true) => Tensor::cat(vec![h, e.clone()], 1),
                 _ => h,
             };
-            h = silu(layer.forward(inp));
+            h = silu(apply(layer, inp));
         }
-        self.layers[last].forward(h)
+        apply(&self.layers[last], h)
     }
 }
 
@@ -229,7 +230,7 @@ impl DescriptorEncoder {
     }
 
     pub fn forward(&self, c: Tensor<2>) -> Tensor<2> {
-        self.second.forward(relu(self.first.forward(c)))
+        apply(&self.second, relu(apply(&self.first, c)))
     }
 }
 
@@ -293,7 +294,7 @@ impl Head {
     }
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.out.forward(relu(self.hidden.forward(x)))
+        apply(&self.out, relu(apply(&self.hidden, x)))
     }
 }
 
@@ -400,8 +401,8 @@ impl KappaEncoder {
 
     /// (μ, log σ²), each [B, D].
     pub fn forward(&self, kappa: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = silu(self.second.forward(silu(self.first.forward(kappa))));
-        let out = self.out.forward(h);
+        let h = silu(apply(&self.second, silu(apply(&self.first, kappa))));
+        let out = apply(&self.out, h);
         let b = out.dims()[0];
         (
             out.clone().slice([0..b, 0..self.dim]),

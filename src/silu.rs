@@ -14,7 +14,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// SiLU of `x`: one fused pass (and one for its gradient) on burn's Flex backend, burn's
 /// composition elsewhere.
@@ -80,13 +80,16 @@ fn elements_mut(x: &mut FlexTensor) -> &mut [f32] {
 }
 
 /// `x` itself where it can be written in place (its only owner, contiguous from offset 0),
-/// else a contiguous copy.
+/// else a contiguous copy of its elements, made in one pass (`into_data` of a shared tensor
+/// copies twice, the second time only to align the bytes).
 fn writable(x: FlexTensor) -> FlexTensor {
     if x.is_unique() && x.is_contiguous() && x.layout().start_offset() == 0 {
-        x
-    } else {
-        FlexTensor::from_data(x.into_data())
+        return x;
     }
+    let x = contiguous(x);
+    let n = x.layout().num_elements();
+    let copy = x.storage::<f32>()[..n].to_vec();
+    FlexTensor::from_data(TensorData::new(copy, x.layout().shape().clone()))
 }
 
 /// `x` laid out contiguously from offset 0, copied only when it is not.
