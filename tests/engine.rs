@@ -580,3 +580,22 @@ fn fused_euler_matches_burns_euler() {
         );
     }
 }
+
+/// The per-group assignments, split across the cores when there is enough work (8 groups of 64,
+/// as MixFlow-OOD's step has), or more groups than cores, are each group's own assignment.
+#[test]
+fn group_assignments_split_across_cores_are_each_groups_own() {
+    for (groups, size) in [(8, 64), (5, 70), (3, 4)] {
+        let mut rng = rng::seeded(11, Stream::Eval, groups as u64);
+        let n = groups * size;
+        let a = Points::new(2, rng::normals(&mut rng, 2 * n));
+        let b = Points::new(2, rng::normals(&mut rng, 2 * n).iter().map(|v| v * 0.5 + 1.0).collect());
+        let ranges: Vec<_> = (0..groups).map(|g| g * size..(g + 1) * size).collect();
+        let perms = mixflow::coupling::group_assignments(&a, &b, &ranges);
+        assert_eq!(perms.len(), groups);
+        for (perm, range) in perms.iter().zip(&ranges) {
+            let rows = |p: &Points| Points::new(2, p.data[range.start * 2..range.end * 2].to_vec());
+            assert_eq!(perm, &assignment(&rows(&a), &rows(&b)), "{groups} groups of {size}");
+        }
+    }
+}
