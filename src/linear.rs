@@ -1,10 +1,12 @@
-//! Linear layers, x·W + b, as one burn operation on the Flex backend, forward and backward, with
-//! every product large enough split in two row blocks across the machine's cores
-//! ([`crate::pair`]). Flex runs a product on one core below 192³ (a training step's are
-//! 256 × 128 × 128), adds the bias in a second pass, and allocates each output through a copy;
-//! here the output starts as the bias and the product accumulates into it. The backward pass is
-//! the usual three: g·Wᵀ for the input, xᵀ·g for the weight, g's column sums for the bias, each
-//! only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's `Linear`.
+//! Linear layers, x·W + b, alone or followed by SiLU, as one burn operation on the Flex backend,
+//! forward and backward, with every product large enough split in two row blocks across the
+//! machine's cores ([`crate::pair`]). Flex runs a product on one core below 192³ (a training
+//! step's are 256 × 128 × 128), adds the bias in a second pass, and allocates each output through
+//! a copy; here the output starts as the bias, the product accumulates into it, and SiLU (with
+//! its gradient on the way back) runs on each half's rows right after its product. The backward
+//! pass is the usual three: g·Wᵀ for the input, xᵀ·g for the weight, g's column sums for the
+//! bias, each only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's
+//! `Linear` and [`crate::silu::silu`].
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -16,8 +18,17 @@ use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 
-/// `layer` applied to `x` [B, d_in]: the fused operation on Flex, burn's `Linear` elsewhere.
+/// `layer` applied to `x` [B, d_in].
 pub fn apply(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    fused(layer, x, false)
+}
+
+/// SiLU of `layer` applied to `x` [B, d_in], as one operation.
+pub fn apply_silu(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    fused(layer, x, true)
+}
+
+fn fused(layer: &Linear, x: Tensor<2>, silu: bool) -> Tensor<2> {
     let on_flex = matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_));
     match &layer.bias {
         Some(bias) if on_flex && x.dtype() == DType::F32 => {
@@ -25,83 +36,150 @@ pub fn apply(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
                 x.into_dispatch(),
                 layer.weight.val().into_dispatch(),
                 bias.val().into_dispatch(),
+                silu,
             ))
         }
+        _ if silu => crate::silu::silu(layer.forward(x)),
         _ => layer.forward(x),
     }
 }
 
-/// x [B, d_in] · weight [d_in, d_out] + bias [d_out] as one backend operation, implemented for
-/// Flex and for autodiff over Flex.
+/// x [B, d_in] · weight [d_in, d_out] + bias [d_out], then SiLU when `silu`, as one backend
+/// operation, implemented for Flex and for autodiff over Flex.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedLinear: Backend {
-    fn fused_linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedLinear for Flex {
-    fn fused_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
-        let (rows, d_in, d_out) = (dim(&x, 0), dim(&x, 1), dim(&weight, 1));
-        let mut out = Vec::with_capacity(rows * d_out);
-        for _ in 0..rows {
-            out.extend_from_slice(values(&bias));
-        }
-        let x = Matrix::row_major(values(&x), d_in);
-        product(&mut out, d_out, x, Matrix::row_major(values(&weight), d_out), d_in);
-        tensor(out, [rows, d_out])
+    fn fused_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, silu: bool) -> FlexTensor {
+        let (z, y) = forward(&contiguous(x), &contiguous(weight), &contiguous(bias), silu);
+        y.unwrap_or(z)
     }
 }
 
 impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
-    fn fused_linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
-        /// Keeps the input and the weight, the two factors of the gradients' products.
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+    ) -> FloatTensor<Self> {
+        /// Keeps the input and the weight (the factors of the gradients' products) and, after
+        /// SiLU, the layer's pre-activation z (SiLU's gradient is taken at z).
         #[derive(Debug)]
         struct LinearBackward;
 
         impl Backward<Flex, 3> for LinearBackward {
-            type State = (FlexTensor, FlexTensor);
+            type State = (FlexTensor, FlexTensor, Option<FlexTensor>);
 
             fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let grad = contiguous(grads.consume::<Flex>(&ops.node));
-                let (x, weight) = ops.state;
+                let grad = grads.consume::<Flex>(&ops.node);
+                let (x, weight, z) = ops.state;
                 let [x_parent, weight_parent, bias_parent] = ops.parents;
-                let (rows, d_in, d_out) = (dim(&x, 0), dim(&x, 1), dim(&weight, 1));
-                let g = values(&grad);
-                if let Some(parent) = x_parent {
-                    // g [rows, d_out] · Wᵀ [d_out, d_in]
-                    let mut dx = vec![0.0; rows * d_in];
-                    let w_t = Matrix::transposed(values(&weight), d_out);
-                    product(&mut dx, d_in, Matrix::row_major(g, d_out), w_t, d_out);
-                    grads.register::<Flex>(parent.id, tensor(dx, [rows, d_in]));
-                }
-                if let Some(parent) = weight_parent {
-                    // xᵀ [d_in, rows] · g [rows, d_out]
-                    let mut dw = vec![0.0; d_in * d_out];
-                    let x_t = Matrix::transposed(values(&x), d_in);
-                    product(&mut dw, d_out, x_t, Matrix::row_major(g, d_out), rows);
-                    grads.register::<Flex>(parent.id, tensor(dw, [d_in, d_out]));
-                }
-                if let Some(parent) = bias_parent {
-                    let mut db = vec![0.0; d_out];
-                    for row in g.chunks_exact(d_out) {
-                        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+                let (dx, dw, db) = backward(grad, z.as_ref(), &x, &weight, x_parent.is_some());
+                let gradients = [(x_parent, dx), (weight_parent, Some(dw)), (bias_parent, Some(db))];
+                for (parent, gradient) in gradients {
+                    if let (Some(parent), Some(gradient)) = (parent, gradient) {
+                        grads.register::<Flex>(parent.id, gradient);
                     }
-                    grads.register::<Flex>(parent.id, tensor(db, [d_out]));
                 }
             }
         }
 
         let nodes = [x.node(), weight.node(), bias.node()];
-        let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+        let (x, weight) = (contiguous(x.into_primitive()), contiguous(weight.into_primitive()));
+        let (z, y) = forward(&x, &weight, &contiguous(bias.into_primitive()), silu);
         match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (x, weight) = (contiguous(x), contiguous(weight));
-                let out = Flex::fused_linear(x.clone(), weight.clone(), bias);
-                prep.finish((x, weight), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::fused_linear(x, weight, bias)),
+            OpsKind::Tracked(prep) => match y {
+                Some(y) => prep.finish((x, weight, Some(z)), y),
+                None => prep.finish((x, weight, None), z),
+            },
+            OpsKind::UnTracked(prep) => prep.finish(y.unwrap_or(z)),
         }
     }
+}
+
+/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core.
+fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -> (FlexTensor, Option<FlexTensor>) {
+    let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
+    let (x_values, w, b) = (values(x), Matrix::row_major(values(weight), n), values(bias));
+    let mut z = vec![0.0; m * n];
+    let mut y = vec![0.0; if silu { m * n } else { 0 }];
+    let rows = |from: usize, z: &mut [f32], y: &mut [f32]| {
+        for row in z.chunks_exact_mut(n) {
+            row.copy_from_slice(b);
+        }
+        gemm_into(z, n, Matrix::row_major(x_values, k).rows_from(from), w, k);
+        if silu {
+            y.copy_from_slice(z);
+            crate::silu::forward(y);
+        }
+    };
+    match split(m, m * n * k) {
+        Some(half) => {
+            let (z0, z1) = z.split_at_mut(half * n);
+            let (y0, y1) = y.split_at_mut(if silu { half * n } else { 0 });
+            crate::pair::join(|| rows(0, z0, y0), || rows(half, z1, y1));
+        }
+        None => rows(0, &mut z, &mut y),
+    }
+    (tensor(z, [m, n]), silu.then(|| tensor(y, [m, n])))
+}
+
+/// The gradients of the input (when `want_x`), the weight and the bias, from the gradient `grad`
+/// of the layer's output, taken back through SiLU at `z` first where there is one.
+fn backward(
+    grad: FlexTensor,
+    z: Option<&FlexTensor>,
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    want_x: bool,
+) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+    let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
+    let mut g = writable(grad);
+    let g_values = &mut g.storage_mut::<f32>()[..m * n];
+    // Row by row: g back through SiLU, then the input's gradient g·Wᵀ.
+    let mut dx = vec![0.0; if want_x { m * k } else { 0 }];
+    let w_t = Matrix::transposed(values(weight), n);
+    let rows = |from: usize, g: &mut [f32], dx: &mut [f32]| {
+        if let Some(z) = z {
+            crate::silu::backward(&values(z)[from * n..from * n + g.len()], g);
+        }
+        if want_x {
+            gemm_into(dx, k, Matrix::row_major(g, n), w_t, n);
+        }
+    };
+    // SiLU's gradient alone is worth splitting from a few thousand elements on.
+    match split(m, if want_x { m * n * k } else { m * n * 64 }) {
+        Some(half) => {
+            let (g0, g1) = g_values.split_at_mut(half * n);
+            let (dx0, dx1) = dx.split_at_mut(if want_x { half * k } else { 0 });
+            crate::pair::join(|| rows(0, g0, dx0), || rows(half, g1, dx1));
+        }
+        None => rows(0, g_values, &mut dx),
+    }
+    let g_values = &*g_values;
+    // xᵀ [k, m] · g [m, n], and g's column sums.
+    let mut dw = vec![0.0; k * n];
+    product(
+        &mut dw,
+        n,
+        Matrix::transposed(values(x), k),
+        Matrix::row_major(g_values, n),
+        m,
+    );
+    let mut db = vec![0.0; n];
+    for row in g_values.chunks_exact(n) {
+        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+    }
+    let dx = want_x.then(|| tensor(dx, [m, k]));
+    (dx, tensor(dw, [k, n]), tensor(db, [n]))
 }
 
 /// A matrix factor of a product: its elements and the strides of its rows and columns.
@@ -140,23 +218,28 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// Products with fewer multiply-adds than this run on one core: below it, handing half to the
-/// other core costs more than it saves.
+/// Work (multiply-adds, or their equivalent) below which handing half to the other core costs
+/// more than it saves.
 const SPLIT_FROM: usize = 64 * 64 * 64;
+
+/// Where to split `rows` rows of `work` in two, if it is worth it.
+fn split(rows: usize, work: usize) -> Option<usize> {
+    (rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
+}
 
 /// out [m, n] (row-major) += a [m, k] · b [k, n], the rows of `out` split across two cores when
 /// the product is large enough.
 fn product(out: &mut [f32], n: usize, a: Matrix, b: Matrix, k: usize) {
     let m = out.len() / n.max(1);
-    if m >= 2 && m * n * k >= SPLIT_FROM {
-        let half = m / 2;
-        let (top, bottom) = out.split_at_mut(half * n);
-        crate::pair::join(
-            || gemm_into(top, n, a, b, k),
-            || gemm_into(bottom, n, a.rows_from(half), b, k),
-        );
-    } else {
-        gemm_into(out, n, a, b, k);
+    match split(m, m * n * k) {
+        Some(half) => {
+            let (top, bottom) = out.split_at_mut(half * n);
+            crate::pair::join(
+                || gemm_into(top, n, a, b, k),
+                || gemm_into(bottom, n, a.rows_from(half), b, k),
+            );
+        }
+        None => gemm_into(out, n, a, b, k),
     }
 }
 
@@ -204,6 +287,16 @@ fn values(x: &FlexTensor) -> &[f32] {
     &x.storage()[..x.layout().num_elements()]
 }
 
+/// `x` itself where it can be written in place (its only owner, contiguous from offset 0), else
+/// a contiguous copy.
+fn writable(x: FlexTensor) -> FlexTensor {
+    if x.is_unique() && x.is_contiguous() && x.layout().start_offset() == 0 {
+        return x;
+    }
+    let x = contiguous(x);
+    tensor(values(&x).to_vec(), [x.layout().num_elements()])
+}
+
 fn contiguous(x: FlexTensor) -> FlexTensor {
     if x.is_contiguous() && x.layout().start_offset() == 0 {
         x
@@ -228,14 +321,18 @@ mod tests {
         Tensor::from_data(TensorData::new(values, shape), device)
     }
 
-    /// The fused operation against burn's `Linear`, value and every gradient, for products on one
-    /// core and split across two, with a transposed (non-contiguous) input.
+    /// The fused operation against burn's `Linear` (and SiLU), value and every gradient, for
+    /// products on one core and split across two, with a transposed (non-contiguous) input.
     #[test]
     fn fused_linear_matches_burns_value_and_gradients() {
         let device = Device::flex().autodiff();
         let mut rng = rng::seeded(7, Stream::Eval, 0);
-        for (rows, d_in, d_out) in [(5, 3, 4), (256, 128, 128), (257, 65, 33)] {
-            for transposed in [false, true] {
+        let shapes = [(5, 3, 4), (256, 128, 128), (257, 65, 33)];
+        let cases = shapes
+            .into_iter()
+            .flat_map(|s| [(s, false, false), (s, true, false), (s, false, true)]);
+        for ((rows, d_in, d_out), transposed, silu) in cases {
+            {
                 let x0 = if transposed {
                     random(&mut rng, [d_in, rows], &device).transpose()
                 } else {
@@ -250,19 +347,20 @@ mod tests {
                         weight: Param::from_tensor(w0.clone()),
                         bias: Some(Param::from_tensor(b0.clone())),
                     };
-                    let y = if fused {
-                        apply(&layer, x.clone())
-                    } else {
-                        layer.forward(x.clone())
+                    let y = match (fused, silu) {
+                        (true, false) => apply(&layer, x.clone()),
+                        (true, true) => apply_silu(&layer, x.clone()),
+                        (false, false) => layer.forward(x.clone()),
+                        (false, true) => burn::tensor::activation::silu(layer.forward(x.clone())),
                     };
                     let grads = (y.clone() * upstream.clone()).sum().backward();
-                    let flat = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+                    let flat = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
                     let bias_grad = layer.bias.as_ref().unwrap().grad(&grads).unwrap();
                     (
                         flat(y),
                         flat(x.grad(&grads).unwrap()),
                         flat(layer.weight.grad(&grads).unwrap()),
-                        bias_grad.into_data().to_vec::<f32>().unwrap(),
+                        bias_grad.into_data().try_to_vec::<f32>().unwrap(),
                     )
                 };
                 let (fused, reference) = (run(true), run(false));
@@ -271,7 +369,7 @@ mod tests {
                     for (a, b) in a.iter().zip(b) {
                         assert!(
                             (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                            "{what} ({rows}×{d_in}→{d_out}): {a} vs {b}"
+                            "{what} ({rows}×{d_in}→{d_out}, silu {silu}): {a} vs {b}"
                         );
                     }
                 };

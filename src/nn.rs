@@ -2,9 +2,8 @@
 //! descriptor encoder E(c). Weights are initialised from the init seed on the CPU, so the same
 //! seed gives the same network on every backend.
 
-use crate::linear::apply;
+use crate::linear::{apply, apply_silu};
 use crate::rng::{self, Rng};
-use crate::silu::silu;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::relu;
@@ -120,14 +119,14 @@ impl VelocityField {
     pub fn forward(&self, x: Tensor<2>, t: Tensor<2>, e: Option<Tensor<2>>) -> Tensor<2> {
         let mut input = vec![x, self.time_embedding.embed(t)];
         input.extend(e.clone());
-        let mut h = silu(apply(&self.layers[0], Tensor::cat(input, 1)));
+        let mut h = apply_silu(&self.layers[0], Tensor::cat(input, 1));
         let last = self.layers.len() - 1;
         for layer in &self.layers[1..last] {
             let inp = match (&e, self.refeed) {
                 (Some(e), true) => Tensor::cat(vec![h, e.clone()], 1),
                 _ => h,
             };
-            h = silu(apply(layer, inp));
+            h = apply_silu(layer, inp);
         }
         apply(&self.layers[last], h)
     }
@@ -401,7 +400,7 @@ impl KappaEncoder {
 
     /// (μ, log σ²), each [B, D].
     pub fn forward(&self, kappa: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = silu(apply(&self.second, silu(apply(&self.first, kappa))));
+        let h = apply_silu(&self.second, apply_silu(&self.first, kappa));
         let out = apply(&self.out, h);
         let b = out.dims()[0];
         (
