@@ -6,7 +6,7 @@
 //! its gradient on the way back) runs on each half's rows right after its product. The backward
 //! pass is the usual three: g·Wᵀ for the input, xᵀ·g for the weight, g's column sums for the
 //! bias, each only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's
-//! `Linear` and [`crate::silu::silu`].
+//! `Linear` and SiLU.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -17,6 +17,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
+use std::mem::MaybeUninit;
 
 /// `layer` applied to `x` [B, d_in].
 pub fn apply(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
@@ -39,7 +40,7 @@ fn fused(layer: &Linear, x: Tensor<2>, silu: bool) -> Tensor<2> {
                 silu,
             ))
         }
-        _ if silu => crate::silu::silu(layer.forward(x)),
+        _ if silu => burn::tensor::activation::silu(layer.forward(x)),
         _ => layer.forward(x),
     }
 }
@@ -105,30 +106,38 @@ impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
     }
 }
 
-/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core.
+/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core. No output
+/// is zeroed first: z starts as the bias rows, y as z's copy.
 fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -> (FlexTensor, Option<FlexTensor>) {
     let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
-    let (x_values, w, b) = (values(x), Matrix::row_major(values(weight), n), values(bias));
-    let mut z = vec![0.0; m * n];
-    let mut y = vec![0.0; if silu { m * n } else { 0 }];
-    let rows = |from: usize, z: &mut [f32], y: &mut [f32]| {
-        for row in z.chunks_exact_mut(n) {
-            row.copy_from_slice(b);
-        }
-        gemm_into(z, n, Matrix::row_major(x_values, k).rows_from(from), w, k);
-        if silu {
-            y.copy_from_slice(z);
-            crate::silu::forward(y);
-        }
-    };
-    match split(m, m * n * k) {
-        Some(half) => {
-            let (z0, z1) = z.split_at_mut(half * n);
-            let (y0, y1) = y.split_at_mut(if silu { half * n } else { 0 });
-            crate::pair::join(|| rows(0, z0, y0), || rows(half, z1, y1));
-        }
-        None => rows(0, &mut z, &mut y),
+    let (x_values, w) = (values(x), Matrix::row_major(values(weight), n));
+    let mut z = Vec::with_capacity(m * n);
+    for _ in 0..m {
+        z.extend_from_slice(values(bias));
     }
+    let y = filled(if silu { m * n } else { 0 }, |y| {
+        let rows = |from: usize, z: &mut [f32], y: &mut [MaybeUninit<f32>]| {
+            gemm_into(
+                as_uninit(z),
+                n,
+                Matrix::row_major(x_values, k).rows_from(from),
+                w,
+                k,
+                true,
+            );
+            if silu {
+                crate::silu::forward(copy_into(y, z));
+            }
+        };
+        match split(m, m * n * k) {
+            Some(half) => {
+                let (z0, z1) = z.split_at_mut(half * n);
+                let (y0, y1) = y.split_at_mut(if silu { half * n } else { 0 });
+                crate::pair::join(|| rows(0, z0, y0), || rows(half, z1, y1));
+            }
+            None => rows(0, &mut z, y),
+        }
+    });
     (tensor(z, [m, n]), silu.then(|| tensor(y, [m, n])))
 }
 
@@ -145,41 +154,63 @@ fn backward(
     let mut g = writable(grad);
     let g_values = &mut g.storage_mut::<f32>()[..m * n];
     // Row by row: g back through SiLU, then the input's gradient g·Wᵀ.
-    let mut dx = vec![0.0; if want_x { m * k } else { 0 }];
     let w_t = Matrix::transposed(values(weight), n);
-    let rows = |from: usize, g: &mut [f32], dx: &mut [f32]| {
-        if let Some(z) = z {
-            crate::silu::backward(&values(z)[from * n..from * n + g.len()], g);
+    let dx = filled(if want_x { m * k } else { 0 }, |dx| {
+        let rows = |from: usize, g: &mut [f32], dx: &mut [MaybeUninit<f32>]| {
+            if let Some(z) = z {
+                crate::silu::backward(&values(z)[from * n..from * n + g.len()], g);
+            }
+            if want_x {
+                gemm_into(dx, k, Matrix::row_major(g, n), w_t, n, false);
+            }
+        };
+        // SiLU's gradient alone is worth splitting from a few thousand elements on.
+        match split(m, if want_x { m * n * k } else { m * n * 64 }) {
+            Some(half) => {
+                let (g0, g1) = g_values.split_at_mut(half * n);
+                let (dx0, dx1) = dx.split_at_mut(if want_x { half * k } else { 0 });
+                crate::pair::join(|| rows(0, g0, dx0), || rows(half, g1, dx1));
+            }
+            None => rows(0, g_values, dx),
         }
-        if want_x {
-            gemm_into(dx, k, Matrix::row_major(g, n), w_t, n);
-        }
-    };
-    // SiLU's gradient alone is worth splitting from a few thousand elements on.
-    match split(m, if want_x { m * n * k } else { m * n * 64 }) {
-        Some(half) => {
-            let (g0, g1) = g_values.split_at_mut(half * n);
-            let (dx0, dx1) = dx.split_at_mut(if want_x { half * k } else { 0 });
-            crate::pair::join(|| rows(0, g0, dx0), || rows(half, g1, dx1));
-        }
-        None => rows(0, g_values, &mut dx),
-    }
+    });
     let g_values = &*g_values;
     // xᵀ [k, m] · g [m, n], and g's column sums.
-    let mut dw = vec![0.0; k * n];
-    product(
-        &mut dw,
-        n,
-        Matrix::transposed(values(x), k),
-        Matrix::row_major(g_values, n),
-        m,
-    );
+    let x_t = Matrix::transposed(values(x), k);
+    let dw = filled(k * n, |dw| product(dw, n, x_t, Matrix::row_major(g_values, n), m));
     let mut db = vec![0.0; n];
     for row in g_values.chunks_exact(n) {
         db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
     }
     let dx = want_x.then(|| tensor(dx, [m, k]));
     (dx, tensor(dw, [k, n]), tensor(db, [n]))
+}
+
+/// A vector of `len` floats written by `fill`, which is handed them uninitialised (zeroing
+/// outputs that are overwritten anyway was a tenth of a training step) and must write them all.
+fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    fill(&mut values.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` wrote every one of the `len` elements (its callers' contract: products that
+    // do not accumulate write their whole output, and copies write every element).
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// Writes `source` into `target` and returns it as the floats it now holds.
+fn copy_into<'a>(target: &'a mut [MaybeUninit<f32>], source: &[f32]) -> &'a mut [f32] {
+    assert_eq!(target.len(), source.len());
+    for (t, s) in target.iter_mut().zip(source) {
+        t.write(*s);
+    }
+    // SAFETY: every element was written just above; MaybeUninit<f32> has f32's layout.
+    unsafe { &mut *(target as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// Floats seen as storage to write into.
+fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; only initialised floats are ever written through the result.
+    unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// A matrix factor of a product: its elements and the strides of its rows and columns.
@@ -227,41 +258,46 @@ fn split(rows: usize, work: usize) -> Option<usize> {
     (rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
 }
 
-/// out [m, n] (row-major) += a [m, k] · b [k, n], the rows of `out` split across two cores when
-/// the product is large enough.
-fn product(out: &mut [f32], n: usize, a: Matrix, b: Matrix, k: usize) {
+/// out [m, n] (row-major) = a [m, k] · b [k, n], every element written, the rows of `out` split
+/// across two cores when the product is large enough.
+fn product(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usize) {
     let m = out.len() / n.max(1);
     match split(m, m * n * k) {
         Some(half) => {
             let (top, bottom) = out.split_at_mut(half * n);
             crate::pair::join(
-                || gemm_into(top, n, a, b, k),
-                || gemm_into(bottom, n, a.rows_from(half), b, k),
+                || gemm_into(top, n, a, b, k, false),
+                || gemm_into(bottom, n, a.rows_from(half), b, k, false),
             );
         }
-        None => gemm_into(out, n, a, b, k),
+        None => gemm_into(out, n, a, b, k, false),
     }
 }
 
-/// out [m, n] += a [m, k] · b [k, n] on this thread.
-fn gemm_into(out: &mut [f32], n: usize, a: Matrix, b: Matrix, k: usize) {
+/// out [m, n] = a [m, k] · b [k, n] on this thread, every element written; or, when
+/// `accumulate`, out += a · b (`out` must then hold floats).
+fn gemm_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usize, accumulate: bool) {
     let m = out.len() / n.max(1);
+    if k == 0 && !accumulate {
+        out.fill(MaybeUninit::new(0.0));
+    }
     if m == 0 || n == 0 || k == 0 {
         return;
     }
     let last = |x: Matrix, rows: usize, cols: usize| (rows - 1) * x.row_stride + (cols - 1) * x.col_stride;
     assert!(last(a, m, k) < a.values.len() && last(b, k, n) < b.values.len());
     // SAFETY: the assertion above keeps every element gemm reads inside `a` and `b`; `out` holds
-    // m × n floats, row-major, and aliases neither (it is a fresh buffer).
+    // m × n floats, row-major, aliases neither (it is a fresh buffer), and is read only when
+    // `accumulate` (gemm's `read_dst`), when the caller has filled it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out.as_mut_ptr().cast::<f32>(),
             1,
             n as isize,
-            true,
+            accumulate,
             a.values.as_ptr(),
             a.col_stride as isize,
             a.row_stride as isize,
