@@ -167,34 +167,7 @@ fn euler_rows(field: &FlatField, packed: &Packed, x: &mut [f32], record: bool) -
 
 /// out [rows × d_out] = input [rows × d_in] · w [d_in × d_out] + bias, all row-major.
 fn layer(input: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, d_in: usize, d_out: usize) {
-    for row in out.chunks_mut(d_out) {
-        row.copy_from_slice(bias);
-    }
-    // SAFETY: the slices hold rows × d_in, d_in × d_out and rows × d_out floats, matching the
-    // dimensions and the row-major strides given; `out` does not alias the inputs.
-    unsafe {
-        gemm::gemm(
-            rows,
-            d_out,
-            d_in,
-            out.as_mut_ptr(),
-            1,
-            d_out as isize,
-            true,
-            input.as_ptr(),
-            1,
-            d_in as isize,
-            w.as_ptr(),
-            1,
-            d_out as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    crate::linear::affine(&mut out[..rows * d_out], input, w, &bias[..d_out], d_in);
 }
 
 #[cfg(test)]

@@ -274,6 +274,23 @@ fn product(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usiz
     }
 }
 
+/// out [m, n] = a [m, k] · b [k, n] + bias [n], all row-major, on this thread (the fused
+/// sampler's layers).
+pub(crate) fn affine(out: &mut [f32], a: &[f32], b: &[f32], bias: &[f32], k: usize) {
+    let n = bias.len();
+    for row in out.chunks_exact_mut(n) {
+        row.copy_from_slice(bias);
+    }
+    gemm_into(
+        as_uninit(out),
+        n,
+        Matrix::row_major(a, k),
+        Matrix::row_major(b, n),
+        k,
+        true,
+    );
+}
+
 /// out [m, n] = a [m, k] · b [k, n] on this thread, every element written; or, when
 /// `accumulate`, out += a · b (`out` must then hold floats).
 fn gemm_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usize, accumulate: bool) {
