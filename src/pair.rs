@@ -4,7 +4,7 @@
 //! A training step's products (256 × 128 × 128) take 40 to 80 µs, and waking a sleeping thread
 //! takes about 70 µs on these machines (rayon's pool included), which ate the whole gain of
 //! splitting them (docs/PERFORMANCE.md). So the helper does not sleep between jobs: after each
-//! one it keeps looking for the next for [`STAY_AWAKE`], yielding its core to any thread that
+//! one it keeps looking for the next for `STAY_AWAKE` (2 ms), yielding its core to any thread that
 //! wants it, and only then parks. And the caller never waits on a helper that has not started:
 //! when its own half is done and the other is still on offer, it takes it back and runs it
 //! itself. On one core, and in the browser (no threads), both closures run on the caller.
