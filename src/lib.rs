@@ -4,6 +4,7 @@
 //! never the other way round: `cli` (the command line), `app` (the egui app, native and in the
 //! browser), `render` (its wgpu layers) and `web` (the browser entry point).
 
+pub mod adam;
 pub mod app;
 pub mod backend;
 pub mod bench;
@@ -14,6 +15,7 @@ pub mod coupling;
 pub mod data;
 pub mod eval;
 pub mod experiment;
+pub mod flex;
 pub mod fused;
 pub mod kmeans;
 pub mod lap;

@@ -8,6 +8,7 @@
 //! bias, each only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's
 //! `Linear` and SiLU.
 
+use crate::flex::{contiguous, dim, tensor, values, writable};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -16,7 +17,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::nn::Linear;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use std::mem::MaybeUninit;
 
 /// `layer` applied to `x` [B, d_in].
@@ -106,43 +107,41 @@ impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
     }
 }
 
-/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core. No output
-/// is zeroed first: z starts as the bias rows, y as z's copy.
+/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core, bias rows,
+/// product and SiLU one after the other while the rows are in cache. No output is zeroed first.
 fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -> (FlexTensor, Option<FlexTensor>) {
     let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
-    let (x_values, w) = (values(x), Matrix::row_major(values(weight), n));
-    let mut z = Vec::with_capacity(m * n);
-    for _ in 0..m {
-        z.extend_from_slice(values(bias));
-    }
-    let y = filled(if silu { m * n } else { 0 }, |y| {
-        let rows = |from: usize, z: &mut [f32], y: &mut [MaybeUninit<f32>]| {
-            gemm_into(
-                as_uninit(z),
-                n,
-                Matrix::row_major(x_values, k).rows_from(from),
-                w,
-                k,
-                true,
-            );
-            if silu {
-                crate::silu::forward(copy_into(y, z));
+    let (x_values, w, bias) = (values(x), Matrix::row_major(values(weight), n), values(bias));
+    let mut y = Vec::new();
+    let z = filled(m * n, |z| {
+        y = filled(if silu { m * n } else { 0 }, |y| {
+            let rows = |from: usize, z: &mut [MaybeUninit<f32>], y: &mut [MaybeUninit<f32>]| {
+                for row in z.chunks_exact_mut(n) {
+                    copy_into(row, bias);
+                }
+                gemm_into(z, n, Matrix::row_major(x_values, k).rows_from(from), w, k, true);
+                if silu {
+                    // SAFETY: the bias rows and the product above wrote every element of `z`.
+                    crate::silu::forward_to(unsafe { assume_init(z) }, y);
+                }
+            };
+            match split(m, m * n * k) {
+                Some(half) => {
+                    let (z0, z1) = z.split_at_mut(half * n);
+                    let (y0, y1) = y.split_at_mut(if silu { half * n } else { 0 });
+                    crate::pair::join(|| rows(0, z0, y0), || rows(half, z1, y1));
+                }
+                None => rows(0, z, y),
             }
-        };
-        match split(m, m * n * k) {
-            Some(half) => {
-                let (z0, z1) = z.split_at_mut(half * n);
-                let (y0, y1) = y.split_at_mut(if silu { half * n } else { 0 });
-                crate::pair::join(|| rows(0, z0, y0), || rows(half, z1, y1));
-            }
-            None => rows(0, &mut z, y),
-        }
+        })
     });
     (tensor(z, [m, n]), silu.then(|| tensor(y, [m, n])))
 }
 
 /// The gradients of the input (when `want_x`), the weight and the bias, from the gradient `grad`
-/// of the layer's output, taken back through SiLU at `z` first where there is one.
+/// of the layer's output, taken back through SiLU at `z` first where there is one. Each core
+/// takes half of the rows all the way: SiLU's gradient, its rows of g·Wᵀ, and its rows' share of
+/// xᵀ·g and of g's column sums, which are added up at the end.
 fn backward(
     grad: FlexTensor,
     z: Option<&FlexTensor>,
@@ -153,35 +152,46 @@ fn backward(
     let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
     let mut g = writable(grad);
     let g_values = &mut g.storage_mut::<f32>()[..m * n];
-    // Row by row: g back through SiLU, then the input's gradient g·Wᵀ.
-    let w_t = Matrix::transposed(values(weight), n);
-    let dx = filled(if want_x { m * k } else { 0 }, |dx| {
-        let rows = |from: usize, g: &mut [f32], dx: &mut [MaybeUninit<f32>]| {
+    let (x_values, w_t) = (values(x), Matrix::transposed(values(weight), n));
+    // One row block's share: its rows of dx, and its xᵀ·g and column sums into `dw` and `db`.
+    let rows =
+        |from: usize, g: &mut [f32], dx: &mut [MaybeUninit<f32>], dw: &mut [MaybeUninit<f32>], db: &mut [f32]| {
+            let rows = g.len() / n.max(1);
             if let Some(z) = z {
                 crate::silu::backward(&values(z)[from * n..from * n + g.len()], g);
             }
             if want_x {
                 gemm_into(dx, k, Matrix::row_major(g, n), w_t, n, false);
             }
-        };
-        // SiLU's gradient alone is worth splitting from a few thousand elements on.
-        match split(m, if want_x { m * n * k } else { m * n * 64 }) {
-            Some(half) => {
-                let (g0, g1) = g_values.split_at_mut(half * n);
-                let (dx0, dx1) = dx.split_at_mut(if want_x { half * k } else { 0 });
-                crate::pair::join(|| rows(0, g0, dx0), || rows(half, g1, dx1));
+            let x_t = Matrix::transposed(&x_values[from * k..], k);
+            gemm_into(dw, n, x_t, Matrix::row_major(g, n), rows, false);
+            for row in g.chunks_exact(n) {
+                db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
             }
-            None => rows(0, g_values, dx),
-        }
-    });
-    let g_values = &*g_values;
-    // xᵀ [k, m] · g [m, n], and g's column sums.
-    let x_t = Matrix::transposed(values(x), k);
-    let dw = filled(k * n, |dw| product(dw, n, x_t, Matrix::row_major(g_values, n), m));
+        };
     let mut db = vec![0.0; n];
-    for row in g_values.chunks_exact(n) {
-        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
-    }
+    let mut dw = Vec::new();
+    let dx = filled(if want_x { m * k } else { 0 }, |dx| {
+        dw = filled(k * n, |dw| {
+            // The two products and SiLU's gradient; SiLU's alone is worth splitting from a few
+            // thousand elements on.
+            let work = if want_x { 2 * m * n * k } else { m * n * k.max(64) };
+            match split(m, work) {
+                Some(half) => {
+                    let (g0, g1) = g_values.split_at_mut(half * n);
+                    let (dx0, dx1) = dx.split_at_mut(if want_x { half * k } else { 0 });
+                    let mut second = (vec![0.0; k * n], vec![0.0; n]);
+                    let (dw1, db1) = (as_uninit(&mut second.0), &mut second.1);
+                    crate::pair::join(|| rows(0, g0, dx0, dw, &mut db), || rows(half, g1, dx1, dw1, db1));
+                    // SAFETY: the product above wrote every element of `dw`.
+                    let dw = unsafe { assume_init(dw) };
+                    dw.iter_mut().zip(&second.0).for_each(|(a, b)| *a += b);
+                    db.iter_mut().zip(&second.1).for_each(|(a, b)| *a += b);
+                }
+                None => rows(0, g_values, dx, dw, &mut db),
+            }
+        })
+    });
     let dx = want_x.then(|| tensor(dx, [m, k]));
     (dx, tensor(dw, [k, n]), tensor(db, [n]))
 }
@@ -203,8 +213,17 @@ fn copy_into<'a>(target: &'a mut [MaybeUninit<f32>], source: &[f32]) -> &'a mut 
     for (t, s) in target.iter_mut().zip(source) {
         t.write(*s);
     }
-    // SAFETY: every element was written just above; MaybeUninit<f32> has f32's layout.
-    unsafe { &mut *(target as *mut [MaybeUninit<f32>] as *mut [f32]) }
+    // SAFETY: every element was written just above.
+    unsafe { assume_init(target) }
+}
+
+/// Storage seen as the floats it holds.
+///
+/// # Safety
+/// Every element of `values` must have been written.
+unsafe fn assume_init(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: same layout; initialised by the caller's contract.
+    unsafe { &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// Floats seen as storage to write into.
@@ -256,22 +275,6 @@ const SPLIT_FROM: usize = 64 * 64 * 64;
 /// Where to split `rows` rows of `work` in two, if it is worth it.
 fn split(rows: usize, work: usize) -> Option<usize> {
     (rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
-}
-
-/// out [m, n] (row-major) = a [m, k] · b [k, n], every element written, the rows of `out` split
-/// across two cores when the product is large enough.
-fn product(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usize) {
-    let m = out.len() / n.max(1);
-    match split(m, m * n * k) {
-        Some(half) => {
-            let (top, bottom) = out.split_at_mut(half * n);
-            crate::pair::join(
-                || gemm_into(top, n, a, b, k, false),
-                || gemm_into(bottom, n, a.rows_from(half), b, k, false),
-            );
-        }
-        None => gemm_into(out, n, a, b, k, false),
-    }
 }
 
 /// out [m, n] = a [m, k] · b [k, n] + bias [n], all row-major, on this thread (the fused
@@ -331,43 +334,13 @@ fn gemm_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: us
     }
 }
 
-fn dim(x: &FlexTensor, axis: usize) -> usize {
-    x.layout().shape()[axis]
-}
-
-/// A contiguous tensor's own elements.
-fn values(x: &FlexTensor) -> &[f32] {
-    &x.storage()[..x.layout().num_elements()]
-}
-
-/// `x` itself where it can be written in place (its only owner, contiguous from offset 0), else
-/// a contiguous copy.
-fn writable(x: FlexTensor) -> FlexTensor {
-    if x.is_unique() && x.is_contiguous() && x.layout().start_offset() == 0 {
-        return x;
-    }
-    let x = contiguous(x);
-    tensor(values(&x).to_vec(), [x.layout().num_elements()])
-}
-
-fn contiguous(x: FlexTensor) -> FlexTensor {
-    if x.is_contiguous() && x.layout().start_offset() == 0 {
-        x
-    } else {
-        FlexTensor::from_data(x.into_data())
-    }
-}
-
-fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::{self, Rng, Stream};
     use burn::module::Param;
     use burn::tensor::Device;
+    use burn::tensor::TensorData;
 
     fn random(rng: &mut Rng, shape: [usize; 2], device: &Device) -> Tensor<2> {
         let values = rng::normals(rng, shape[0] * shape[1]);

@@ -6,6 +6,8 @@
 //! backward pass; in the profile of the reference training step that was half its time
 //! (docs/PERFORMANCE.md).
 
+use std::mem::MaybeUninit;
+
 /// SiLU in place: x / (1 + e^-x).
 pub fn forward(values: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
@@ -14,6 +16,23 @@ pub fn forward(values: &mut [f32]) {
         return unsafe { avx2::forward(values) };
     }
     forward_lanes(values)
+}
+
+/// SiLU of `x` written into `y` (as long as `x`), which may hold anything before; returns `y` as
+/// the floats it now holds.
+pub fn forward_to<'a>(x: &[f32], y: &'a mut [MaybeUninit<f32>]) -> &'a mut [f32] {
+    assert_eq!(x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        unsafe { avx2::forward_to(x, y) };
+    } else {
+        forward_to_lanes(x, y);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    forward_to_lanes(x, y);
+    // SAFETY: every element of `y` was written just above; MaybeUninit<f32> has f32's layout.
+    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// The gradient through SiLU, in place of `grad`: grad · σ(x) (1 + x (1 − σ(x))).
@@ -30,6 +49,13 @@ pub fn backward(x: &[f32], grad: &mut [f32]) {
 fn forward_lanes(values: &mut [f32]) {
     for x in values {
         *x /= 1.0 + exp(-*x);
+    }
+}
+
+#[inline(always)]
+fn forward_to_lanes(x: &[f32], y: &mut [MaybeUninit<f32>]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        y.write(x / (1.0 + exp(-x)));
     }
 }
 
@@ -53,6 +79,13 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn forward(values: &mut [f32]) {
         super::forward_lanes(values)
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA ([`available`]).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn forward_to(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>]) {
+        super::forward_to_lanes(x, y)
     }
 
     /// # Safety
@@ -118,6 +151,13 @@ mod tests {
             let x = &x[..len];
             let mut y = x.to_vec();
             forward(&mut y);
+            let mut written = vec![MaybeUninit::new(f32::INFINITY); len];
+            let y_to = forward_to(x, &mut written);
+            assert!(
+                y.iter()
+                    .zip(y_to.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan())
+            );
             let mut g = vec![1.0; len];
             backward(x, &mut g);
             for ((&x, y), g) in x.iter().zip(y).zip(g) {

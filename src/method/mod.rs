@@ -240,16 +240,13 @@ pub fn flow_loss(v: Tensor<2>, u: Tensor<2>) -> Tensor<1> {
     (v - u).powi_scalar(2).mean()
 }
 
-/// Adam with the run's epsilon and optional gradient-norm clipping.
+/// Adam (`crate::adam`, burn's own update fused per parameter) with the run's epsilon and
+/// optional gradient-norm clipping.
 pub fn adam(config: &crate::config::TrainConfig, beta1: f64, beta2: f64) -> burn::optim::ModuleOptimizer {
-    let mut adam = burn::optim::AdamConfig::new()
-        .with_beta_1(beta1 as f32)
-        .with_beta_2(beta2 as f32)
-        .with_epsilon(config.eps as f32);
-    if let Some(clip) = config.grad_clip {
-        adam = adam.with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(clip as f32)));
-    }
-    adam.init()
+    let clipping = config
+        .grad_clip
+        .map(|clip| burn::grad_clipping::GradientClippingConfig::Norm(clip as f32).init());
+    crate::adam::FusedAdam::new(beta1 as f32, beta2 as f32, config.eps as f32).into_module_optimizer(clipping)
 }
 
 /// `n` draws of U(0, 1) as an [n, 1] column (one t, or one w, per pair).

@@ -1,0 +1,37 @@
+//! Reading and writing the storage of burn's Flex tensors, for the operations this crate writes
+//! for Flex itself (`linear`, `adam`): their elements as slices, written in place where a tensor
+//! has one owner, and new tensors from vectors.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{Shape, TensorData};
+
+pub(crate) fn dim(x: &FlexTensor, axis: usize) -> usize {
+    x.layout().shape()[axis]
+}
+
+/// A contiguous tensor's own elements.
+pub(crate) fn values(x: &FlexTensor) -> &[f32] {
+    &x.storage()[..x.layout().num_elements()]
+}
+
+/// `x` itself where it can be written in place (its only owner, contiguous from offset 0), else
+/// a contiguous copy.
+pub(crate) fn writable(x: FlexTensor) -> FlexTensor {
+    if x.is_unique() && x.is_contiguous() && x.layout().start_offset() == 0 {
+        return x;
+    }
+    let x = contiguous(x);
+    tensor(values(&x).to_vec(), x.layout().shape().clone())
+}
+
+pub(crate) fn contiguous(x: FlexTensor) -> FlexTensor {
+    if x.is_contiguous() && x.layout().start_offset() == 0 {
+        x
+    } else {
+        FlexTensor::from_data(x.into_data())
+    }
+}
+
+pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
