@@ -7,7 +7,7 @@ use crate::rng::{self, Rng};
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// How the velocity field sees time.
@@ -326,6 +326,26 @@ pub struct MixtureParams {
     pub sigmas: Tensor<3>,
 }
 
+impl MixtureParams {
+    /// Parameters given per group (row g for group g), repeated to every row of the group:
+    /// [G, ..] -> [rows, ..]. Differentiable: a row's gradient flows back to its group's row.
+    pub fn per_row(self, groups: &[std::ops::Range<usize>]) -> Self {
+        let device = self.embedding.device();
+        let group_of_row: Vec<i64> = (0i64..)
+            .zip(groups)
+            .flat_map(|(g, rows)| rows.clone().map(move |_| g))
+            .collect();
+        let rows = group_of_row.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(group_of_row, [rows]), &device);
+        Self {
+            embedding: self.embedding.select(0, index.clone()),
+            log_weights: self.log_weights.select(0, index.clone()),
+            means: self.means.select(0, index.clone()),
+            sigmas: self.sigmas.select(0, index),
+        }
+    }
+}
+
 impl MixtureBase {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -407,5 +427,61 @@ impl KappaEncoder {
             out.clone().slice([0..b, 0..self.dim]),
             out.slice([0..b, self.dim..2 * self.dim]),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Stream;
+
+    /// The base run once per group and repeated to the rows gives what running it on every row
+    /// gives: the same parameters, and the same gradients for the base's weights.
+    #[test]
+    fn per_group_parameters_repeated_to_rows_equal_per_row_parameters() {
+        let device = Device::flex().autodiff();
+        let mut rng = rng::seeded(11, Stream::Eval, 0);
+        let base = MixtureBase::new(3, 2, 4, 0.5, true, 16, &mut rng, &device);
+        let groups = [0..2, 2..5, 5..6];
+        let group_descriptors = rng::normals(&mut rng, 3 * 3);
+        let row_descriptors: Vec<f32> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, rows)| rows.clone().map(move |_| g))
+            .flat_map(|g| group_descriptors[3 * g..3 * g + 3].to_vec())
+            .collect();
+        let weigh = rng::normals(&mut rng, 6 * 4 * 2);
+        let run = |params: MixtureParams| {
+            let weigh = Tensor::<3>::from_data(TensorData::new(weigh.clone(), [6, 4, 2]), &device);
+            let loss = (params.means.clone() * weigh.clone()).sum()
+                + (params.sigmas.clone() * weigh).sum()
+                + params.log_weights.clone().sum_dim(1).sum()
+                + params.embedding.clone().powi_scalar(2).sum();
+            let grads = loss.backward();
+            let flat = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+            let means = params.means.reshape([6, 8]);
+            let gradient = base.encoder.first.weight.grad(&grads).unwrap();
+            (
+                flat(means),
+                flat(params.log_weights),
+                flat(params.embedding),
+                flat(gradient),
+            )
+        };
+        let tensor =
+            |values: Vec<f32>, rows: usize| Tensor::<2>::from_data(TensorData::new(values, [rows, 3]), &device);
+        let per_row = run(base.params(tensor(row_descriptors, 6)));
+        let per_group = run(base.params(tensor(group_descriptors.clone(), 3)).per_row(&groups));
+        for (what, a, b) in [
+            ("means", &per_row.0, &per_group.0),
+            ("log weights", &per_row.1, &per_group.1),
+            ("embedding", &per_row.2, &per_group.2),
+            ("encoder gradient", &per_row.3, &per_group.3),
+        ] {
+            assert_eq!(a.len(), b.len());
+            for (a, b) in a.iter().zip(b) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{what}: {a} vs {b}");
+            }
+        }
     }
 }

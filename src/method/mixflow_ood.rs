@@ -149,12 +149,15 @@ impl MixflowOod {
     async fn paired_draw(&self, batch: &Batch, rng: &mut Rng, dev: &Device, track: bool) -> Result<PairedDraw, String> {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let untracked = |t: Tensor<2>| if track { t } else { t.inner() };
-        let c = untracked(to_tensor(&descriptors_or_constant(batch.descriptors.as_ref(), n), dev));
+        // The base runs once per group (8 rows in B2, not 512): a group's rows share its
+        // descriptor, so its parameters are the same for each, and are repeated to them.
+        let c = untracked(to_tensor(&group_descriptors(batch), dev));
         let params = if track {
             self.model.base.params(c)
         } else {
             self.model.base.clone().valid().params(c)
-        };
+        }
+        .per_row(&batch.groups);
         let k = self.model.base.components;
         let gumbel_noise = untracked(Tensor::<2>::from_data(
             TensorData::new((0..n * k).map(|_| gumbel(rng)).collect(), [n, k]),
@@ -268,10 +271,14 @@ async fn collapse_warning(weights: Tensor<2>, k: usize) -> Option<String> {
     })
 }
 
-pub fn descriptors_or_constant(descriptors: Option<&Points>, n: usize) -> Points {
-    match descriptors {
-        Some(d) => d.clone(),
-        None => Points::new(1, CONSTANT_DESCRIPTOR.repeat(n)),
+/// One descriptor per group of `batch`: the constant one on unconditional data.
+fn group_descriptors(batch: &Batch) -> Points {
+    match &batch.descriptors {
+        Some(d) => Points::new(
+            d.dim,
+            batch.groups.iter().flat_map(|g| d.row(g.start).to_vec()).collect(),
+        ),
+        None => Points::new(1, CONSTANT_DESCRIPTOR.repeat(batch.groups.len())),
     }
 }
 

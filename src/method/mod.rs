@@ -129,7 +129,8 @@ impl<'de> Deserialize<'de> for MixWeight {
 }
 
 /// One minibatch in model space: data, the descriptor of each row, and the row ranges of the
-/// descriptor groups (one group on unconditional data).
+/// descriptor groups (one group on unconditional data). Every row of a group has the group's
+/// descriptor.
 pub struct Batch {
     pub x1: Points,
     pub descriptors: Option<Points>,
