@@ -149,8 +149,9 @@ def b2(args):
     def step():
         chosen = rng.choice(len(keys), groups, replace=False)
         x1 = np.concatenate([pools[keys[i]][1][rng.integers(0, len(pools[keys[i]][1]), per)] for i in chosen])
-        c = torch.from_numpy(np.repeat(np.stack([pools[keys[i]][0] for i in chosen]), per, 0))
-        e, log_w, means, sigmas = base(c)
+        # The base once per group, repeated to the group's rows (as the engine does).
+        c = torch.from_numpy(np.stack([pools[keys[i]][0] for i in chosen]))
+        e, log_w, means, sigmas = (p.repeat_interleave(per, 0) for p in base(c))
         u = torch.rand(n, k).clamp(1e-10, 1 - 1e-7)
         g = torch.softmax((log_w - torch.log(-torch.log(u))) / tau, 1).unsqueeze(2)
         z = (g * means).sum(1) + (g * sigmas).sum(1) * torch.randn(n, dim)
