@@ -1,6 +1,7 @@
 //! Euler sampling without gradients, fused on the CPU: the velocity MLP in its flat form
 //! ([`FlatField`], the layout the advection shader reads too) evaluated block by block, the
-//! layers of `width` outputs by a register-tile kernel on x86-64 with AVX2 (`avx2.rs`, else gemm),
+//! layers of `width` outputs by a register-tile kernel on x86-64 with AVX-512 or AVX2 (`kernel.rs`,
+//! else gemm),
 //! SiLU in place with an exp that vectorises (`silu.rs`), and the particles split across the
 //! machine's threads. burn's CPU backend evaluates the same network one operation at a time,
 //! each a pass over memory into a new buffer; for sampling, where nothing needs a gradient, that
@@ -9,7 +10,7 @@
 use crate::nn::FlatField;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+mod kernel;
 
 /// Rows evaluated together: a block's activations (256 × 128 floats) stay in the L2 cache.
 const BLOCK: usize = 256;
@@ -58,8 +59,9 @@ fn threads_for(n: usize) -> usize {
 /// The weights of the layers with `width` outputs (the first, then the further hidden ones),
 /// packed for the AVX2 kernel, where the CPU has it and the width suits it.
 struct Packed {
+    /// The kernel's instruction set and each layer of `width` outputs packed for it.
     #[cfg(target_arch = "x86_64")]
-    wide: Option<Vec<Vec<f32>>>,
+    wide: Option<(kernel::Isa, Vec<Vec<f32>>)>,
 }
 
 impl Packed {
@@ -67,14 +69,16 @@ impl Packed {
         #[cfg(target_arch = "x86_64")]
         {
             let (dim, width) = (field.dim, field.width);
-            let wide = (avx2::available() && width.is_multiple_of(avx2::PANEL)).then(|| {
-                let mut layers = vec![avx2::pack(&field.net[..dim * width], dim, width)];
+            let isa = kernel::Isa::detect().filter(|isa| width.is_multiple_of(isa.panel()));
+            let wide = isa.map(|isa| {
+                let mut layers = vec![kernel::pack(&field.net[..dim * width], dim, width, isa.panel())];
                 let mut offset = dim * width;
                 for _ in 1..field.hidden_layers {
-                    layers.push(avx2::pack(&field.net[offset..offset + width * width], width, width));
+                    let w = &field.net[offset..offset + width * width];
+                    layers.push(kernel::pack(w, width, width, isa.panel()));
                     offset += width * width + width;
                 }
-                layers
+                (isa, layers)
             });
             Packed { wide }
         }
@@ -100,11 +104,9 @@ impl Packed {
         width: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(layers) = &self.wide {
-            // SAFETY: `wide` exists only where `avx2::available()` said yes.
-            unsafe {
-                avx2::product(&input[..rows * d_in], &layers[index], bias, out, d_in, width);
-            }
+        if let Some((isa, layers)) = &self.wide {
+            // SAFETY: `wide` exists only where `Isa::detect` found the set.
+            unsafe { isa.product(&input[..rows * d_in], &layers[index], bias, out, d_in, width) };
             crate::silu::forward(out);
             return;
         }
@@ -172,40 +174,44 @@ fn layer(input: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, d
 
 #[cfg(test)]
 mod tests {
-    /// The AVX2 kernel against gemm's product, for every remainder of the 6-row tiles and for
-    /// the first layer's short inputs as well as the square hidden ones.
+    /// Each instruction set's kernel this CPU has against gemm's product, for every remainder
+    /// of the row tiles and for the first layer's short inputs as well as the square hidden ones.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn the_avx2_kernel_matches_gemm() {
+    fn the_register_tile_kernels_match_gemm() {
+        use super::kernel::Isa;
         use crate::rng::{self, Stream};
-        if !super::avx2::available() {
-            return;
-        }
         let mut rng = rng::seeded(3, Stream::Eval, 0);
-        for (rows, d_in, d_out) in [(256, 128, 128), (7, 2, 128), (11, 128, 32), (3, 3, 16), (1, 128, 128)] {
-            let input = rng::normals(&mut rng, rows * d_in);
-            let w = rng::normals(&mut rng, d_in * d_out);
-            let bias = rng::normals(&mut rng, d_out);
-            let mut ours = vec![0.0; rows * d_out];
-            // SAFETY: available() said yes.
-            unsafe {
-                super::avx2::product(
-                    &input,
-                    &super::avx2::pack(&w, d_in, d_out),
-                    &bias,
-                    &mut ours,
-                    d_in,
-                    d_out,
-                )
-            };
-            let mut reference = vec![0.0; rows * d_out];
-            super::layer(&input, &w, &bias, &mut reference, rows, d_in, d_out);
-            let worst = ours
-                .iter()
-                .zip(&reference)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "{rows}×{d_in}×{d_out}: {worst}");
+        let sets = [Isa::Avx512, Isa::Avx2].into_iter().filter(|isa| match isa {
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+        });
+        for isa in sets {
+            let shapes = [
+                (256, 128, 128),
+                (7, 2, 128),
+                (11, 128, 32),
+                (3, 3, 32),
+                (1, 128, 128),
+                (13, 128, 64),
+            ];
+            for (rows, d_in, d_out) in shapes {
+                let input = rng::normals(&mut rng, rows * d_in);
+                let w = rng::normals(&mut rng, d_in * d_out);
+                let bias = rng::normals(&mut rng, d_out);
+                let mut ours = vec![0.0; rows * d_out];
+                let packed = super::kernel::pack(&w, d_in, d_out, isa.panel());
+                // SAFETY: the CPU has the set (filtered above).
+                unsafe { isa.product(&input, &packed, &bias, &mut ours, d_in, d_out) };
+                let mut reference = vec![0.0; rows * d_out];
+                super::layer(&input, &w, &bias, &mut reference, rows, d_in, d_out);
+                let worst = ours
+                    .iter()
+                    .zip(&reference)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "{isa:?} {rows}×{d_in}×{d_out}: {worst}");
+            }
         }
     }
 }

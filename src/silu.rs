@@ -1,5 +1,5 @@
 //! SiLU, x·σ(x), the activation of every MLP here, as slice kernels with an exp that vectorises
-//! (no libm call; compiled for AVX2 and FMA where the CPU has them): the fused sampler and the
+//! (no libm call; compiled for AVX-512, or AVX2 and FMA, where the CPU has them): the fused sampler and the
 //! fused linear layers (`src/linear.rs`) call them on their own buffers, forward and backward.
 //! burn's own `activation::silu` is `x * sigmoid(x)`: on Flex a branch and a scalar `expf` per
 //! element, a second pass for the product, and under autodiff the sigmoid computed again in the
@@ -11,9 +11,13 @@ use std::mem::MaybeUninit;
 /// SiLU in place: x / (1 + e^-x).
 pub fn forward(values: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
-        // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { avx2::forward(values) };
+    // SAFETY: each set is used only where the CPU has it.
+    unsafe {
+        if avx512::available() {
+            return avx512::forward(values);
+        } else if avx2::available() {
+            return avx2::forward(values);
+        }
     }
     forward_lanes(values)
 }
@@ -22,15 +26,21 @@ pub fn forward(values: &mut [f32]) {
 /// the floats it now holds.
 pub fn forward_to<'a>(x: &[f32], y: &'a mut [MaybeUninit<f32>]) -> &'a mut [f32] {
     assert_eq!(x.len(), y.len());
+    let mut done = false;
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
-        // SAFETY: the CPU has AVX2 and FMA.
-        unsafe { avx2::forward_to(x, y) };
-    } else {
+    // SAFETY: each set is used only where the CPU has it.
+    unsafe {
+        if avx512::available() {
+            avx512::forward_to(x, y);
+            done = true;
+        } else if avx2::available() {
+            avx2::forward_to(x, y);
+            done = true;
+        }
+    }
+    if !done {
         forward_to_lanes(x, y);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    forward_to_lanes(x, y);
     // SAFETY: every element of `y` was written just above; MaybeUninit<f32> has f32's layout.
     unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
@@ -38,9 +48,13 @@ pub fn forward_to<'a>(x: &[f32], y: &'a mut [MaybeUninit<f32>]) -> &'a mut [f32]
 /// The gradient through SiLU, in place of `grad`: grad · σ(x) (1 + x (1 − σ(x))).
 pub fn backward(x: &[f32], grad: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
-        // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { avx2::backward(x, grad) };
+    // SAFETY: each set is used only where the CPU has it.
+    unsafe {
+        if avx512::available() {
+            return avx512::backward(x, grad);
+        } else if avx2::available() {
+            return avx2::backward(x, grad);
+        }
     }
     backward_lanes(x, grad)
 }
@@ -67,34 +81,43 @@ fn backward_lanes(x: &[f32], grad: &mut [f32]) {
     }
 }
 
-/// The same loops compiled for AVX2 and FMA: eight lanes at a time.
+/// The same loops compiled for one instruction set: LLVM vectorises them to its width.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    pub fn available() -> bool {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
+macro_rules! compiled_for {
+    ($set:ident, $features:literal, $($feature:tt),+) => {
+        mod $set {
+            pub fn available() -> bool {
+                $(is_x86_feature_detected!($feature))&&+
+            }
 
-    /// # Safety
-    /// The CPU must have AVX2 and FMA ([`available`]).
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn forward(values: &mut [f32]) {
-        super::forward_lanes(values)
-    }
+            /// # Safety
+            /// The CPU must have the features ([`available`]).
+            #[target_feature(enable = $features)]
+            pub unsafe fn forward(values: &mut [f32]) {
+                super::forward_lanes(values)
+            }
 
-    /// # Safety
-    /// The CPU must have AVX2 and FMA ([`available`]).
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn forward_to(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>]) {
-        super::forward_to_lanes(x, y)
-    }
+            /// # Safety
+            /// The CPU must have the features ([`available`]).
+            #[target_feature(enable = $features)]
+            pub unsafe fn forward_to(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>]) {
+                super::forward_to_lanes(x, y)
+            }
 
-    /// # Safety
-    /// The CPU must have AVX2 and FMA ([`available`]).
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn backward(x: &[f32], grad: &mut [f32]) {
-        super::backward_lanes(x, grad)
-    }
+            /// # Safety
+            /// The CPU must have the features ([`available`]).
+            #[target_feature(enable = $features)]
+            pub unsafe fn backward(x: &[f32], grad: &mut [f32]) {
+                super::backward_lanes(x, grad)
+            }
+        }
+    };
 }
+
+#[cfg(target_arch = "x86_64")]
+compiled_for!(avx512, "avx512f", "avx512f");
+#[cfg(target_arch = "x86_64")]
+compiled_for!(avx2, "avx2,fma", "avx2", "fma");
 
 /// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call):
 /// x = k ln2 + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent
@@ -170,6 +193,34 @@ mod tests {
                     assert!((g as f64 - g_ref).abs() < 1e-5, "silu'({x}) = {g}");
                 }
             }
+        }
+    }
+    /// Each instruction set this CPU has computes what the portable loops compute, to the bit.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_compiled_set_agrees_with_the_portable_loops() {
+        type Kernels = (unsafe fn(&mut [f32]), unsafe fn(&[f32], &mut [f32]));
+        let mut x = rng::normals(&mut rng::seeded(6, Stream::Eval, 0), 1001);
+        x.iter_mut().for_each(|v| *v *= 8.0);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+        let (mut y_ref, mut g_ref) = (x.clone(), vec![0.5; x.len()]);
+        forward_lanes(&mut y_ref);
+        backward_lanes(&x, &mut g_ref);
+        let sets: [(&str, bool, Kernels); 2] = [
+            ("avx512", avx512::available(), (avx512::forward, avx512::backward)),
+            ("avx2", avx2::available(), (avx2::forward, avx2::backward)),
+        ];
+        for (name, _, (forward, backward)) in sets.into_iter().filter(|set| set.1) {
+            let (mut y, mut g) = (x.clone(), vec![0.5; x.len()]);
+            // SAFETY: the CPU has the set (filtered above).
+            unsafe {
+                forward(&mut y);
+                backward(&x, &mut g);
+            }
+            assert!(
+                same(&y, &y_ref) && same(&g, &g_ref),
+                "{name} differs from the portable loops"
+            );
         }
     }
 }
