@@ -155,26 +155,46 @@ struct Pairs {
 }
 
 impl Pairs {
-    /// Each row's `k` cheapest columns and each column's `k` cheapest rows.
+    /// Each row's `k` cheapest columns and each column's `k` cheapest rows: the rows on this
+    /// core and the columns on the other (`pair`), n partial selections of n values each.
     fn cheapest(n: usize, cost: &[f64], k: usize) -> Self {
-        let mut cols: Vec<Vec<u32>> = vec![Vec::with_capacity(2 * k); n];
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        let cheapest = |values: &[f64], order: &mut Vec<u32>| {
+        let smallest = |values: &[f64], order: &mut Vec<u32>| {
             if k < n {
                 order.select_nth_unstable_by(k, |&a, &b| values[a as usize].total_cmp(&values[b as usize]));
             }
         };
-        for (i, row) in cost.chunks(n).enumerate() {
-            cheapest(row, &mut order);
-            cols[i].extend_from_slice(&order[..k]);
-        }
-        let mut column = vec![0.0; n];
-        for j in 0..n {
-            for (c, row) in column.iter_mut().zip(cost.chunks(n)) {
-                *c = row[j];
-            }
-            cheapest(&column, &mut order);
-            for &i in &order[..k] {
+        let mut cols: Vec<Vec<u32>> = vec![Vec::with_capacity(2 * k); n];
+        let mut by_column: Vec<Vec<u32>> = vec![Vec::new(); n];
+        crate::pair::join(
+            || {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                for (i, row) in cost.chunks(n).enumerate() {
+                    smallest(row, &mut order);
+                    cols[i].extend_from_slice(&order[..k]);
+                }
+            },
+            || {
+                // Columns are gathered a block at a time: one pass down the rows reads a cache
+                // line of each, where gathering one column reads a line per element.
+                const BLOCK: usize = 8;
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                let mut block = vec![0.0; BLOCK * n];
+                for first in (0..n).step_by(BLOCK) {
+                    let width = BLOCK.min(n - first);
+                    for (i, row) in cost.chunks(n).enumerate() {
+                        for (c, &value) in row[first..first + width].iter().enumerate() {
+                            block[c * n + i] = value;
+                        }
+                    }
+                    for (c, column) in block.chunks(n).take(width).enumerate() {
+                        smallest(column, &mut order);
+                        by_column[first + c] = order[..k].to_vec();
+                    }
+                }
+            },
+        );
+        for (j, rows) in by_column.iter().enumerate() {
+            for &i in rows {
                 cols[i as usize].push(j as u32);
             }
         }

@@ -26,21 +26,19 @@ pub fn forward(values: &mut [f32]) {
 /// the floats it now holds.
 pub fn forward_to<'a>(x: &[f32], y: &'a mut [MaybeUninit<f32>]) -> &'a mut [f32] {
     assert_eq!(x.len(), y.len());
-    let mut done = false;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: each set is used only where the CPU has it.
     unsafe {
         if avx512::available() {
             avx512::forward_to(x, y);
-            done = true;
         } else if avx2::available() {
             avx2::forward_to(x, y);
-            done = true;
+        } else {
+            forward_to_lanes(x, y);
         }
     }
-    if !done {
-        forward_to_lanes(x, y);
-    }
+    #[cfg(not(target_arch = "x86_64"))]
+    forward_to_lanes(x, y);
     // SAFETY: every element of `y` was written just above; MaybeUninit<f32> has f32's layout.
     unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
