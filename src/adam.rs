@@ -2,9 +2,9 @@
 //! moments and the parameter in one loop, the moments written in place. burn's Adam takes a dozen
 //! tensor operations per parameter, each a pass and a fresh allocation, which made it a tenth of a
 //! training step. Its state is burn's own [`AdamState`], so checkpoints read and write the same
-//! records, and other backends (wgpu, NdArray), AMSGrad and weight decay go to burn's Adam.
+//! records, and other backends (wgpu, NdArray) and AMSGrad states (from a record) go to burn's Adam.
 
-use crate::flex::{contiguous, tensor, values, writable};
+use crate::flex::{contiguous, filled, tensor, values, writable};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
@@ -122,8 +122,6 @@ impl FusedAdamStep for Flex {
         // ours to write: the new one goes into a vector of its own.
         let parameter = contiguous(parameter);
         let (p, g) = (values(&parameter), values(&grad));
-        let mut updated = Vec::with_capacity(p.len());
-        let out = &mut updated.spare_capacity_mut()[..p.len()];
         let (m1, m2) = (
             &mut moment_1.storage_mut::<f32>()[..p.len()],
             &mut moment_2.storage_mut::<f32>()[..p.len()],
@@ -137,20 +135,21 @@ impl FusedAdamStep for Flex {
                 out.write(p - (*m1 * step / (m2.sqrt() + epsilon)) * lr);
             }
         };
-        // A 128 × 128 weight is worth both cores (the helper is awake after the backward pass).
-        if p.len() >= SPLIT_FROM {
-            let half = p.len() / 2;
-            let (p, g) = (p.split_at(half), g.split_at(half));
-            let (m1, m2, out) = (m1.split_at_mut(half), m2.split_at_mut(half), out.split_at_mut(half));
-            crate::pair::join(
-                || update(p.0, g.0, m1.0, m2.0, out.0),
-                || update(p.1, g.1, m1.1, m2.1, out.1),
-            );
-        } else {
-            update(p, g, m1, m2, out);
-        }
-        // SAFETY: `update` wrote every one of the parameter's elements.
-        unsafe { updated.set_len(p.len()) };
+        // Every element of the new parameter is written by `update`.
+        let updated = filled(p.len(), |out| {
+            // A 128 × 128 weight is worth both cores (the helper is awake after the backward pass).
+            if p.len() >= SPLIT_FROM {
+                let half = p.len() / 2;
+                let (p, g) = (p.split_at(half), g.split_at(half));
+                let (m1, m2, out) = (m1.split_at_mut(half), m2.split_at_mut(half), out.split_at_mut(half));
+                crate::pair::join(
+                    || update(p.0, g.0, m1.0, m2.0, out.0),
+                    || update(p.1, g.1, m1.1, m2.1, out.1),
+                );
+            } else {
+                update(p, g, m1, m2, out);
+            }
+        });
         (tensor(updated, shape), moment_1, moment_2)
     }
 }

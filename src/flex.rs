@@ -1,9 +1,10 @@
 //! Reading and writing the storage of burn's Flex tensors, for the operations this crate writes
 //! for Flex itself (`linear`, `adam`): their elements as slices, written in place where a tensor
-//! has one owner, and new tensors from vectors.
+//! has one owner, and new tensors from vectors (written without zeroing them first).
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Shape, TensorData};
+use std::mem::MaybeUninit;
 
 pub(crate) fn dim(x: &FlexTensor, axis: usize) -> usize {
     x.layout().shape()[axis]
@@ -34,4 +35,14 @@ pub(crate) fn contiguous(x: FlexTensor) -> FlexTensor {
 
 pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// A vector of `len` floats written by `fill`, which is handed them uninitialised (zeroing
+/// outputs that are overwritten anyway was a tenth of a training step) and must write them all.
+pub(crate) fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    fill(&mut values.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` wrote every one of the `len` elements (its callers' contract).
+    unsafe { values.set_len(len) };
+    values
 }

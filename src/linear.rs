@@ -8,7 +8,7 @@
 //! bias, each only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's
 //! `Linear` and SiLU.
 
-use crate::flex::{contiguous, dim, tensor, values, writable};
+use crate::flex::{contiguous, dim, filled, tensor, values, writable};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -194,17 +194,6 @@ fn backward(
     });
     let dx = want_x.then(|| tensor(dx, [m, k]));
     (dx, tensor(dw, [k, n]), tensor(db, [n]))
-}
-
-/// A vector of `len` floats written by `fill`, which is handed them uninitialised (zeroing
-/// outputs that are overwritten anyway was a tenth of a training step) and must write them all.
-fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut values = Vec::with_capacity(len);
-    fill(&mut values.spare_capacity_mut()[..len]);
-    // SAFETY: `fill` wrote every one of the `len` elements (its callers' contract: products that
-    // do not accumulate write their whole output, and copies write every element).
-    unsafe { values.set_len(len) };
-    values
 }
 
 /// Writes `source` into `target` and returns it as the floats it now holds.
