@@ -54,6 +54,23 @@ fn vs_head(
     return out;
 }
 
+// A sample: the end of a particle's last step, drawn as the points layer draws its points, in the
+// app's sample colour (SAMPLE_COLOR in src/app/scene.rs).
+@vertex
+fn vs_end(
+    @builtin(vertex_index) vertex: u32,
+    @location(0) a: vec2<f32>,
+    @location(1) b: vec2<f32>,
+    @location(2) times: vec2<f32>,
+) -> TrailOut {
+    let corner = disc_triangle_corner(vertex) * (view.point_radius + 0.5);
+    var out: TrailOut;
+    out.position = vec4<f32>(to_ndc(b) + corner * view.pixel, 0.0, 1.0);
+    out.color = vec4<f32>(vec3<f32>(80.0, 160.0, 255.0) / 255.0, 190.0 / 255.0);
+    out.corner = corner;
+    return out;
+}
+
 @fragment
 fn fs_trail(in: TrailOut) -> @location(0) vec4<f32> {
     return vec4<f32>(in.color.rgb * in.color.a, in.color.a);

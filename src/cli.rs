@@ -167,6 +167,10 @@ struct GuiArgs {
     /// Trajectories to trace (at most 2,000).
     #[arg(long)]
     trajectories: Option<usize>,
+    /// Advect the drawn particles on the `gpu` (the advection shader), the `cpu`, or `auto`: the
+    /// GPU unless the window's adapter is a software renderer such as lavapipe.
+    #[arg(long, value_enum)]
+    advect: Option<crate::app::settings::Advect>,
     /// Start with the particles playing back from base to data.
     #[arg(long)]
     playback: bool,
@@ -599,6 +603,7 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         lr: args.lr,
         particles: args.particles,
         trajectories: args.trajectories,
+        advect: args.advect,
         playback: args.playback,
         backend: args.backend,
         demo: args.demo,

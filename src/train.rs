@@ -10,6 +10,7 @@ use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, MixflowOod};
 use crate::method::mixflow_rf::MixflowRf;
 use crate::method::{Batch, Method};
 use crate::mixture::Mixture;
+use crate::nn::FlatField;
 use crate::rng::{self, Rng, Stream};
 use crate::sample::{Inference, KappaView, Sampler};
 use crate::solve::{SolveOptions, read_points, read_scalar};
@@ -69,6 +70,20 @@ pub struct SnapshotRequest {
     pub descriptor: Option<Vec<f32>>,
     /// For MixFlow-RF: the w at which to show the κ-FC source of sampled data points.
     pub source_w: f32,
+    /// The caller carries the particles itself (the display's advection shader): only the first
+    /// `trajectories` are integrated here, so `samples` holds just those, and the snapshot's
+    /// [`Advection`] has every base draw with the field that moves them. Uniform Euler only.
+    pub advect: bool,
+}
+
+/// What the display's advection shader needs to carry a snapshot's particles itself: the field
+/// for the snapshot's Euler steps, every base draw (model space) and the map back to data units.
+#[derive(Clone, Debug)]
+pub struct Advection {
+    pub field: FlatField,
+    pub x0: Points,
+    /// The model trains on data scaled to [-1, 1] by this; None: model space is data space.
+    pub scaler: Option<Scaler>,
 }
 
 /// Everything a UI draws, in original units.
@@ -85,6 +100,8 @@ pub struct Snapshot {
     /// Times of the recorded states, and the first `trajectories` particles at each.
     pub times: Vec<f32>,
     pub trajectories: Vec<Points>,
+    /// Asked for by [`SnapshotRequest::advect`]: every particle, to be carried by the display.
+    pub advection: Option<Advection>,
     pub losses: Vec<Losses>,
     pub nfe: usize,
 }
@@ -382,11 +399,21 @@ impl Trainer {
         let base = sampler.base(descriptor, n, &mut rng)?;
         let split_at = m * base.points.dim;
         let head = Points::new(base.points.dim, base.points.data[..split_at].to_vec());
-        let tail = Points::new(base.points.dim, base.points.data[split_at..].to_vec());
         let traced = sampler.generate(descriptor, &head, &req.solve, true)?;
-        let rest = sampler.generate(descriptor, &tail, &req.solve, false)?;
-        let mut samples = traced.samples;
-        samples.data.extend(rest.samples.data);
+        let (samples, nfe, advection) = if req.advect {
+            let advection = Advection {
+                field: sampler.flat_field(descriptor, req.solve.steps)?,
+                x0: base.points.clone(),
+                scaler: self.scaler.clone(),
+            };
+            (traced.samples, traced.nfe, Some(advection))
+        } else {
+            let tail = Points::new(base.points.dim, base.points.data[split_at..].to_vec());
+            let rest = sampler.generate(descriptor, &tail, &req.solve, false)?;
+            let mut samples = traced.samples;
+            samples.data.extend(rest.samples.data);
+            (samples, rest.nfe.max(traced.nfe), None)
+        };
         let kappa = {
             let cond = descriptor.and_then(|d| self.dataset.conditions.iter().position(|c| c.descriptor == d));
             let data = self.dataset.sample(cond, n.min(2000), &mut rng);
@@ -401,8 +428,9 @@ impl Trainer {
             kappa,
             times: traced.trajectory.iter().map(|(t, _)| *t).collect(),
             trajectories: traced.trajectory.into_iter().map(|(_, p)| p).collect(),
+            advection,
             losses: self.history.clone(),
-            nfe: rest.nfe.max(traced.nfe),
+            nfe,
         })
     }
 

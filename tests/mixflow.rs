@@ -259,6 +259,7 @@ fn snapshots_expose_the_mixture_and_the_kappa_fc_view() {
         solve: SolveOptions::euler(8),
         descriptor,
         source_w: 0.5,
+        advect: false,
     };
     let mut c = config("letters", Method::MixflowOod, 3);
     c.pretrain_steps = 20;

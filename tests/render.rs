@@ -297,7 +297,11 @@ fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
     let field = sampler.flat_field(None, steps).unwrap();
     let job = Job::new(field, x0.data.clone(), DrawnPlane::first_axes(2, None)).unwrap();
     let on_gpu = Scene {
-        advected: Some(std::sync::Arc::new(job)),
+        advected: Some(mixflow::render::Advected {
+            job: std::sync::Arc::new(job),
+            traced: 400,
+            samples_at: None,
+        }),
         show_trails: true,
         show_particles: true,
         ..Scene::default()
@@ -414,4 +418,110 @@ fn cached_layers_draw_what_drawing_every_layer_draws() {
             "a picture was drawn"
         );
     }
+}
+
+/// A view whose particles the GPU advects (the app's choice on a hardware GPU, forced here on
+/// lavapipe) draws the picture of the view the CPU integrates: samples, trails and particles, in
+/// 8 dimensions scaled to [-1, 1] and seen through their principal plane. The CPU integrates
+/// only the particles the metrics use, and those are the same.
+#[test]
+fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
+    let mut config = TrainConfig {
+        dataset: "lowdim-perturbation".into(),
+        method: Method::MixflowOod,
+        steps: 30,
+        pretrain_steps: 10,
+        ..TrainConfig::default()
+    };
+    config.dim = Some(8);
+    let mut trainer = Trainer::new(config).unwrap();
+    while !trainer.is_finished() {
+        trainer.step().unwrap();
+    }
+    let on_cpu = ViewRequest {
+        particles: 1500,
+        trajectories: 60,
+        euler_steps: 12,
+        ..ViewRequest::default()
+    };
+    let on_gpu = ViewRequest {
+        advect: true,
+        ..on_cpu.clone()
+    };
+    let (cpu, gpu) = (
+        make_view(&trainer, &on_cpu).unwrap(),
+        make_view(&trainer, &on_gpu).unwrap(),
+    );
+    assert!(cpu.model.advection.is_none());
+    let advection = gpu
+        .model
+        .advection
+        .as_ref()
+        .expect("the GPU view carries its particles");
+    assert_eq!(advection.x0.len(), 1500);
+    assert_eq!(
+        gpu.model.samples.len(),
+        500,
+        "the CPU integrates the metrics' particles"
+    );
+    assert_eq!(gpu.model.samples.data[..], cpu.model.samples.data[..500 * 8]);
+    assert_eq!(gpu.model.trajectories.len(), 13);
+
+    let plane = Plane::new(Projection::Pca, cpu.data.as_ref().unwrap());
+    let layers = Layers {
+        data: false,
+        samples: true,
+        base: false,
+        ellipses: false,
+        density: false,
+        trails: true,
+        particles: true,
+        field: false,
+        kappa: false,
+        pairs: false,
+    };
+    let scene_of = |view| {
+        scene::build(&SceneInput {
+            view,
+            layers,
+            plane: &plane,
+            field_time: 1.0,
+        })
+    };
+    let (cpu_scene, gpu_scene) = (scene_of(&cpu), scene_of(&gpu));
+    assert!(
+        gpu_scene.trails.is_empty() && gpu_scene.points.is_empty(),
+        "nothing from the CPU"
+    );
+    let advected = gpu_scene.advected.as_ref().unwrap();
+    assert_eq!((advected.traced, advected.samples_at), (60, Some(0)));
+
+    let projected = plane.project_all(&cpu.model.samples);
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for p in &projected {
+        for d in 0..2 {
+            lo[d] = lo[d].min(p[d]);
+            hi[d] = hi[d].max(p[d]);
+        }
+    }
+    let (device, queue, _) = offscreen::device().unwrap();
+    let frame = Frame {
+        camera: Camera::fit(lo, hi, [300.0, 300.0]),
+        style: Style::default(),
+        time: 0.6,
+        size: [300, 300],
+        background: BACKGROUND,
+    };
+    let (cpu_img, gpu_img) = (
+        offscreen::render(&device, &queue, &cpu_scene, &frame),
+        offscreen::render(&device, &queue, &gpu_scene, &frame),
+    );
+    let drawn = cpu_img.pixels().filter(|p| p.0 != BACKGROUND).count();
+    assert!(drawn > 3000, "only {drawn} pixels drawn");
+    let differing = cpu_img
+        .pixels()
+        .zip(gpu_img.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 2))
+        .count();
+    assert!(differing * 1000 <= drawn, "{differing} of {drawn} drawn pixels differ");
 }

@@ -92,6 +92,7 @@ fn snapshots_leave_training_untouched() {
         solve: SolveOptions::euler(16),
         descriptor: None,
         source_w: 1.0,
+        advect: false,
     };
     for step in 0..30 {
         a.step().unwrap();
@@ -117,6 +118,7 @@ fn a_mirror_on_another_device_draws_what_its_trainer_draws() {
         solve: SolveOptions::euler(8),
         descriptor: None,
         source_w: 0.5,
+        advect: false,
     };
     for (dataset, method) in [
         ("moons", Method::Rf),
@@ -220,6 +222,7 @@ fn a_source_to_target_pair_starts_from_the_source() {
         solve: SolveOptions::euler(4),
         descriptor: None,
         source_w: 1.0,
+        advect: false,
     };
     let base = t.snapshot(&req).unwrap().base;
     let mean_radius = base.rows().map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt()).sum::<f32>() / base.len() as f32;
@@ -302,6 +305,7 @@ fn a_cached_start_resumes_the_model_at_its_step() {
         solve: SolveOptions::euler(16),
         descriptor: None,
         source_w: 0.0,
+        advect: false,
     };
     let (a, b) = (trained.snapshot(&req).unwrap(), started.snapshot(&req).unwrap());
     let worst = a

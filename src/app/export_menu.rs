@@ -68,8 +68,22 @@ impl MixflowApp {
                     run_file(r, "config.toml", |r| export::config_toml(&r.config))
                 }),
             ];
+            // Particles the GPU advects are drawn, never read back: the files hold those the CPU
+            // integrated for the metrics.
+            let advected = self.runs.iter().find_map(|r| {
+                let v = r.view.as_ref()?;
+                v.model.advection.as_ref().map(|_| v.model.samples.len())
+            });
             for (label, format) in formats {
-                let item = ui.button(label);
+                let mut item = ui.button(label);
+                if let Some(n) = advected
+                    && label.ends_with("CSV")
+                    && !label.starts_with("Metrics")
+                {
+                    item = item.on_hover_text(format!(
+                        "The particles are advected on the GPU: this holds the first {n}, integrated on the CPU for the metrics"
+                    ));
+                }
                 if label.ends_with("TOML") {
                     self.page.control("export-toml", item.rect);
                 }

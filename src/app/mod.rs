@@ -55,6 +55,8 @@ pub struct Launch {
     /// Particles and traced trajectories to draw (clamped by the worker).
     pub particles: Option<usize>,
     pub trajectories: Option<usize>,
+    /// Where the drawn particles are advected.
+    pub advect: Option<settings::Advect>,
     /// Start with the particles playing back from base to data.
     pub playback: bool,
     pub backend: Option<crate::backend::BackendKind>,
@@ -251,6 +253,9 @@ impl MixflowApp {
         }
         if let Some(n) = launch.trajectories {
             settings.trajectories = n;
+        }
+        if let Some(a) = launch.advect {
+            settings.advect = a;
         }
         if let Some(methods) = &launch.compare {
             settings.compare = methods.iter().copied().take(4).collect();
@@ -508,11 +513,21 @@ impl MixflowApp {
             ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
         });
         let descriptor = (!self.descriptor.is_empty()).then(|| self.descriptor.clone());
-        let request = self.settings.view_request(descriptor, field_box);
+        let mut request = self.settings.view_request(descriptor, field_box);
+        request.advect = self.advect_choice().is_ok();
         if self.sent_view.as_ref() != Some(&request) {
             self.send_all(|| Command::View(request.clone()));
             self.sent_view = Some(request);
         }
+    }
+
+    /// Whether the particles drawn are carried by the GPU's advection shader, or why not.
+    fn advect_choice(&self) -> Result<(), String> {
+        let adapter = self.gpu.handles.as_ref().map(settings::Adapter::of);
+        let (counts, _) = self.settings.view_request(None, None).clamped();
+        self.settings
+            .advect
+            .choose(adapter.as_ref(), counts.particles, counts.euler_steps)
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -711,6 +726,13 @@ impl MixflowApp {
         panels::number(ui, "Trajectories", &mut s.trajectories, 0..=10_000_000);
         panels::number(ui, "Euler steps drawn", &mut s.euler_steps, 0..=10_000);
         panels::row(ui, "Point size", egui::Slider::new(&mut s.point_radius, 0.5..=6.0));
+        panels::choice(ui, "Particles advected on", &mut s.advect);
+        let carried = match self.advect_choice() {
+            Ok(()) => "the GPU (advect.wgsl)".to_string(),
+            Err(why) => format!("the CPU: {why}"),
+        };
+        ui.weak(format!("Carried on {carried}"));
+        let s = &mut self.settings;
         if matches!(s.config.method, Method::MixflowRf | Method::FastOde) || s.comparing {
             panels::row(ui, "κ-FC source w", egui::Slider::new(&mut s.source_w, 0.0..=1.0));
         }
@@ -899,19 +921,22 @@ impl MixflowApp {
             return;
         }
         if let Some((mean, p95, n)) = self.frames.summary(10) {
-            let particles = self
-                .runs
-                .first()
-                .and_then(|r| r.view.as_ref())
-                .map_or(0, |v| v.model.samples.len());
-            let traced = self
-                .runs
-                .first()
-                .and_then(|r| r.view.as_ref())
-                .map_or(0, |v| v.model.trajectories.first().map_or(0, |p| p.len()));
+            let view = self.runs.first().and_then(|r| r.view.as_ref());
+            let (particles, traced) = view.map_or((0, 0), |v| match &v.model.advection {
+                Some(a) => (a.x0.len(), v.request.trajectories.min(a.x0.len())),
+                None => (
+                    v.model.samples.len(),
+                    v.model.trajectories.first().map_or(0, |p| p.len()),
+                ),
+            });
+            let on = if view.is_some_and(|v| v.model.advection.is_some()) {
+                "GPU"
+            } else {
+                "CPU"
+            };
             println!(
                 "frames: {n}, mean interval {mean:.1} ms ({:.0} fps), 95th percentile {p95:.1} ms; \
-                 {} canvas(es), {particles} particles and {traced} trajectories drawn",
+                 {} canvas(es), {particles} particles and {traced} trajectories drawn (advected on the {on})",
                 1e3 / mean,
                 self.runs.len()
             );

@@ -6,8 +6,11 @@ use super::worker::{FIELD_GRID, View};
 use crate::data::Points;
 use crate::mixture::Mixture;
 use crate::projection::Plane;
-use crate::render::{DensityLayer, Gaussian2, PointVertex, Scene, Segment, TrailSegment};
+use crate::render::advect::{self, Job};
+use crate::render::{Advected, DensityLayer, Gaussian2, PointVertex, Scene, Segment, TrailSegment};
+use crate::train::Advection;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The layers a user toggles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,9 +110,13 @@ pub fn build(input: &SceneInput) -> Scene {
             ));
         }
     }
+    // Particles the GPU carries: the CPU integrated only those the metrics use.
+    let advection = view.model.advection.as_ref();
     if layers.trails || layers.particles {
-        scene.trails = trails(view, plane);
-        scene.trail_times = view.model.times.clone();
+        if advection.is_none() {
+            scene.trails = trails(view, plane);
+            scene.trail_times = view.model.times.clone();
+        }
         scene.show_trails = layers.trails;
         scene.show_particles = layers.particles;
     }
@@ -128,8 +135,21 @@ pub fn build(input: &SceneInput) -> Scene {
             None => time_color(0.0, 150),
         });
     }
-    if layers.samples {
-        points(&mut scene.points, &view.model.samples, plane, |_| SAMPLE_COLOR);
+    match advection {
+        Some(a) if layers.samples || layers.trails || layers.particles => {
+            scene.advected = advected(a, plane).map(|job| Advected {
+                job: Arc::new(job),
+                traced: if layers.trails || layers.particles {
+                    view.request.trajectories
+                } else {
+                    0
+                },
+                samples_at: layers.samples.then_some(scene.points.len()),
+            });
+        }
+        Some(_) => {}
+        None if layers.samples => points(&mut scene.points, &view.model.samples, plane, |_| SAMPLE_COLOR),
+        None => {}
     }
     if layers.ellipses
         && let Some(m) = &view.model.mixture
@@ -212,6 +232,29 @@ fn mixture_ellipses(out: &mut Vec<Segment>, m: &Mixture, plane: &Plane) {
     }
 }
 
+/// The advection of a view's particles, drawn in `plane`.
+fn advected(a: &Advection, plane: &Plane) -> Option<Job> {
+    Job::new(a.field.clone(), a.x0.data.clone(), drawn_plane(a, plane)).ok()
+}
+
+/// The map from model space to the canvas plane: the scaler's inverse (per axis, y -> lo + (y +
+/// 1)·(hi - lo)/2), then the projection (x -> ((x - origin)·u, (x - origin)·v)), as one affine map.
+pub fn drawn_plane(a: &Advection, plane: &Plane) -> advect::Plane {
+    let dim = a.x0.dim;
+    let (scale, shift): (Vec<f32>, Vec<f32>) = (0..dim)
+        .map(|d| match &a.scaler {
+            Some(s) => (s.half_range(d), s.lo[d] + s.half_range(d)),
+            None => (1.0, 0.0),
+        })
+        .unzip();
+    let row = |axis: &[f32]| (0..dim).map(|d| axis[d] * scale[d]).collect::<Vec<f32>>();
+    let offset = |axis: &[f32]| (0..dim).map(|d| axis[d] * (shift[d] - plane.origin[d])).sum::<f32>();
+    advect::Plane {
+        rows: [row(&plane.u), row(&plane.v)],
+        offset: [offset(&plane.u), offset(&plane.v)],
+    }
+}
+
 /// Every step of every traced trajectory, with its start and end time.
 fn trails(view: &View, plane: &Plane) -> Vec<TrailSegment> {
     let projected: Vec<Vec<[f32; 2]>> = view.model.trajectories.iter().map(|s| plane.project_all(s)).collect();
@@ -285,5 +328,50 @@ fn kappa(scene: &mut Scene, k: &crate::sample::KappaView, plane: &Plane) {
             pos: src,
             color: KAPPA_SOURCE_COLOR,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scaler;
+    use crate::nn::FlatField;
+
+    #[test]
+    fn the_drawn_plane_unscales_and_projects_in_one_affine_map() {
+        let scaler = Scaler {
+            lo: vec![-3.0, 0.5, 10.0],
+            hi: vec![1.0, 2.5, 30.0],
+        };
+        let plane = Plane {
+            origin: vec![0.2, -0.1, 5.0],
+            u: vec![0.6, 0.8, 0.0],
+            v: vec![0.0, 0.0, 1.0],
+        };
+        let x0 = Points::new(3, vec![0.3, -0.9, 0.1, -1.0, 1.0, 0.5]);
+        let field = FlatField {
+            dim: 3,
+            width: 1,
+            hidden_layers: 1,
+            steps: 1,
+            net: Vec::new(),
+            step_bias: Vec::new(),
+        };
+        for scaler in [Some(scaler), None] {
+            let a = Advection {
+                field: field.clone(),
+                x0: x0.clone(),
+                scaler: scaler.clone(),
+            };
+            let drawn = drawn_plane(&a, &plane);
+            let original = scaler.as_ref().map_or(x0.clone(), |s| s.inverse(&x0));
+            for (y, x) in x0.rows().zip(original.rows()) {
+                let expected = plane.project(x);
+                for axis in 0..2 {
+                    let got: f32 = drawn.offset[axis] + (0..3).map(|d| drawn.rows[axis][d] * y[d]).sum::<f32>();
+                    assert!((got - expected[axis]).abs() < 1e-5, "{got} vs {expected:?}");
+                }
+            }
+        }
     }
 }

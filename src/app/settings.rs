@@ -22,6 +22,8 @@ pub struct Settings {
     pub source_w: f32,
     pub projection: Projection,
     pub point_radius: f32,
+    /// Where the drawn particles are carried from base to data.
+    pub advect: Advect,
     /// Methods shown side by side in the comparison view.
     pub compare: Vec<Method>,
     pub comparing: bool,
@@ -51,6 +53,72 @@ fn default_backend() -> crate::backend::BackendKind {
     crate::backend::BackendKind::Cpu
 }
 
+/// Where the particles a canvas draws are carried from base to data: on the GPU by the advection
+/// shader (`shaders/advect.wgsl`, writing straight into the trails layer's vertex buffer) or on
+/// the CPU (the fused Euler path, uploaded as vertices).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Advect {
+    /// The GPU where the display's adapter is a hardware GPU; the CPU where it is a CPU itself
+    /// (lavapipe, SwiftShader), as there the CPU path is about 100 times faster (docs/PERFORMANCE.md).
+    #[default]
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+/// What the display's wgpu adapter offers the advection shader.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adapter {
+    /// A software renderer (wgpu's `DeviceType::Cpu`).
+    pub software: bool,
+    pub compute_shaders: bool,
+    /// The largest storage binding: the trails buffer must fit one.
+    pub max_storage_binding: u64,
+}
+
+impl Adapter {
+    pub fn of(render_state: &eframe::egui_wgpu::RenderState) -> Self {
+        use eframe::wgpu;
+        let adapter = &render_state.adapter;
+        Self {
+            software: adapter.get_info().device_type == wgpu::DeviceType::Cpu,
+            compute_shaders: adapter
+                .get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS),
+            max_storage_binding: render_state.device.limits().max_storage_buffer_binding_size as u64,
+        }
+    }
+}
+
+impl Advect {
+    /// Whether `particles` advected for `steps` steps are carried on the GPU (`Ok`) or the CPU
+    /// (`Err`, with why), on `adapter` (None: no GPU draws the canvas).
+    pub fn choose(self, adapter: Option<&Adapter>, particles: usize, steps: usize) -> Result<(), String> {
+        let Some(adapter) = adapter else {
+            return Err("nothing draws on a GPU here".into());
+        };
+        if self == Advect::Cpu {
+            return Err("as chosen".into());
+        }
+        if !adapter.compute_shaders {
+            return Err("this renderer has no compute shaders".into());
+        }
+        let bytes = crate::render::advect::trail_bytes(particles, steps);
+        if bytes > adapter.max_storage_binding {
+            return Err(format!(
+                "{particles} particles × {steps} steps need {} MB, more than one GPU buffer holds ({} MB)",
+                bytes >> 20,
+                adapter.max_storage_binding >> 20
+            ));
+        }
+        if self == Advect::Auto && adapter.software {
+            return Err("the GPU is a software renderer, slower than the CPU path".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -65,6 +133,7 @@ impl Default for Settings {
             source_w: 0.0,
             projection: Projection::Pca,
             point_radius: 1.6,
+            advect: Advect::Auto,
             compare: vec![Method::Rf, Method::MixflowRf, Method::MixflowOod, Method::OtCfm],
             comparing: false,
         }
@@ -80,6 +149,7 @@ impl Settings {
             descriptor,
             source_w: self.source_w,
             field_box,
+            advect: false,
         }
     }
 
@@ -131,6 +201,37 @@ mod tests {
         let (back, problem) = Settings::from_stored(Some(&s.to_stored()));
         assert_eq!(problem, None);
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn particles_go_to_the_gpu_only_where_it_is_real_able_and_large_enough() {
+        let gpu = Adapter {
+            software: false,
+            compute_shaders: true,
+            max_storage_binding: 128 << 20,
+        };
+        let lavapipe = Adapter { software: true, ..gpu };
+        let webgl = Adapter {
+            compute_shaders: false,
+            ..gpu
+        };
+        assert_eq!(Advect::Auto.choose(Some(&gpu), 50_000, 64), Ok(()));
+        assert!(
+            Advect::Auto
+                .choose(Some(&lavapipe), 2000, 24)
+                .unwrap_err()
+                .contains("software")
+        );
+        assert_eq!(Advect::Gpu.choose(Some(&lavapipe), 2000, 24), Ok(()), "forced");
+        assert_eq!(Advect::Cpu.choose(Some(&gpu), 2000, 24), Err("as chosen".into()));
+        assert!(Advect::Gpu.choose(Some(&webgl), 10, 2).unwrap_err().contains("compute"));
+        assert!(Advect::Gpu.choose(None, 10, 2).is_err());
+        // 50,000 × 200 steps × 24 bytes is 229 MB.
+        let too_big = Advect::Auto.choose(Some(&gpu), 50_000, 200).unwrap_err();
+        assert!(
+            too_big.contains("228 MB, more than one GPU buffer holds (128 MB)"),
+            "{too_big}"
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct ViewRequest {
     /// The data-space box the velocity field is sampled over (min, max) in the canvas plane's
     /// two data axes; None leaves the field out.
     pub field_box: Option<([f32; 2], [f32; 2])>,
+    /// The display advects the particles on the GPU (`shaders/advect.wgsl`): the view integrates
+    /// only the first [`METRIC_N`] for the metrics and carries the rest as an [`crate::train::Advection`].
+    pub advect: bool,
 }
 
 impl Default for ViewRequest {
@@ -55,6 +58,7 @@ impl Default for ViewRequest {
             descriptor: None,
             source_w: 0.0,
             field_box: None,
+            advect: false,
         }
     }
 }
@@ -839,13 +843,27 @@ fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo
 /// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
 pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
     let descriptor = viewed_descriptor(trainer, req.descriptor.as_deref());
-    let snapshot = trainer.snapshot(&SnapshotRequest {
-        particles: req.particles,
-        trajectories: req.trajectories,
-        solve: SolveOptions::euler(req.euler_steps),
-        descriptor: descriptor.clone(),
-        source_w: req.source_w,
-    })?;
+    let take = |advect: bool| {
+        trainer.snapshot(&SnapshotRequest {
+            particles: req.particles,
+            trajectories: if advect {
+                METRIC_N.min(req.particles)
+            } else {
+                req.trajectories
+            },
+            solve: SolveOptions::euler(req.euler_steps),
+            descriptor: descriptor.clone(),
+            source_w: req.source_w,
+            advect,
+        })
+    };
+    let mut snapshot = take(req.advect)?;
+    // A network too wide for the shader's arrays is drawn from the CPU instead.
+    if let Some(a) = &snapshot.advection
+        && crate::render::advect::takes(&a.field).is_err()
+    {
+        snapshot = take(false)?;
+    }
     let data = reference(trainer, descriptor.as_deref(), req.particles.min(10_000))
         .ok()
         .map(|(p, _)| p);

@@ -66,13 +66,8 @@ pub struct Job {
 impl Job {
     /// Refuses what the kernel cannot take, so that the renderer never meets it.
     pub fn new(field: FlatField, x0: Vec<f32>, plane: Plane) -> Result<Self, String> {
+        takes(&field)?;
         let dim = field.dim;
-        if field.width > MAX_WIDTH || !(1..=MAX_DIM).contains(&dim) {
-            return Err(format!(
-                "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {dim} dimensions",
-                field.width
-            ));
-        }
         if x0.is_empty() || x0.len() % dim != 0 || plane.rows.iter().any(|r| r.len() != dim) {
             return Err(format!(
                 "advection needs whole points of {dim} coordinates and a plane over them"
@@ -80,6 +75,24 @@ impl Job {
         }
         Ok(Self { field, x0, plane })
     }
+}
+
+/// Whether the kernel takes this network (its private arrays are sized at compile time).
+pub fn takes(field: &FlatField) -> Result<(), String> {
+    let dim = field.dim;
+    if field.width > MAX_WIDTH || !(1..=MAX_DIM).contains(&dim) {
+        return Err(format!(
+            "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {dim} dimensions",
+            field.width
+        ));
+    }
+    Ok(())
+}
+
+/// The bytes of the trails buffer of `particles` advected for `steps` steps, which must fit one
+/// storage binding of the device.
+pub fn trail_bytes(particles: usize, steps: usize) -> u64 {
+    (particles * steps * std::mem::size_of::<TrailSegment>()) as u64
 }
 
 /// The compiled kernel.
@@ -152,7 +165,7 @@ impl Advection {
     pub fn prepare(&self, device: &wgpu::Device, job: &Job) -> Result<Particles, String> {
         let (field, x0, plane) = (&job.field, &job.x0, &job.plane);
         let n = x0.len() / field.dim;
-        let bytes = (n * field.steps * std::mem::size_of::<TrailSegment>()) as u64;
+        let bytes = trail_bytes(n, field.steps);
         if bytes > device.limits().max_storage_buffer_binding_size as u64 {
             return Err(format!(
                 "{n} particles × {} steps do not fit one GPU buffer ({bytes} bytes)",

@@ -43,9 +43,19 @@ pub struct Scene {
     pub show_particles: bool,
     pub points: Vec<PointVertex>,
     pub over: Vec<Segment>,
-    /// Trails to advect on the GPU instead of `trails` (and `trail_times`): the kernel writes
-    /// them into the trails layer's own vertex buffer, so they never pass through the CPU.
-    pub advected: Option<Arc<advect::Job>>,
+    /// Particles advected on the GPU, drawn instead of `trails` (and `trail_times`).
+    pub advected: Option<Advected>,
+}
+
+/// Particles the GPU carries itself: `shaders/advect.wgsl` writes every step into the trails
+/// layer's own vertex buffer, so they never pass through the CPU. The first `traced` draw trails
+/// and ride them; when `samples_at` is set, every particle's end is drawn as a sample, among the
+/// scene's `points` just before `points[samples_at]` (so what is drawn over samples still is).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Advected {
+    pub job: Arc<advect::Job>,
+    pub traced: usize,
+    pub samples_at: Option<usize>,
 }
 
 /// Which part of data space the canvas shows.
@@ -299,15 +309,17 @@ impl GrowingBuffer {
 }
 
 /// Which trail segments the scrubbed time needs. Steps are blocks of equal length in the buffer,
-/// so what a frame draws is two ranges and no segment beyond the time is even visited.
+/// so no segment beyond the time is even visited. Of each block the first `drawn` are drawn (all
+/// of it, but for advected particles of which only some are traced).
 #[derive(Clone, Default, PartialEq, Debug)]
 struct TrailSteps {
     times: Vec<f32>,
     per_step: u32,
+    drawn: u32,
 }
 
-/// The trail segments of one frame: the steps the scrubbed time has completed, and the step that
-/// holds it (drawn cut at the time, with the particles at its tips).
+/// The trail steps of one frame: those the scrubbed time has completed, and the one that holds
+/// it (drawn cut at the time, with the particles at its tips).
 #[derive(Clone, Default, PartialEq, Debug)]
 struct TrailRanges {
     done: Range<u32>,
@@ -321,20 +333,32 @@ impl TrailSteps {
         Self {
             times: scene.trail_times.clone(),
             per_step,
+            drawn: per_step,
         }
     }
 
-    /// The segments `time` needs. A step holds its start time, and the last one also holds t = 1.
+    /// The steps `time` needs. A step holds its start time, and the last one also holds t = 1.
     fn ranges(&self, time: f32) -> TrailRanges {
         let steps = self.times.len().saturating_sub(1);
-        if steps == 0 || self.per_step == 0 {
+        if steps == 0 || self.drawn == 0 {
             return TrailRanges::default();
         }
         let holding = self.times[..steps].iter().filter(|&&t| t <= time).count().max(1) as u32 - 1;
         TrailRanges {
-            done: 0..holding * self.per_step,
-            current: holding * self.per_step..(holding + 1) * self.per_step,
+            done: 0..holding,
+            current: holding..holding + 1,
         }
+    }
+
+    /// The segments of `steps` to draw: one range when whole blocks are drawn, else one per step.
+    fn segments(&self, steps: Range<u32>) -> impl Iterator<Item = Range<u32>> + '_ {
+        let (per, whole) = (self.per_step, self.drawn == self.per_step);
+        let merged = whole.then(|| steps.start * per..steps.end * per);
+        let each = (!whole).then(|| steps.map(move |k| k * per..k * per + self.drawn));
+        merged
+            .into_iter()
+            .chain(each.into_iter().flatten())
+            .filter(|r| !r.is_empty())
     }
 }
 
@@ -355,21 +379,24 @@ struct GpuScene {
     version: u64,
     /// The trail segments of the frame being drawn (set by [`GpuScene::prepare`]).
     frame: TrailRanges,
-    /// The density, `under` lines and completed trail steps, and how many segments it holds.
+    /// The density, `under` lines and completed trail steps, and how many steps it holds.
     settled: layers::Cached,
-    settled_segments: u32,
+    settled_steps: u32,
     /// The points layer.
     points_layer: layers::Cached,
     /// Whether layers are cached where it pays (off only to test that caching changes nothing).
     caching: bool,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Counts {
     points: u32,
     under: u32,
     over: u32,
+    /// Trail segments drawn over all steps.
     trails: u32,
+    /// The advected particles' ends drawn as samples: before which point, and their segments.
+    ends: Option<(u32, Range<u32>)>,
     show_trails: bool,
     show_particles: bool,
     density: bool,
@@ -392,7 +419,7 @@ impl GpuScene {
             version: u64::MAX,
             frame: TrailRanges::default(),
             settled: layers::Cached::default(),
-            settled_segments: 0,
+            settled_steps: 0,
             points_layer: layers::Cached::default(),
             caching: true,
         }
@@ -416,7 +443,7 @@ impl GpuScene {
         self.segments.upload(device, queue, bytemuck::cast_slice(&segments));
         self.trails.upload(device, queue, bytemuck::cast_slice(&scene.trails));
         self.trail_steps = TrailSteps::new(scene);
-        let advect = self.advect(device, scene.advected.as_deref());
+        let advect = self.advect(device, scene.advected.as_ref());
         if let Some(layer) = &scene.density {
             self.density.upload(queue, layer);
         }
@@ -424,10 +451,11 @@ impl GpuScene {
             points: scene.points.len() as u32,
             under: scene.under.len() as u32,
             over: scene.over.len() as u32,
-            trails: match &self.advected {
-                Some(p) => p.particles * p.total_steps,
-                None => scene.trails.len() as u32,
-            },
+            trails: self.trail_steps.drawn * self.trail_steps.times.len().saturating_sub(1) as u32,
+            ends: scene.advected.as_ref().zip(self.advected.as_ref()).and_then(|(a, p)| {
+                let last = p.total_steps.checked_sub(1)? * p.particles;
+                Some((a.samples_at? as u32, last..last + p.particles))
+            }),
             show_trails: scene.show_trails,
             show_particles: scene.show_particles,
             density: scene.density.is_some(),
@@ -435,20 +463,22 @@ impl GpuScene {
         advect
     }
 
-    /// Starts the advection of `job` (dropping the last one's trails): the commands that run it.
-    /// A job the kernel cannot take was refused by whoever made it ([`advect::Job::new`]).
-    fn advect(&mut self, device: &wgpu::Device, job: Option<&advect::Job>) -> Option<wgpu::CommandBuffer> {
+    /// Starts the advection of `advected`'s job (dropping the last one's trails): the commands
+    /// that run it. A job the kernel cannot take was refused by whoever made it
+    /// ([`advect::Job::new`]).
+    fn advect(&mut self, device: &wgpu::Device, advected: Option<&Advected>) -> Option<wgpu::CommandBuffer> {
         self.advected = None;
-        let job = job?;
+        let advected = advected?;
         let advection = self.advection.get_or_insert_with(|| advect::Advection::new(device));
-        // Too many trails for one buffer: none are drawn (the app's limits keep far below it).
-        let mut particles = advection.prepare(device, job).ok()?;
+        // Too many trails for one buffer: none are drawn (the app checks the size before asking).
+        let mut particles = advection.prepare(device, &advected.job).ok()?;
         let mut encoder = device.create_command_encoder(&Default::default());
         advection.encode(&mut encoder, &mut particles, u32::MAX);
         let h = 1.0 / particles.total_steps as f32;
         self.trail_steps = TrailSteps {
             times: (0..=particles.total_steps).map(|k| k as f32 * h).collect(),
             per_step: particles.particles,
+            drawn: (advected.traced as u32).min(particles.particles),
         };
         self.advected = Some(particles);
         Some(encoder.finish())
@@ -459,7 +489,7 @@ impl GpuScene {
         let advected = self.advected.as_ref().map(|p| &p.segments);
         advected
             .or(self.trails.buffer.as_ref())
-            .filter(|_| self.counts.trails > 0)
+            .filter(|_| self.counts.trails > 0 || self.counts.ends.is_some())
     }
 
     /// Sets the view of the next frame, `size` pixels large, and brings the cached layers up to
@@ -474,7 +504,7 @@ impl GpuScene {
     ) -> Option<wgpu::CommandBuffer> {
         queue.write_buffer(&self.view, 0, bytemuck::bytes_of(view));
         self.frame = self.trail_steps.ranges(view.time);
-        let c = self.counts;
+        let c = self.counts.clone();
         let key = layers::Key::new(self.version, view, size);
         let mut encoder = device.create_command_encoder(&Default::default());
         let mut encoded = false;
@@ -486,19 +516,20 @@ impl GpuScene {
         if !(self.caching && layers::worth_caching(c.under + trails, c.density, size)) {
             self.settled.release();
         } else {
-            let clear = !self.settled.holds(&key) || self.settled_segments > done;
-            let from = if clear { 0 } else { self.settled_segments };
+            let clear = !self.settled.holds(&key) || self.settled_steps > done;
+            let from = if clear { 0 } else { self.settled_steps };
             if clear || from < done {
                 let layer = self.settled.draw_for(device, &pipelines.compositor, key);
                 let mut pass = layer.pass(&mut encoder, clear);
                 self.draw_settled(pipelines, &mut pass, clear, from..done);
                 encoded = true;
             }
-            self.settled_segments = done;
+            self.settled_steps = done;
         }
 
         // The points layer: redrawn only when its key changes.
-        if !(self.caching && layers::worth_caching(c.points, false, size)) {
+        let points = c.points + c.ends.as_ref().map_or(0, |(_, e)| e.len() as u32);
+        if !(self.caching && layers::worth_caching(points, false, size)) {
             self.points_layer.release();
         } else if !self.points_layer.holds(&key) {
             let layer = self.points_layer.draw_for(device, &pipelines.compositor, key);
@@ -510,8 +541,8 @@ impl GpuScene {
     }
 
     /// What lies under the moving trail tips: the density and `under` lines (when `base`) and the
-    /// completed trail steps' `segments`.
-    fn draw_settled(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>, base: bool, segments: Range<u32>) {
+    /// trail `steps` completed.
+    fn draw_settled(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>, base: bool, steps: Range<u32>) {
         pass.set_bind_group(0, &self.view_group, &[]);
         if base && self.counts.density {
             pipelines.density.draw(pass, &self.density);
@@ -520,21 +551,33 @@ impl GpuScene {
             pipelines.lines.draw(pass, lines, 0..self.counts.under);
         }
         if let (Some(trails), true) = (self.trail_buffer(), self.counts.show_trails) {
-            pipelines.trails.draw_trails(pass, trails, segments);
+            for segments in self.trail_steps.segments(steps) {
+                pipelines.trails.draw_trails(pass, trails, segments);
+            }
         }
     }
 
+    /// The points, with the advected particles' ends among them as samples.
     fn draw_points(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
-        if let (Some(points), true) = (&self.points.buffer, self.counts.points > 0) {
-            pass.set_bind_group(0, &self.view_group, &[]);
-            pipelines.points.draw(pass, points, self.counts.points);
+        pass.set_bind_group(0, &self.view_group, &[]);
+        let count = self.counts.points;
+        let at = self.counts.ends.as_ref().map_or(count, |(at, _)| (*at).min(count));
+        let points = self.points.buffer.as_ref().filter(|_| count > 0);
+        if let Some(points) = points {
+            pipelines.points.draw(pass, points, 0..at);
+        }
+        if let (Some((_, ends)), Some(trails)) = (&self.counts.ends, self.trail_buffer()) {
+            pipelines.trails.draw_ends(pass, trails, ends.clone());
+        }
+        if let Some(points) = points {
+            pipelines.points.draw(pass, points, at..count);
         }
     }
 
     /// Draws the frame [`GpuScene::prepare`] made ready: the cached layers laid over the canvas,
     /// the rest drawn.
     fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
-        let c = self.counts;
+        let c = &self.counts;
         match self.settled.ready() {
             Some(layer) => pipelines.compositor.draw(pass, layer),
             None => self.draw_settled(pipelines, pass, true, self.frame.done.clone()),
@@ -542,7 +585,9 @@ impl GpuScene {
         pass.set_bind_group(0, &self.view_group, &[]);
         let trails = self.trail_buffer();
         if let (Some(trails), true) = (trails, c.show_trails) {
-            pipelines.trails.draw_trails(pass, trails, self.frame.current.clone());
+            for segments in self.trail_steps.segments(self.frame.current.clone()) {
+                pipelines.trails.draw_trails(pass, trails, segments);
+            }
         }
         match self.points_layer.ready() {
             Some(layer) => pipelines.compositor.draw(pass, layer),
@@ -550,7 +595,9 @@ impl GpuScene {
         }
         pass.set_bind_group(0, &self.view_group, &[]);
         if let (Some(trails), true) = (trails, c.show_particles) {
-            pipelines.trails.draw_heads(pass, trails, self.frame.current.clone());
+            for segments in self.trail_steps.segments(self.frame.current.clone()) {
+                pipelines.trails.draw_heads(pass, trails, segments);
+            }
         }
         if let Some(segments) = &self.segments.buffer {
             pipelines.lines.draw(pass, segments, c.under..c.under + c.over);
@@ -651,13 +698,18 @@ mod tests {
             trail_times: vec![0.0, 0.25, 0.5, 1.0],
             ..Scene::default()
         };
-        let steps = TrailSteps::new(&scene);
+        let mut steps = TrailSteps::new(&scene);
         let ranges = |done, current| TrailRanges { done, current };
-        assert_eq!(steps.ranges(0.0), ranges(0..0, 0..2));
-        assert_eq!(steps.ranges(0.1), ranges(0..0, 0..2));
-        assert_eq!(steps.ranges(0.25), ranges(0..2, 2..4), "a step holds its start time");
-        assert_eq!(steps.ranges(0.7), ranges(0..4, 4..6));
-        assert_eq!(steps.ranges(1.0), ranges(0..4, 4..6), "the last step holds t = 1");
+        assert_eq!(steps.ranges(0.0), ranges(0..0, 0..1));
+        assert_eq!(steps.ranges(0.1), ranges(0..0, 0..1));
+        assert_eq!(steps.ranges(0.25), ranges(0..1, 1..2), "a step holds its start time");
+        assert_eq!(steps.ranges(0.7), ranges(0..2, 2..3));
+        assert_eq!(steps.ranges(1.0), ranges(0..2, 2..3), "the last step holds t = 1");
         assert_eq!(TrailSteps::default().ranges(0.5), ranges(0..0, 0..0));
+        let segments = |steps: &TrailSteps, r| steps.segments(r).collect::<Vec<_>>();
+        assert_eq!(segments(&steps, 0..2), [0..4], "whole steps are one range");
+        assert_eq!(segments(&steps, 2..2), []);
+        steps.drawn = 1;
+        assert_eq!(segments(&steps, 0..3), [0..1, 2..3, 4..5], "the first of each step");
     }
 }

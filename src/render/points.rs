@@ -28,9 +28,13 @@ impl Pipeline {
         ))
     }
 
-    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, points: &wgpu::Buffer, count: u32) {
+    /// The points in `range` of the buffer.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, points: &wgpu::Buffer, range: std::ops::Range<u32>) {
+        if range.is_empty() {
+            return;
+        }
         pass.set_pipeline(&self.0);
         pass.set_vertex_buffer(0, points.slice(..));
-        pass.draw(0..3, 0..count);
+        pass.draw(0..3, range);
     }
 }

@@ -1,6 +1,7 @@
 //! The trajectory layer (`shaders/trails.wgsl`): every step of every traced trajectory with its
 //! start and end time. The shader cuts the trails at the scrubbed time and draws each particle
-//! where it is at that time, so scrubbing and play-back change one uniform, not the buffers.
+//! where it is at that time, so scrubbing and play-back change one uniform, not the buffers. The
+//! last step's ends are the samples, drawn from the same buffer when the GPU advected them.
 
 use super::{build_pipeline, instanced, shader};
 use eframe::wgpu;
@@ -18,6 +19,7 @@ pub struct TrailSegment {
 pub struct Pipeline {
     trails: wgpu::RenderPipeline,
     heads: wgpu::RenderPipeline,
+    ends: wgpu::RenderPipeline,
 }
 
 impl Pipeline {
@@ -39,6 +41,7 @@ impl Pipeline {
         Self {
             trails: build("mixflow trails", "vs_trail", "fs_trail"),
             heads: build("mixflow trail heads", "vs_head", "fs_head"),
+            ends: build("mixflow trail ends", "vs_end", "fs_head"),
         }
     }
 
@@ -51,6 +54,11 @@ impl Pipeline {
     pub fn draw_heads(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
         // One triangle per particle (shaders/view.wgsl's disc_triangle_corner).
         Self::draw(&self.heads, pass, segments, 3, range);
+    }
+
+    /// The ends of the segments in `range` (the last step's) as samples, whatever the time.
+    pub fn draw_ends(&self, pass: &mut wgpu::RenderPass<'_>, segments: &wgpu::Buffer, range: Range<u32>) {
+        Self::draw(&self.ends, pass, segments, 3, range);
     }
 
     fn draw(
