@@ -1,5 +1,5 @@
 //! SiLU, x·σ(x), the activation of every MLP here, as slice kernels with an exp that vectorises
-//! (no libm call; compiled for AVX-512, or AVX2 and FMA, where the CPU has them): the fused sampler and the
+//! (no libm call; in AVX-512 intrinsics, or compiled for AVX2 and FMA, where the CPU has them): the fused sampler and the
 //! fused linear layers (`src/linear.rs`) call them on their own buffers, forward and backward.
 //! burn's own `activation::silu` is `x * sigmoid(x)`: on Flex a branch and a scalar `expf` per
 //! element, a second pass for the product, and under autodiff the sigmoid computed again in the
@@ -79,43 +79,150 @@ fn backward_lanes(x: &[f32], grad: &mut [f32]) {
     }
 }
 
-/// The same loops compiled for one instruction set: LLVM vectorises them to its width.
+/// The portable loops compiled for AVX2 and FMA: LLVM vectorises them to eight lanes.
 #[cfg(target_arch = "x86_64")]
-macro_rules! compiled_for {
-    ($set:ident, $features:literal, $($feature:tt),+) => {
-        mod $set {
-            pub fn available() -> bool {
-                $(is_x86_feature_detected!($feature))&&+
-            }
+mod avx2 {
+    pub fn available() -> bool {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
 
-            /// # Safety
-            /// The CPU must have the features ([`available`]).
-            #[target_feature(enable = $features)]
-            pub unsafe fn forward(values: &mut [f32]) {
-                super::forward_lanes(values)
-            }
+    /// # Safety
+    /// The CPU must have the features ([`available`]).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn forward(values: &mut [f32]) {
+        super::forward_lanes(values)
+    }
 
-            /// # Safety
-            /// The CPU must have the features ([`available`]).
-            #[target_feature(enable = $features)]
-            pub unsafe fn forward_to(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>]) {
-                super::forward_to_lanes(x, y)
-            }
+    /// # Safety
+    /// The CPU must have the features ([`available`]).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn forward_to(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>]) {
+        super::forward_to_lanes(x, y)
+    }
 
-            /// # Safety
-            /// The CPU must have the features ([`available`]).
-            #[target_feature(enable = $features)]
-            pub unsafe fn backward(x: &[f32], grad: &mut [f32]) {
-                super::backward_lanes(x, grad)
-            }
-        }
-    };
+    /// # Safety
+    /// The CPU must have the features ([`available`]).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn backward(x: &[f32], grad: &mut [f32]) {
+        super::backward_lanes(x, grad)
+    }
 }
 
+/// SiLU in AVX-512, sixteen lanes at a time: the portable loops' exp (with fused multiply-adds),
+/// and 1 / (1 + e^-x) as a 14-bit reciprocal estimate refined by one Newton step, to within a
+/// few ulp of the division. vdivps is the one instruction here that does not pipeline: in the
+/// sampler's profile (B3) it was two thirds of SiLU's time.
 #[cfg(target_arch = "x86_64")]
-compiled_for!(avx512, "avx512f", "avx512f");
-#[cfg(target_arch = "x86_64")]
-compiled_for!(avx2, "avx2,fma", "avx2", "fma");
+mod avx512 {
+    use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
+
+    const LANES: usize = 16;
+
+    pub fn available() -> bool {
+        is_x86_feature_detected!("avx512f")
+    }
+
+    /// # Safety
+    /// The CPU must have AVX-512F ([`available`]).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn forward(values: &mut [f32]) {
+        let p = values.as_mut_ptr();
+        // SAFETY: reads and writes stay inside `values`; the output of a lane is written after its input is read.
+        unsafe { map(p, p, p, values.len(), |x, _| _mm512_mul_ps(x, sigmoid(x))) }
+    }
+
+    /// # Safety
+    /// The CPU must have AVX-512F ([`available`]).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn forward_to(x: &[f32], y: &mut [MaybeUninit<f32>]) {
+        assert_eq!(x.len(), y.len());
+        let (a, out) = (x.as_ptr(), y.as_mut_ptr().cast::<f32>());
+        // SAFETY: reads stay inside `x`, writes inside `y`, which is as long.
+        unsafe { map(a, a, out, x.len(), |x, _| _mm512_mul_ps(x, sigmoid(x))) }
+    }
+
+    /// # Safety
+    /// The CPU must have AVX-512F ([`available`]).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn backward(x: &[f32], grad: &mut [f32]) {
+        assert_eq!(x.len(), grad.len());
+        let one = _mm512_set1_ps(1.0);
+        let g = grad.as_mut_ptr();
+        // SAFETY: reads stay inside `x` and `grad`, writes inside `grad`, lane by lane.
+        unsafe {
+            map(x.as_ptr(), g, g, x.len(), |x, g| {
+                // grad · s (1 + x (1 - s))
+                let s = sigmoid(x);
+                let rise = _mm512_fmadd_ps(x, _mm512_sub_ps(one, s), one);
+                _mm512_mul_ps(g, _mm512_mul_ps(s, rise))
+            })
+        }
+    }
+
+    /// out[i] = f(a[i], b[i]) for i < n, sixteen at a time, the tail under a mask.
+    ///
+    /// # Safety
+    /// `a` and `b` must be readable and `out` writable for `n` floats; `out` may be `a` or `b`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn map(a: *const f32, b: *const f32, out: *mut f32, n: usize, f: impl Fn(__m512, __m512) -> __m512) {
+        let mut i = 0;
+        // SAFETY: every access is below n (the caller's bound); the tail is masked to it.
+        unsafe {
+            while i + LANES <= n {
+                let y = f(_mm512_loadu_ps(a.add(i)), _mm512_loadu_ps(b.add(i)));
+                _mm512_storeu_ps(out.add(i), y);
+                i += LANES;
+            }
+            if i < n {
+                let mask: __mmask16 = (1u16 << (n - i)) - 1;
+                let y = f(
+                    _mm512_maskz_loadu_ps(mask, a.add(i)),
+                    _mm512_maskz_loadu_ps(mask, b.add(i)),
+                );
+                _mm512_mask_storeu_ps(out.add(i), mask, y);
+            }
+        }
+    }
+
+    /// 1 / (1 + e^-x).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sigmoid(x: __m512) -> __m512 {
+        let d = _mm512_add_ps(_mm512_set1_ps(1.0), exp(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+        let r = _mm512_rcp14_ps(d);
+        // r (2 - d r): the Newton step squares the estimate's relative error (below 2^-14).
+        _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)))
+    }
+
+    /// [`super::exp`], lane by lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exp(x: __m512) -> __m512 {
+        let c = _mm512_set1_ps;
+        const ROUND: f32 = 12_582_912.0;
+        // The constant first: max and min return their second operand for NaN, so NaN stays NaN.
+        let x = _mm512_min_ps(c(88.0), _mm512_max_ps(c(-87.0), x));
+        let rounded = _mm512_fmadd_ps(x, c(std::f32::consts::LOG2_E), c(ROUND));
+        let k = _mm512_sub_ps(rounded, c(ROUND));
+        let r = _mm512_fnmadd_ps(k, c(0.693_359_4), x);
+        let r = _mm512_fnmadd_ps(k, c(-2.121_944_4e-4), r);
+        let mut p = c(1.987_569_1e-4);
+        for coefficient in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            5.000_000_1e-1,
+        ] {
+            p = _mm512_fmadd_ps(p, r, c(coefficient));
+        }
+        let e_r = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, c(1.0)));
+        let k_bits = _mm512_sub_epi32(_mm512_castps_si512(rounded), _mm512_set1_epi32(ROUND.to_bits() as i32));
+        let scale = _mm512_slli_epi32::<23>(_mm512_add_epi32(k_bits, _mm512_set1_epi32(127)));
+        _mm512_mul_ps(_mm512_castsi512_ps(scale), e_r)
+    }
+}
 
 /// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call):
 /// x = k ln2 + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent
@@ -193,30 +300,41 @@ mod tests {
             }
         }
     }
-    /// Each instruction set this CPU has computes what the portable loops compute, to the bit.
+    /// Each instruction set this CPU has computes what the portable loops compute: AVX2 to the bit
+    /// (the same loops), AVX-512 (a reciprocal estimate for the division) to 1e-6, relative where
+    /// the value is above 1 (the gradient's zero near x = -1.28 is a difference of near terms).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn every_compiled_set_agrees_with_the_portable_loops() {
         type Kernels = (unsafe fn(&mut [f32]), unsafe fn(&[f32], &mut [f32]));
         let mut x = rng::normals(&mut rng::seeded(6, Stream::Eval, 0), 1001);
         x.iter_mut().for_each(|v| *v *= 8.0);
-        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+        x[3] = f32::NAN;
+        x[4] = 200.0;
+        x[5] = -200.0;
         let (mut y_ref, mut g_ref) = (x.clone(), vec![0.5; x.len()]);
         forward_lanes(&mut y_ref);
         backward_lanes(&x, &mut g_ref);
-        let sets: [(&str, bool, Kernels); 2] = [
-            ("avx512", avx512::available(), (avx512::forward, avx512::backward)),
-            ("avx2", avx2::available(), (avx2::forward, avx2::backward)),
+        let sets: [(&str, bool, f32, Kernels); 2] = [
+            ("avx512", avx512::available(), 1e-6, (avx512::forward, avx512::backward)),
+            ("avx2", avx2::available(), 0.0, (avx2::forward, avx2::backward)),
         ];
-        for (name, _, (forward, backward)) in sets.into_iter().filter(|set| set.1) {
+        for (name, _, tolerance, (forward, backward)) in sets.into_iter().filter(|set| set.1) {
             let (mut y, mut g) = (x.clone(), vec![0.5; x.len()]);
             // SAFETY: the CPU has the set (filtered above).
             unsafe {
                 forward(&mut y);
                 backward(&x, &mut g);
             }
+            let close = |a: &[f32], b: &[f32]| {
+                a.iter().zip(b).all(|(a, b)| {
+                    a.to_bits() == b.to_bits()
+                        || (a.is_nan() && b.is_nan())
+                        || (a - b).abs() <= tolerance * b.abs().max(1.0)
+                })
+            };
             assert!(
-                same(&y, &y_ref) && same(&g, &g_ref),
+                close(&y, &y_ref) && close(&g, &g_ref),
                 "{name} differs from the portable loops"
             );
         }
