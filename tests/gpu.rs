@@ -71,7 +71,7 @@ fn advection_shader_matches_burns_forward() {
         let field = sampler.flat_field(descriptor.as_deref(), steps).unwrap();
         let scale = sampler.scaler.as_ref().map(|s| (s.lo.as_slice(), s.hi.as_slice()));
         let job = Job::new(field, x0.data.clone(), Plane::first_axes(2, scale)).unwrap();
-        let mut particles = advection.prepare(&device, &job).unwrap();
+        let mut particles = advection.prepare(&device, &queue, &job).unwrap();
         advection.run(&device, &queue, &mut particles);
         let trails: Vec<TrailSegment> = read_buffer(&device, &queue, &particles.segments);
         let reference = sampler

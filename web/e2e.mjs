@@ -386,10 +386,27 @@ async function main() {
       `views ${g.status.views} -> ${later.views}, step ${g.status.step} -> ${later.step}`,
     );
     noPanic(gpuPage, "WebGPU offered");
+    check(!later.advected, "on a software WebGPU adapter the particles are advected on the CPU", `advected: ${later.advected}`);
 
-    // The same state with the gpu backend, through the address: the switch the Backend picker makes.
+    // The advection shader forced through the address: the browser's WebGPU compiles and runs
+    // advect.wgsl, and the trails, particles and samples are drawn from its buffer.
     const hash = await gpuPage.evaluate(() => location.hash);
     const ron = Buffer.from(hash.replace(/^#v1=/, ""), "base64url").toString();
+    const advectState = ron.replace(/advect:\s*Auto/, "advect:Gpu");
+    check(advectState !== ron, "the shared state names where particles are advected", ron.slice(0, 60) + "…");
+    await gpuPage.goto(`${url.split("#")[0]}#v1=${Buffer.from(advectState).toString("base64url")}`);
+    await gpuPage.reload();
+    const advected = await waitFor(gpuPage, "views advected on WebGPU", (s) => s.advected && s.views >= 2, 300_000);
+    await sleep(3000);
+    const afterAdvected = await status(gpuPage);
+    check(
+      afterAdvected.advected && afterAdvected.views > advected.status.views,
+      "with advect:Gpu in the link, views keep coming with their particles advected on WebGPU",
+      `views ${advected.status.views} -> ${afterAdvected.views}, advected ${afterAdvected.advected}`,
+    );
+    noPanic(gpuPage, "particles advected on WebGPU");
+
+    // The same state with the gpu backend, through the address: the switch the Backend picker makes.
     const gpuState = ron.replace(/backend:\s*cpu/, "backend:gpu");
     check(gpuState !== ron, "the shared state names the backend", ron.slice(0, 60) + "…");
     const gpuLink = `#v1=${Buffer.from(gpuState).toString("base64url")}`;

@@ -347,6 +347,9 @@ impl MixflowApp {
             backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
+            advected: first
+                .and_then(|r| r.view.as_ref())
+                .is_some_and(|v| v.model.advection.is_some()),
             frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
             longest_frame_ms: self.frames.longest_ms().round(),
             note: self.all_notes().last().cloned(),

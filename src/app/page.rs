@@ -26,6 +26,8 @@ pub struct PageStatus {
     pub renderer: String,
     /// Views of the first run drawn so far.
     pub views: u64,
+    /// Whether the first run's view is advected on the GPU (the advection shader).
+    pub advected: bool,
     /// Mean and longest interval between frames over the last 120 frames.
     pub frame_ms: f64,
     pub longest_frame_ms: f64,

@@ -54,7 +54,7 @@ pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
     let advection = Advection::new(&gpu.device);
     let job = Job::new(field, x0.data, Plane::first_axes(2, None))?;
     let run = || -> Result<f64, String> {
-        let mut particles = advection.prepare(&gpu.device, &job)?;
+        let mut particles = advection.prepare(&gpu.device, &gpu.queue, &job)?;
         let started = Instant::now();
         advection.run(&gpu.device, &gpu.queue, &mut particles);
         Ok((sizes.particles * sizes.euler_steps) as f64 / started.elapsed().as_secs_f64())

@@ -6,7 +6,6 @@
 use super::TrailSegment;
 use crate::nn::FlatField;
 use eframe::wgpu;
-use eframe::wgpu::util::DeviceExt;
 
 /// The widest hidden layer and the most dimensions the kernel's private arrays hold.
 pub const MAX_WIDTH: usize = 256;
@@ -162,7 +161,7 @@ impl Advection {
 
     /// Uploads a job's field and base draws; nothing runs until [`Self::encode`]. Fails only
     /// when the trails would not fit one buffer of this device.
-    pub fn prepare(&self, device: &wgpu::Device, job: &Job) -> Result<Particles, String> {
+    pub fn prepare(&self, device: &wgpu::Device, queue: &wgpu::Queue, job: &Job) -> Result<Particles, String> {
         let (field, x0, plane) = (&job.field, &job.x0, &job.plane);
         let n = x0.len() / field.dim;
         let bytes = trail_bytes(n, field.steps);
@@ -172,12 +171,24 @@ impl Advection {
                 field.steps
             ));
         }
-        let storage = |label, contents: &[f32], usage| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        // Written through the queue, not mapped at creation: a browser's WebGPU (Chromium's, seen
+        // here) refuses mapped-at-creation buffers of a network's size.
+        let upload = |label, contents: &[u8], usage| {
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
-                contents: bytemuck::cast_slice(contents),
-                usage: wgpu::BufferUsages::STORAGE | usage,
-            })
+                size: contents.len() as u64,
+                usage: usage | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            queue.write_buffer(&buffer, 0, contents);
+            buffer
+        };
+        let storage = |label, contents: &[f32], usage| {
+            upload(
+                label,
+                bytemuck::cast_slice(contents),
+                wgpu::BufferUsages::STORAGE | usage,
+            )
         };
         let mut plane_data = plane.rows[0].clone();
         plane_data.extend(&plane.rows[1]);
@@ -205,11 +216,7 @@ impl Advection {
             };
             slot[..std::mem::size_of::<Params>()].copy_from_slice(bytemuck::bytes_of(&p));
         }
-        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("mixflow advect params"),
-            contents: &params,
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let params = upload("mixflow advect params", &params, wgpu::BufferUsages::UNIFORM);
         let params = wgpu::BufferBinding {
             buffer: &params,
             offset: 0,

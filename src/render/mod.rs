@@ -443,7 +443,7 @@ impl GpuScene {
         self.segments.upload(device, queue, bytemuck::cast_slice(&segments));
         self.trails.upload(device, queue, bytemuck::cast_slice(&scene.trails));
         self.trail_steps = TrailSteps::new(scene);
-        let advect = self.advect(device, scene.advected.as_ref());
+        let advect = self.advect(device, queue, scene.advected.as_ref());
         if let Some(layer) = &scene.density {
             self.density.upload(queue, layer);
         }
@@ -466,12 +466,17 @@ impl GpuScene {
     /// Starts the advection of `advected`'s job (dropping the last one's trails): the commands
     /// that run it. A job the kernel cannot take was refused by whoever made it
     /// ([`advect::Job::new`]).
-    fn advect(&mut self, device: &wgpu::Device, advected: Option<&Advected>) -> Option<wgpu::CommandBuffer> {
+    fn advect(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        advected: Option<&Advected>,
+    ) -> Option<wgpu::CommandBuffer> {
         self.advected = None;
         let advected = advected?;
         let advection = self.advection.get_or_insert_with(|| advect::Advection::new(device));
         // Too many trails for one buffer: none are drawn (the app checks the size before asking).
-        let mut particles = advection.prepare(device, &advected.job).ok()?;
+        let mut particles = advection.prepare(device, queue, &advected.job).ok()?;
         let mut encoder = device.create_command_encoder(&Default::default());
         advection.encode(&mut encoder, &mut particles, u32::MAX);
         let h = 1.0 / particles.total_steps as f32;
