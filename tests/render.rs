@@ -306,6 +306,10 @@ fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
         show_particles: true,
         ..Scene::default()
     };
+    assert_same_picture(&on_cpu, &on_gpu, ([-4.0, -3.0], [4.0, 3.0]), 2000);
+
+    // A scene rebuilt around the same job (another layer shown) keeps its trails; another job
+    // runs the kernel again.
     let (device, queue, _) = offscreen::device().unwrap();
     let frame = Frame {
         camera: Camera::fit([-4.0, -3.0], [4.0, 3.0], [300.0, 300.0]),
@@ -314,18 +318,48 @@ fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
         size: [300, 300],
         background: BACKGROUND,
     };
-    let (cpu, gpu) = (
-        offscreen::render(&device, &queue, &on_cpu, &frame),
-        offscreen::render(&device, &queue, &on_gpu, &frame),
+    let trails_only = Scene {
+        show_particles: false,
+        ..on_gpu.clone()
+    };
+    let mut target = offscreen::Target::new(&device, &queue, &trails_only, [300, 300]);
+    assert!(!target.show(&device, &queue, &on_gpu, 1), "the same job advected again");
+    target.draw(&device, &queue, &frame);
+    assert_eq!(
+        target.read(&device, &queue),
+        offscreen::render(&device, &queue, &on_gpu, &frame)
     );
-    let drawn = cpu.pixels().filter(|p| p.0 != BACKGROUND).count();
-    assert!(drawn > 2000, "only {drawn} pixels drawn");
-    let differing = cpu
+    let mut moved = on_gpu.clone();
+    let advected = moved.advected.as_mut().unwrap();
+    let mut job = (*advected.job).clone();
+    job.x0[0] += 0.5;
+    advected.job = std::sync::Arc::new(job);
+    assert!(target.show(&device, &queue, &moved, 2), "a new job not advected");
+}
+
+/// Both scenes drawn at t = 0.6 over `area` (300 × 300 pixels): more than `least` pixels drawn,
+/// and no more than one in a thousand of them different.
+fn assert_same_picture(expected: &Scene, drawn: &Scene, area: ([f32; 2], [f32; 2]), least: usize) {
+    let (device, queue, _) = offscreen::device().unwrap();
+    let frame = Frame {
+        camera: Camera::fit(area.0, area.1, [300.0, 300.0]),
+        style: Style::default(),
+        time: 0.6,
+        size: [300, 300],
+        background: BACKGROUND,
+    };
+    let (expected, got) = (
+        offscreen::render(&device, &queue, expected, &frame),
+        offscreen::render(&device, &queue, drawn, &frame),
+    );
+    let lit = expected.pixels().filter(|p| p.0 != BACKGROUND).count();
+    assert!(lit > least, "only {lit} pixels drawn");
+    let differing = expected
         .pixels()
-        .zip(gpu.pixels())
+        .zip(got.pixels())
         .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 2))
         .count();
-    assert!(differing * 1000 <= drawn, "{differing} of {drawn} drawn pixels differ");
+    assert!(differing * 1000 <= lit, "{differing} of {lit} drawn pixels differ");
 }
 
 /// The cached layers change no picture: a target that caches, drawing frame after frame while the
@@ -504,24 +538,5 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
             hi[d] = hi[d].max(p[d]);
         }
     }
-    let (device, queue, _) = offscreen::device().unwrap();
-    let frame = Frame {
-        camera: Camera::fit(lo, hi, [300.0, 300.0]),
-        style: Style::default(),
-        time: 0.6,
-        size: [300, 300],
-        background: BACKGROUND,
-    };
-    let (cpu_img, gpu_img) = (
-        offscreen::render(&device, &queue, &cpu_scene, &frame),
-        offscreen::render(&device, &queue, &gpu_scene, &frame),
-    );
-    let drawn = cpu_img.pixels().filter(|p| p.0 != BACKGROUND).count();
-    assert!(drawn > 3000, "only {drawn} pixels drawn");
-    let differing = cpu_img
-        .pixels()
-        .zip(gpu_img.pixels())
-        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 2))
-        .count();
-    assert!(differing * 1000 <= drawn, "{differing} of {drawn} drawn pixels differ");
+    assert_same_picture(&cpu_scene, &gpu_scene, (lo, hi), 3000);
 }

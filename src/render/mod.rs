@@ -370,9 +370,10 @@ struct GpuScene {
     points: GrowingBuffer,
     segments: GrowingBuffer,
     trails: GrowingBuffer,
-    /// The kernel (made on the first job) and the trails it wrote, drawn instead of `trails`.
+    /// The kernel (made on the first job), and the last job with the trails it wrote, drawn
+    /// instead of `trails`.
     advection: Option<advect::Advection>,
-    advected: Option<advect::Particles>,
+    advected: Option<(Arc<advect::Job>, advect::Particles)>,
     trail_steps: TrailSteps,
     counts: Counts,
     /// Which scene version is uploaded.
@@ -452,10 +453,14 @@ impl GpuScene {
             under: scene.under.len() as u32,
             over: scene.over.len() as u32,
             trails: self.trail_steps.drawn * self.trail_steps.times.len().saturating_sub(1) as u32,
-            ends: scene.advected.as_ref().zip(self.advected.as_ref()).and_then(|(a, p)| {
-                let last = p.total_steps.checked_sub(1)? * p.particles;
-                Some((a.samples_at? as u32, last..last + p.particles))
-            }),
+            ends: scene
+                .advected
+                .as_ref()
+                .zip(self.advected.as_ref())
+                .and_then(|(a, (_, p))| {
+                    let last = p.total_steps.checked_sub(1)? * p.particles;
+                    Some((a.samples_at? as u32, last..last + p.particles))
+                }),
             show_trails: scene.show_trails,
             show_particles: scene.show_particles,
             density: scene.density.is_some(),
@@ -464,7 +469,8 @@ impl GpuScene {
     }
 
     /// Starts the advection of `advected`'s job (dropping the last one's trails): the commands
-    /// that run it. A job the kernel cannot take was refused by whoever made it
+    /// that run it. The same job as the last one (a scene rebuilt for a layer or the field's
+    /// time) keeps its trails. A job the kernel cannot take was refused by whoever made it
     /// ([`advect::Job::new`]).
     fn advect(
         &mut self,
@@ -472,26 +478,35 @@ impl GpuScene {
         queue: &wgpu::Queue,
         advected: Option<&Advected>,
     ) -> Option<wgpu::CommandBuffer> {
-        self.advected = None;
-        let advected = advected?;
-        let advection = self.advection.get_or_insert_with(|| advect::Advection::new(device));
-        // Too many trails for one buffer: none are drawn (the app checks the size before asking).
-        let mut particles = advection.prepare(device, queue, &advected.job).ok()?;
-        let mut encoder = device.create_command_encoder(&Default::default());
-        advection.encode(&mut encoder, &mut particles, u32::MAX);
+        let Some(advected) = advected else {
+            self.advected = None;
+            return None;
+        };
+        let same_job = self.advected.as_ref().is_some_and(|(job, _)| **job == *advected.job);
+        let mut commands = None;
+        if !same_job {
+            self.advected = None;
+            let advection = self.advection.get_or_insert_with(|| advect::Advection::new(device));
+            // Too many trails for one buffer: none are drawn (the app checks the size first).
+            let mut particles = advection.prepare(device, queue, &advected.job).ok()?;
+            let mut encoder = device.create_command_encoder(&Default::default());
+            advection.encode(&mut encoder, &mut particles, u32::MAX);
+            self.advected = Some((advected.job.clone(), particles));
+            commands = Some(encoder.finish());
+        }
+        let particles = &self.advected.as_ref()?.1;
         let h = 1.0 / particles.total_steps as f32;
         self.trail_steps = TrailSteps {
             times: (0..=particles.total_steps).map(|k| k as f32 * h).collect(),
             per_step: particles.particles,
             drawn: (advected.traced as u32).min(particles.particles),
         };
-        self.advected = Some(particles);
-        Some(encoder.finish())
+        commands
     }
 
     /// The trails drawn: the advected ones, else the uploaded ones, if there are any.
     fn trail_buffer(&self) -> Option<&wgpu::Buffer> {
-        let advected = self.advected.as_ref().map(|p| &p.segments);
+        let advected = self.advected.as_ref().map(|(_, p)| &p.segments);
         advected
             .or(self.trails.buffer.as_ref())
             .filter(|_| self.counts.trails > 0 || self.counts.ends.is_some())

@@ -52,10 +52,7 @@ const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 impl Target {
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, size: [u32; 2]) -> Self {
         let pipelines = Pipelines::new(device, FORMAT);
-        let mut gpu = GpuScene::new(device, &pipelines);
-        if let Some(advect) = gpu.upload(device, queue, scene, 0) {
-            queue.submit([advect]);
-        }
+        let gpu = GpuScene::new(device, &pipelines);
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("mixflow offscreen"),
             size: extent(size),
@@ -67,13 +64,24 @@ impl Target {
             view_formats: &[],
         });
         let view = texture.create_view(&Default::default());
-        Self {
+        let mut target = Self {
             pipelines,
             gpu,
             texture,
             view,
             size,
-        }
+        };
+        target.show(device, queue, scene, 0);
+        target
+    }
+
+    /// Uploads `scene` (numbered `version`) in place of the last one, as the canvas does when a
+    /// view or a layer changes; true when it advected particles again.
+    pub fn show(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, version: u64) -> bool {
+        let advect = self.gpu.upload(device, queue, scene, version);
+        let advected = advect.is_some();
+        queue.submit(advect);
+        advected
     }
 
     /// The same target drawing every layer every frame, as if no layer were worth caching.
