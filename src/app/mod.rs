@@ -129,6 +129,8 @@ impl FrameClock {
 struct Gpu {
     handles: Option<eframe::egui_wgpu::RenderState>,
     device: Option<Result<Device, String>>,
+    /// What the drawing adapter offers the advection shader (read once: it does not change).
+    adapter: Option<settings::Adapter>,
 }
 
 impl Gpu {
@@ -283,6 +285,7 @@ impl MixflowApp {
             gpu: Gpu {
                 handles: cc.wgpu_render_state.clone(),
                 device: None,
+                adapter: cc.wgpu_render_state.as_ref().map(settings::Adapter::of),
             },
             camera: None,
             camera_follows: true,
@@ -526,11 +529,10 @@ impl MixflowApp {
 
     /// Whether the particles drawn are carried by the GPU's advection shader, or why not.
     fn advect_choice(&self) -> Result<(), String> {
-        let adapter = self.gpu.handles.as_ref().map(settings::Adapter::of);
         let (counts, _) = self.settings.view_request(None, None).clamped();
         self.settings
             .advect
-            .choose(adapter.as_ref(), counts.particles, counts.euler_steps)
+            .choose(self.gpu.adapter.as_ref(), counts.particles, counts.euler_steps)
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
