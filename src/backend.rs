@@ -151,7 +151,8 @@ fn gpu_device() -> Result<Device, String> {
     Err("this build has no GPU backend (built without the `gpu` feature)".into())
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+/// The message a panic carries, for the user.
+pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()

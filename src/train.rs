@@ -414,11 +414,13 @@ impl Trainer {
             samples.data.extend(rest.samples.data);
             (samples, rest.nfe.max(traced.nfe), None)
         };
-        let kappa = {
-            let cond = descriptor.and_then(|d| self.dataset.conditions.iter().position(|c| c.descriptor == d));
-            let data = self.dataset.sample(cond, n.min(2000), &mut rng);
-            sampler.kappa_view(&data, req.source_w, &mut rng)
+        // The descriptor may lie between or beyond the listed ones (the explorer's pad), so the
+        // data comes from the generator at that value; a table has none there, and no κ read-out.
+        let data = match descriptor {
+            Some(d) => self.dataset.sample_at(d, n.min(2000), &mut rng),
+            None => Some(self.dataset.sample(None, n.min(2000), &mut rng)),
         };
+        let kappa = data.and_then(|data| sampler.kappa_view(&data, req.source_w, &mut rng));
         Ok(Snapshot {
             step: self.step,
             samples,

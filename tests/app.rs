@@ -420,3 +420,24 @@ fn points_drawn_on_the_canvas_train_once_there_are_enough() {
     h.get_by_label("Train on the drawing").click();
     wait_for_label(&mut h, "csv:drawing.csv · 2D");
 }
+
+#[test]
+fn clicking_the_descriptor_pad_or_track_between_listed_descriptors_keeps_training() {
+    // The middle of the pad (rotating-moons: cos θ, sin θ inside the circle of listed angles)
+    // or of the track (ring-radius: 2.5, between the listed 2.4 and 2.6) is no listed
+    // descriptor; training and views go on there.
+    for (dataset, control) in [("rotating-moons", "descriptor pad"), ("ring-radius", "descriptor track")] {
+        let mut h = app(ui::paused(dataset, mixflow::method::Method::MixflowRf));
+        wait_for_label(&mut h, "mixflow-rf · step 0");
+        h.get_by_label(control).click();
+        wait_for_label(&mut h, "between listed descriptors");
+        for n in 1..=3 {
+            h.get_by_label("Step").click();
+            wait_for_label(&mut h, &format!("mixflow-rf · step {n}"));
+        }
+        assert!(
+            h.query_all_by_label_contains("stopped unexpectedly").next().is_none(),
+            "{dataset}: the worker is alive"
+        );
+    }
+}

@@ -319,3 +319,33 @@ fn a_cached_start_resumes_the_model_at_its_step() {
     // Training goes on from there.
     assert_eq!(started.step().unwrap().step, 31);
 }
+
+#[test]
+fn every_conditional_family_draws_a_view_between_and_beyond_its_listed_descriptors() {
+    // The explorer's pad and track reach descriptors no condition lists: the snapshot (samples,
+    // trajectories, the κ-FC read-out that needs true data there) must work at them.
+    for name in ["letters", "rotating-moons", "shifting-modes", "ring-radius", "lowdim-perturbation"] {
+        let mut t = Trainer::new(config(name, Method::MixflowRf, 2)).unwrap();
+        t.step().unwrap();
+        let listed = &t.dataset.conditions;
+        let (a, b) = (&listed[0].descriptor, &listed[listed.len() - 1].descriptor);
+        let between: Vec<f32> = a.iter().zip(b).map(|(x, y)| 0.37 * x + 0.63 * y).collect();
+        let beyond: Vec<f32> = b.iter().map(|y| 1.7 * y + 0.3).collect();
+        for descriptor in [between, beyond] {
+            assert!(listed.iter().all(|c| c.descriptor != descriptor));
+            let snap = t
+                .snapshot(&SnapshotRequest {
+                    particles: 50,
+                    trajectories: 3,
+                    solve: SolveOptions::euler(4),
+                    descriptor: Some(descriptor.clone()),
+                    source_w: 0.5,
+                    advect: false,
+                })
+                .unwrap_or_else(|e| panic!("{name} at {descriptor:?}: {e}"));
+            assert_eq!(snap.samples.len(), 50, "{name}");
+            assert!(snap.samples.data.iter().all(|v| v.is_finite()), "{name}");
+            assert_eq!(snap.kappa.expect("κ-FC read-out at any descriptor").source.len(), 50);
+        }
+    }
+}

@@ -270,3 +270,36 @@ fn checkpoints_go_from_the_app_to_the_cli_and_back() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_view_at_an_unlisted_descriptor_keeps_the_worker_training() {
+    // What dragging the descriptor pad between listed descriptors sends (it used to kill the
+    // worker thread on every conditional family).
+    let config = TrainConfig {
+        dataset: "rotating-moons".into(),
+        method: Method::MixflowOod,
+        ..TrainConfig::default()
+    };
+    let small = ViewRequest {
+        particles: 200,
+        trajectories: 10,
+        euler_steps: 4,
+        ..ViewRequest::default()
+    };
+    let worker = WorkerHandle::spawn(config, None, small.clone(), true);
+    started(&worker);
+    let angle = 0.123f32;
+    worker.send(Command::View(ViewRequest {
+        descriptor: Some(vec![angle.cos(), angle.sin()]),
+        ..small
+    }));
+    let view = wait_for(&worker, "a view at the unlisted descriptor", |e| match e {
+        Event::View(v) if v.request.descriptor.is_some() => Some(v),
+        Event::Crashed(why) => panic!("the worker stopped: {why}"),
+        _ => None,
+    });
+    assert_eq!(view.model.samples.len(), 200);
+    assert!(view.data.is_some(), "the true data at that descriptor comes from the generator");
+    let now = step_reached(&worker, 1);
+    assert!(step_reached(&worker, now + 5) > now, "training goes on");
+}

@@ -636,7 +636,7 @@ impl MixflowApp {
         for run in &self.runs {
             if let Some(why) = &run.stopped {
                 ui.horizontal_wrapped(|ui| {
-                    let color = if why.contains("diverged") {
+                    let color = if why.contains("diverged") || run.crashed() {
                         egui::Color32::from_rgb(255, 120, 100)
                     } else {
                         egui::Color32::from_rgb(150, 200, 255)
@@ -645,6 +645,8 @@ impl MixflowApp {
                     if why.contains("diverged") {
                         reset |= ui.button("Reset").clicked();
                         reset_lower_lr |= ui.button("Reset with learning rate ÷ 10").clicked();
+                    } else if run.crashed() {
+                        reset |= ui.button("Reset").clicked();
                     }
                 });
             }

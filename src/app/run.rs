@@ -36,6 +36,8 @@ pub struct Run {
     /// Problems and notes (clamped values, a GPU that could not start), newest last.
     pub notes: Vec<String>,
     pub warning: Option<String>,
+    /// The worker stopped for good (it panicked, or its channel closed): a reset starts another.
+    crashed: bool,
     /// After a reset, until the new run reports its start: what the old run still had in flight
     /// is dropped, so it never mixes with the new run (a view of the old dataset, say).
     awaiting_start: bool,
@@ -70,6 +72,7 @@ impl Run {
             stopped: None,
             notes: Vec::new(),
             warning: None,
+            crashed: false,
             awaiting_start: false,
         }
     }
@@ -93,6 +96,12 @@ impl Run {
         self.descriptor_curve.clear();
         self.stopped = None;
         self.warning = None;
+        if self.crashed {
+            // The dead worker's events are gone with it: the new one's are the first to come.
+            self.crashed = false;
+            self.worker.respawn(config, start, self.playing);
+            return;
+        }
         self.awaiting_start = true;
         self.send(Command::Reset {
             config: Box::new(config),
@@ -104,12 +113,20 @@ impl Run {
     /// Applies every event that has arrived; true when anything changed.
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
-        while let Ok(event) = self.worker.events.try_recv() {
+        loop {
+            let event = match self.worker.events.try_recv() {
+                Ok(event) => event,
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    changed |= self.worker_stopped("its channel closed");
+                    break;
+                }
+            };
             changed = true;
             if self.awaiting_start {
                 match &event {
                     Event::Started(info) if info.config == self.config => self.awaiting_start = false,
-                    Event::Error(_) | Event::Stopped(_) | Event::Playing(_) => {}
+                    Event::Error(_) | Event::Stopped(_) | Event::Playing(_) | Event::Crashed(_) => {}
                     _ => continue,
                 }
             }
@@ -157,12 +174,35 @@ impl Run {
                 }
                 Event::Stopped(reason) => self.stopped = Some(reason),
                 Event::Error(e) | Event::Done(e) => self.notes.push(e),
+                Event::Crashed(why) => {
+                    self.worker_stopped(&why);
+                }
             }
         }
         if self.notes.len() > 20 {
             self.notes.drain(..self.notes.len() - 20);
         }
         changed
+    }
+
+    /// Whether the worker stopped for good, so that only a reset brings the run back.
+    pub fn crashed(&self) -> bool {
+        self.crashed
+    }
+
+    /// Marks the worker as gone and says so where the run's status shows; false when already
+    /// known. What the run showed (its view, losses and charts) stays on screen.
+    fn worker_stopped(&mut self, why: &str) -> bool {
+        if self.crashed {
+            return false;
+        }
+        self.crashed = true;
+        self.playing = false;
+        self.steps_per_s = 0.0;
+        self.stopped = Some(format!(
+            "training stopped unexpectedly ({why}): this is a bug. Reset starts the run again; other runs are not affected."
+        ));
+        true
     }
 
     /// Each recorded step with its losses.

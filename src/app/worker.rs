@@ -177,6 +177,9 @@ pub enum Event {
     Stopped(String),
     /// A command could not be carried out; the run goes on as before.
     Error(String),
+    /// The worker itself stopped (a bug: a panic); the message is the panic's. Nothing more
+    /// comes from this worker; a reset starts a new one.
+    Crashed(String),
     /// A command was carried out; what it did, for the user.
     Done(String),
 }
@@ -185,6 +188,10 @@ pub enum Event {
 pub struct WorkerHandle {
     commands: Sender<Command>,
     pub events: Receiver<Event>,
+    /// What a replacement worker needs, should this one stop: the window's GPU device and a view
+    /// request (the app sends its current one again after every reset).
+    gpu: Option<Device>,
+    view: ViewRequest,
 }
 
 impl WorkerHandle {
@@ -210,19 +217,39 @@ impl WorkerHandle {
             gpu: None,
             start,
         });
-        let worker = Worker::new(command_rx, event_tx, gpu, view, play);
+        #[cfg(not(target_arch = "wasm32"))]
+        let crash = event_tx.clone();
+        let worker = Worker::new(command_rx, event_tx, gpu.clone(), view.clone(), play);
+        // A panic in the worker is a bug, but it must not pass silently: the app is told, shows
+        // the message with *Reset*, and the other runs keep going. (In the page a panic aborts
+        // the module, and the page's panic hook says so.)
         #[cfg(not(target_arch = "wasm32"))]
         std::thread::Builder::new()
             .name("mixflow-trainer".into())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run())) {
+                    let _ = crash.send(Event::Crashed(crate::backend::panic_text(&panic)));
+                }
+            })
             .expect("the OS can start a thread");
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen_futures::spawn_local(worker.run_in_page());
-        Self { commands, events }
+        Self {
+            commands,
+            events,
+            gpu,
+            view,
+        }
+    }
+
+    /// A new worker in place of one that stopped, with the same device.
+    pub fn respawn(&mut self, config: TrainConfig, start: Option<&'static [u8]>, play: bool) {
+        *self = Self::spawn_from(config, start, self.gpu.clone(), self.view.clone(), play);
     }
 
     pub fn send(&self, command: Command) {
-        // A worker only stops when its handle is dropped, so a failed send cannot lose anything.
+        // A live worker only stops when its handle is dropped; one that crashed has said so
+        // through its events, so a failed send loses nothing that is not already reported.
         let _ = self.commands.send(command);
     }
 }
