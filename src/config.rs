@@ -4,7 +4,7 @@
 use crate::backend::BackendKind;
 use crate::data::{CsvSpec, Dataset, DatasetRequest};
 use crate::method::{Kappa, Method, MixWeight};
-use crate::nn::{NetShape, TimeEmbedding};
+use crate::nn::{Activation, NetShape, TimeEmbedding};
 use crate::solve::{SolveOptions, Solver};
 use serde::{Deserialize, Serialize};
 
@@ -15,15 +15,18 @@ pub struct TrainConfig {
     pub dataset: String,
     /// Source distribution x0 for the baselines: `gaussian` (N(0, I)) or any 2D target name.
     pub source: String,
-    /// Dimension of `lowdim-perturbation` (3..32).
+    /// Dimension of `lowdim-perturbation` (2..32).
     pub dim: Option<usize>,
     pub data_cols: Vec<String>,
     pub descriptor_cols: Vec<String>,
     pub method: Method,
     pub steps: usize,
-    /// Minibatch size; for conditional data, `groups` descriptor groups of `batch / groups` samples.
+    /// Minibatch size on unconditional data.
     pub batch: usize,
+    /// Conditional data: each minibatch is `groups` descriptor groups of `group-size` samples
+    /// (SPEC 3.2: 8 × 64).
     pub groups: usize,
+    pub group_size: usize,
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
@@ -35,6 +38,8 @@ pub struct TrainConfig {
     pub hidden_layers: usize,
     pub time_embedding: TimeEmbedding,
     pub refeed: bool,
+    /// The velocity field's activation: `silu` (SPEC) or `elu` (MixFlow-OOD's official network).
+    pub activation: Activation,
     /// Init seed: network weights and the training stream (minibatches, noise, t).
     pub seed: u64,
     /// Data seed: the dataset's fixed layout and evaluation draws.
@@ -62,8 +67,16 @@ pub struct TrainConfig {
     pub sigma: f64,
     /// Learn a diagonal σ per component instead.
     pub learn_sigma: bool,
-    /// Gumbel-softmax temperature of the training draw.
+    /// Gumbel-softmax temperature of the base step's straight-through gradient (and of the
+    /// soft training draw).
     pub tau: f64,
+    /// The base draw that training pairs with the data: `hard` (exact mixture draws, the draw
+    /// generation uses; base steps take the straight-through gradient) or `soft` (Gumbel-softmax
+    /// draws in every step: the official code's default, kept as the ablation).
+    pub train_draw: TrainDraw,
+    /// Dropout on the hidden layer of MixFlow-OOD's descriptor encoder while training (the
+    /// official code uses 0.5); 0 is off.
+    pub encoder_dropout: f64,
     /// Fractions of the steps spent in warm-up (flow only) and cool-down (flow only, base frozen).
     pub warmup: f64,
     pub cooldown: f64,
@@ -101,6 +114,7 @@ impl Default for TrainConfig {
             steps: 4000,
             batch: 256,
             groups: 8,
+            group_size: 64,
             lr: 1e-3,
             beta1: 0.9,
             beta2: 0.999,
@@ -111,6 +125,7 @@ impl Default for TrainConfig {
             hidden_layers: net.hidden_layers,
             time_embedding: net.time_embedding,
             refeed: net.refeed,
+            activation: net.activation,
             seed: 0,
             data_seed: 0,
             backend: BackendKind::Cpu,
@@ -127,6 +142,8 @@ impl Default for TrainConfig {
             sigma: 0.1,
             learn_sigma: false,
             tau: 0.5,
+            train_draw: TrainDraw::Hard,
+            encoder_dropout: 0.0,
             warmup: 0.1,
             cooldown: 0.1,
             base_every: 10,
@@ -140,6 +157,19 @@ impl Default for TrainConfig {
             sample_w: 0.0,
         }
     }
+}
+
+/// MixFlow-OOD's training draw from the mixture base (SPEC 3.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainDraw {
+    /// Exact draws μ_k + σε, k ~ Cat(π): what generation draws. Base steps use the
+    /// straight-through Gumbel-softmax (one-hot forward, the soft draw's gradient).
+    #[default]
+    Hard,
+    /// Gumbel-softmax draws Σ_k g_k μ_k + σε at temperature τ in every step (the official code's
+    /// default): training sources sit between the means that generation starts from.
+    Soft,
 }
 
 /// How the learning rate moves over the run.
@@ -196,6 +226,7 @@ impl TrainConfig {
             hidden_layers: self.hidden_layers,
             time_embedding: self.time_embedding,
             refeed: self.refeed,
+            activation: self.activation,
             encoder_width: NetShape::default().encoder_width,
         }
     }
@@ -303,10 +334,10 @@ impl TrainConfig {
                     ),
                 );
             }
-            if self.batch < self.groups {
+            if !(1..=8192).contains(&self.group_size) {
                 return bad(
-                    "batch",
-                    format!("{} is smaller than groups ({})", self.batch, self.groups),
+                    "group-size",
+                    format!("must be between 1 and 8,192, got {}", self.group_size),
                 );
             }
         }
@@ -318,6 +349,12 @@ impl TrainConfig {
         }
         if !(self.sigma > 0.0 && self.sigma.is_finite()) {
             return bad("sigma", format!("must be positive, got {}", self.sigma));
+        }
+        if !(0.0..1.0).contains(&self.encoder_dropout) {
+            return bad(
+                "encoder-dropout",
+                format!("is a probability in [0, 1), got {}", self.encoder_dropout),
+            );
         }
         if !(self.tau > 0.0 && self.tau.is_finite()) {
             return bad("tau", format!("must be positive, got {}", self.tau));

@@ -49,6 +49,10 @@ pub struct Report {
     pub w2_by_nfe: BTreeMap<String, f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<BTreeMap<String, SplitReport>>,
+    /// MixFlow-OOD: how many steps trained the mixture base (the caller fills it in from the
+    /// run's history; the sampler alone cannot know).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub base_steps: Option<usize>,
 }
 
 /// The target draw, a second independent draw (for the floor), and the base noise of one comparison.
@@ -177,7 +181,15 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
         n,
         w2_by_nfe,
         splits: dataset.is_conditional().then_some(per_split),
+        base_steps: None,
     })
+}
+
+/// [`evaluate`] for a run, with what only the run knows (MixFlow-OOD's base steps).
+pub fn evaluate_run(trainer: &crate::train::Trainer) -> Result<Report, String> {
+    let mut report = evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+    report.base_steps = trainer.base_steps();
+    Ok(report)
 }
 
 fn quality(generated: &Points, target: &Points, second: &Points) -> Quality {

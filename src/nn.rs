@@ -47,14 +47,28 @@ impl TimeEmbedding {
     }
 }
 
+/// The velocity field's hidden activation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// SiLU, the SPEC's reference network (and the only one the fused CPU sampler and the
+    /// advection shader compute).
+    #[default]
+    Silu,
+    /// ELU (α = 1), as MixFlow-OOD's official network.
+    Elu,
+}
+
 /// Shape of the velocity MLP.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetShape {
     pub width: usize,
     pub hidden_layers: usize,
     pub time_embedding: TimeEmbedding,
-    /// Re-feed the descriptor embedding at every hidden layer (as MixFlow-OOD's code does).
+    /// Re-feed the descriptor embedding to every layer after the first, the output included (as
+    /// MixFlow-OOD's official network does).
     pub refeed: bool,
+    pub activation: Activation,
     /// Width of the descriptor encoder (its output is the embedding e).
     pub encoder_width: usize,
 }
@@ -66,6 +80,7 @@ impl Default for NetShape {
             hidden_layers: 3,
             time_embedding: TimeEmbedding::Raw,
             refeed: false,
+            activation: Activation::Silu,
             encoder_width: 128,
         }
     }
@@ -83,7 +98,8 @@ pub fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Line
     }
 }
 
-/// v(x, t, e): input [x, emb(t), e], `hidden_layers` SiLU layers, linear output of size D.
+/// v(x, t, e): input [x, emb(t), e], `hidden_layers` SiLU (or ELU) layers, linear output of
+/// size D; with `refeed`, every layer after the first also reads e.
 #[derive(Module, Debug)]
 pub struct VelocityField {
     layers: Vec<Linear>,
@@ -91,6 +107,8 @@ pub struct VelocityField {
     time_embedding: TimeEmbedding,
     #[module(skip)]
     refeed: bool,
+    #[module(skip)]
+    activation: Activation,
 }
 
 impl VelocityField {
@@ -107,28 +125,37 @@ impl VelocityField {
         for _ in 1..shape.hidden_layers {
             layers.push(linear(hidden_in, w, rng, device));
         }
-        layers.push(linear(w, dim, rng, device));
+        layers.push(linear(hidden_in, dim, rng, device));
         Self {
             layers,
             time_embedding: shape.time_embedding,
             refeed,
+            activation: shape.activation,
         }
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// x: [B, D], t: [B, 1], e: [B, E] or none -> [B, D].
     pub fn forward(&self, x: Tensor<2>, t: Tensor<2>, e: Option<Tensor<2>>) -> Tensor<2> {
         let mut input = vec![x, self.time_embedding.embed(t)];
         input.extend(e.clone());
-        let mut h = apply_silu(&self.layers[0], Tensor::cat(input, 1));
+        let hidden = |layer: &Linear, x: Tensor<2>| match self.activation {
+            Activation::Silu => apply_silu(layer, x),
+            Activation::Elu => burn::tensor::activation::elu(apply(layer, x), 1.0),
+        };
+        let with_e = |h: Tensor<2>| match (&e, self.refeed) {
+            (Some(e), true) => Tensor::cat(vec![h, e.clone()], 1),
+            _ => h,
+        };
+        let mut h = hidden(&self.layers[0], Tensor::cat(input, 1));
         let last = self.layers.len() - 1;
         for layer in &self.layers[1..last] {
-            let inp = match (&e, self.refeed) {
-                (Some(e), true) => Tensor::cat(vec![h, e.clone()], 1),
-                _ => h,
-            };
-            h = apply_silu(layer, inp);
+            h = hidden(layer, with_e(h));
         }
-        apply(&self.layers[last], h)
+        apply(&self.layers[last], with_e(h))
     }
 }
 
@@ -155,7 +182,9 @@ impl VelocityField {
     /// The field for `steps` uniform Euler steps (t_k = k / steps, as [`crate::solve::integrate`])
     /// with one conditioning row `cond` (the descriptor embedding, and MixFlow-RF's w), read to
     /// the CPU.
+    /// SiLU networks only (the kernels that read a flat field compute SiLU).
     pub fn flatten(&self, dim: usize, cond: Option<&[f32]>, steps: usize) -> FlatField {
+        debug_assert_eq!(self.activation, Activation::Silu, "flat fields are SiLU networks");
         let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("float weights");
         let parts = |l: &Linear| {
             let [d_in, d_out] = l.weight.dims();
@@ -199,8 +228,11 @@ impl VelocityField {
             net.extend_from_slice(&w[..width * d_out]);
             net.extend(b);
         }
-        let (w, b, _, _) = parts(&self.layers[last]);
-        net.extend(w);
+        let (w, mut b, _, d_out) = parts(&self.layers[last]);
+        if self.refeed {
+            folded(&w, &mut b, width, d_out);
+        }
+        net.extend_from_slice(&w[..width * d_out]);
         net.extend(b);
         FlatField {
             dim,
@@ -229,8 +261,32 @@ impl DescriptorEncoder {
     }
 
     pub fn forward(&self, c: Tensor<2>) -> Tensor<2> {
-        apply(&self.second, relu(apply(&self.first, c)))
+        self.forward_dropped(c, None)
     }
+
+    /// With a dropout `mask` ([B, width] of 0 and 1/(1 − p), drawn by the caller from the
+    /// training stream) on the hidden layer: training only; inference passes none.
+    pub fn forward_dropped(&self, c: Tensor<2>, mask: Option<Tensor<2>>) -> Tensor<2> {
+        let h = relu(apply(&self.first, c));
+        let h = match mask {
+            Some(mask) => h * mask,
+            None => h,
+        };
+        apply(&self.second, h)
+    }
+
+    pub fn width(&self) -> usize {
+        self.first.weight.dims()[1]
+    }
+}
+
+/// A dropout mask [rows, width]: each entry 0 with probability `p`, else 1/(1 − p).
+pub fn dropout_mask(rows: usize, width: usize, p: f64, rng: &mut Rng, device: &Device) -> Tensor<2> {
+    let keep = 1.0 / (1.0 - p) as f32;
+    let values = (0..rows * width)
+        .map(|_| if (rng::uniform(rng) as f64) < p { 0.0 } else { keep })
+        .collect();
+    Tensor::<2>::from_data(TensorData::new(values, [rows, width]), device)
 }
 
 /// The velocity field with its descriptor encoder: the model of the baselines and of MixFlow-RF.
@@ -380,7 +436,12 @@ impl MixtureBase {
     }
 
     pub fn params(&self, c: Tensor<2>) -> MixtureParams {
-        let e = self.encoder.forward(c);
+        self.params_dropped(c, None)
+    }
+
+    /// [`Self::params`] with a dropout mask on the encoder's hidden layer (training only).
+    pub fn params_dropped(&self, c: Tensor<2>, mask: Option<Tensor<2>>) -> MixtureParams {
+        let e = self.encoder.forward_dropped(c, mask);
         let b = e.dims()[0];
         let log_weights = burn::tensor::activation::log_softmax(self.weights.forward(e.clone()), 1);
         let means = self.means_of(e.clone());

@@ -186,9 +186,22 @@ impl Sampler {
     /// The field for the advection shader: `steps` Euler steps for `descriptor`, in model space
     /// (see [`Self::to_original`] for the data units the canvas draws in).
     pub fn flat_field(&self, descriptor: Option<&[f32]>, steps: usize) -> Result<FlatField, String> {
+        if !self.flattens() {
+            return Err("the fused sampler and the advection shader compute SiLU networks only".into());
+        }
         let (velocity, cond) = self.conditioning(descriptor, 1)?;
         let cond = cond.map(|c| c.into_data().try_to_vec::<f32>().expect("float features"));
         Ok(velocity.flatten(self.dim, cond.as_deref(), steps))
+    }
+
+    /// Whether the velocity field has a flat form ([`Self::flat_field`]): SiLU networks do.
+    pub fn flattens(&self) -> bool {
+        let velocity = match &self.inference {
+            Inference::Flow { model, .. } => &model.velocity,
+            Inference::KappaFc { model, .. } => &model.flow.velocity,
+            Inference::Mixture { model } => &model.velocity,
+        };
+        velocity.activation() == crate::nn::Activation::Silu
     }
 
     /// The velocity field and its conditioning features for `n` rows and `descriptor`.
@@ -268,7 +281,7 @@ impl Sampler {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
         );
         // No steps and no points are burn's to report and to return.
-        if opts.solver == Solver::Euler && on_cpu && opts.steps > 0 && !x0.is_empty() {
+        if opts.solver == Solver::Euler && on_cpu && opts.steps > 0 && !x0.is_empty() && self.flattens() {
             return self.generate_fused(descriptor, x0, opts.steps, record);
         }
         self.generate_with_burn(descriptor, x0, opts, record)

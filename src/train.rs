@@ -210,6 +210,12 @@ impl Trainer {
         &self.history
     }
 
+    /// MixFlow-OOD's base steps so far (the steps that trained the mixture, not the flow); none
+    /// for the other methods.
+    pub fn base_steps(&self) -> Option<usize> {
+        matches!(self.model, Model::Ood(_)).then(|| self.history.iter().filter(|l| l.base.is_some()).count())
+    }
+
     /// Parameter counts of each network, by name.
     pub fn param_counts(&self) -> Vec<(&'static str, usize)> {
         match &self.model {
@@ -322,8 +328,7 @@ impl Trainer {
         let b = self.config.batch;
         let (x1, descriptors, groups) = if self.dataset.is_conditional() {
             let train = self.dataset.split_indices(Split::Train);
-            let g = self.config.groups;
-            let per = b / g;
+            let (g, per) = (self.config.groups, self.config.group_size);
             let chosen = choose_distinct(&train, g, rng);
             let mut x1 = Vec::with_capacity(g * per * self.dataset.dim);
             let mut desc = Vec::new();
@@ -400,7 +405,8 @@ impl Trainer {
         let split_at = m * base.points.dim;
         let head = Points::new(base.points.dim, base.points.data[..split_at].to_vec());
         let traced = sampler.generate(descriptor, &head, &req.solve, true)?;
-        let (samples, nfe, advection) = if req.advect {
+        // An ELU network has no flat form for the shader: its view is integrated here instead.
+        let (samples, nfe, advection) = if req.advect && sampler.flattens() {
             let advection = Advection {
                 field: sampler.flat_field(descriptor, req.solve.steps)?,
                 x0: base.points.clone(),

@@ -304,3 +304,146 @@ fn mixflow_ood_extrapolates_better_than_conditional_rf_on_lowdim_perturbation() 
     println!("lowdim-perturbation extrapolation W2: mixflow-ood {ood:.3}, rf {rf:.3}");
     assert!(ood < rf, "mixflow-ood {ood} vs rf {rf}");
 }
+
+/// (mean, covariance) of 2D points, covariance as [xx, xy, yy].
+fn moments(p: &Points) -> ([f64; 2], [f64; 3]) {
+    let n = p.len() as f64;
+    let m = p.mean();
+    let mut c = [0.0; 3];
+    for r in p.rows() {
+        let (a, b) = (r[0] as f64 - m[0], r[1] as f64 - m[1]);
+        c[0] += a * a / n;
+        c[1] += a * b / n;
+        c[2] += b * b / n;
+    }
+    ([m[0], m[1]], c)
+}
+
+#[test]
+fn the_hard_training_draw_has_the_moments_of_the_generation_draw_and_the_soft_one_does_not() {
+    use mixflow::config::TrainDraw;
+    use mixflow::method::mixflow_ood::{mixture_for, training_draw};
+    use mixflow::nn::MixtureBase;
+    let device = Device::flex();
+    let mut r = rng::seeded(21, Stream::Init, 0);
+    let base = MixtureBase::new(1, 2, 8, 0.1, false, 32, &mut r, &device);
+    let n = 40_000;
+    let descriptor = Tensor::<2>::full([1, 1], 1.0, &device);
+    let params = base.params(descriptor).per_row(&[0..n]);
+    let mixture = mixture_for(&base, &[1.0], &device);
+    let gumbel: Vec<f32> = (0..n * 8).map(|_| mixflow::mixture::gumbel(&mut r)).collect();
+    let gumbel = Tensor::<2>::from_data(burn::tensor::TensorData::new(gumbel, [n, 8]), &device);
+    let eps = to_tensor(&Points::new(2, rng::normals(&mut r, n * 2)), &device);
+    let draw = |kind| to_points(training_draw(&params, gumbel.clone(), eps.clone(), 0.5, kind).0);
+    let (generated, _) = mixture.sample(n, &mut r);
+    let (gm, gc) = moments(&generated);
+    let (hm, hc) = moments(&draw(TrainDraw::Hard));
+    let (sm, sc) = moments(&draw(TrainDraw::Soft));
+    // Within sampling error: the standard error of a mean is √(var / n), of a variance about
+    // var·√(2 / n); allow five of each (both sets are random).
+    for d in 0..2 {
+        let se = (gc[2 * d] / n as f64).sqrt();
+        assert!((hm[d] - gm[d]).abs() < 5.0 * se, "mean[{d}]: hard {} vs generation {}", hm[d], gm[d]);
+    }
+    for (i, (h, g)) in hc.iter().zip(gc).enumerate() {
+        let se = (gc[0] * gc[2]).sqrt() * (2.0 / n as f64).sqrt();
+        assert!((h - g).abs() < 5.0 * se, "covariance[{i}]: hard {h} vs generation {g}");
+    }
+    // The soft draw at τ = 0.5 sits between the means: visibly less spread (the official
+    // default's mismatch that made MixFlow-OOD draw clumps).
+    let (spread, soft_spread) = (gc[0] + gc[2], sc[0] + sc[2]);
+    assert!(soft_spread < 0.9 * spread, "soft {soft_spread} vs generation {spread}");
+    let _ = sm;
+}
+
+#[test]
+fn the_hard_draw_passes_the_soft_gradient_to_the_mixture_weights() {
+    use mixflow::config::TrainDraw;
+    use mixflow::method::mixflow_ood::training_draw;
+    use mixflow::nn::MixtureBase;
+    let device = Device::flex().autodiff();
+    let mut r = rng::seeded(22, Stream::Init, 0);
+    let base = MixtureBase::new(1, 2, 4, 0.1, false, 16, &mut r, &device);
+    let params = base.params(Tensor::<2>::full([1, 1], 1.0, &device)).per_row(&[0..64]);
+    let gumbel: Vec<f32> = (0..64 * 4).map(|_| mixflow::mixture::gumbel(&mut r)).collect();
+    let gumbel = Tensor::<2>::from_data(burn::tensor::TensorData::new(gumbel, [64, 4]), &device);
+    let eps = to_tensor(&Points::new(2, rng::normals(&mut r, 128)), &device);
+    let (z, g) = training_draw(&params, gumbel, eps, 0.5, TrainDraw::Hard);
+    let weights = to_points(g.clone().inner());
+    assert!(
+        weights.rows().all(|row| row.iter().filter(|&&w| w == 1.0).count() == 1 && row.iter().sum::<f32>() == 1.0),
+        "the forward pass is one-hot"
+    );
+    let grads = (z.powi_scalar(2).sum()).backward();
+    let mut reached = 0;
+    base.weights.visit(&mut GradCounter {
+        grads: &grads,
+        nonzero: &mut reached,
+    });
+    assert_eq!(reached, 4, "the straight-through gradient reaches every weight of π's head");
+}
+
+#[test]
+fn the_official_networks_options_shape_the_network_and_train_deterministically() {
+    use mixflow::config::TrainDraw;
+    use mixflow::nn::Activation;
+    let official = TrainConfig {
+        activation: Activation::Elu,
+        width: 200,
+        refeed: true,
+        encoder_dropout: 0.5,
+        train_draw: TrainDraw::Soft,
+        pretrain_steps: 20,
+        ..config("rotating-moons", Method::MixflowOod, 40)
+    };
+    let t = train(official.clone());
+    // [x (2), t (1), e (128)] -> 200, then two hidden layers and the output each read [h, e].
+    let expected = (2 + 1 + 128) * 200 + 200 + 2 * ((200 + 128) * 200 + 200) + (200 + 128) * 2 + 2;
+    assert_eq!(t.param_counts()[0], ("velocity field", expected));
+    assert_eq!(t.base_steps(), Some(3), "steps 4..36 alternate, one base step in ten");
+    // Dropout masks come from the training stream: the same seed gives the same run, and
+    // dropout changes it.
+    assert_eq!(t.history(), train(official.clone()).history());
+    let without = train(TrainConfig {
+        encoder_dropout: 0.0,
+        ..official.clone()
+    });
+    assert_ne!(t.history(), without.history());
+    // An ELU network samples on burn (the fused sampler computes SiLU only).
+    let sampler = t.sampler();
+    assert!(!sampler.flattens());
+    let descriptor = t.dataset.conditions[0].descriptor.clone();
+    let x0 = sampler
+        .base(Some(&descriptor), 100, &mut rng::seeded(5, Stream::Eval, 0))
+        .unwrap()
+        .points;
+    let euler = mixflow::solve::SolveOptions::euler(8);
+    let generated = sampler.generate(Some(&descriptor), &x0, &euler, false).unwrap();
+    assert!(generated.samples.data.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn mixflow_ood_on_moons_lands_on_the_data_in_one_euler_step_and_the_soft_draw_does_not() {
+    // SPEC E3's setting (one constant descriptor), 3,000 steps. Trained on the draw generation
+    // uses, the mixture base's short straight paths land on the data: W2 near its floor, and one
+    // Euler step as good as Dopri5. The official code's soft draw leaves the samples clumped.
+    let run = |train_draw| {
+        let t = train(TrainConfig {
+            train_draw,
+            eval_n: 1000,
+            curvature_n: 100,
+            ..config("moons", Method::MixflowOod, 3000)
+        });
+        mixflow::eval::evaluate_run(&t).unwrap()
+    };
+    let hard = run(mixflow::config::TrainDraw::Hard);
+    let (w2, floor) = (hard.quality.w2, hard.quality.w2_floor);
+    let (one_step, dopri5) = (hard.w2_by_nfe["1"], hard.w2_by_nfe["dopri5"]);
+    println!("hard: W2 {w2:.3} (floor {floor:.3}), Euler 1 {one_step:.3}, Dopri5 {dopri5:.3}");
+    assert!(w2 <= floor + 0.30, "W2 {w2} vs floor {floor}");
+    assert!((one_step - dopri5).abs() <= 0.2 * dopri5, "Euler 1 {one_step} vs Dopri5 {dopri5}");
+    assert_eq!(hard.base_steps, Some(240));
+    let soft = run(mixflow::config::TrainDraw::Soft);
+    println!("soft: W2 {:.3}", soft.quality.w2);
+    assert!(soft.quality.w2 > floor + 0.6, "the soft draw's clumps: W2 {}", soft.quality.w2);
+}

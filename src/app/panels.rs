@@ -125,8 +125,9 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
         .default_open(true)
         .show(ui, |ui| {
             number(ui, "Steps", &mut draft.steps, 1..=1_000_000);
-            number(ui, "Batch", &mut draft.batch, 2..=65_536);
+            number(ui, "Batch (unconditional)", &mut draft.batch, 2..=65_536);
             number(ui, "Groups", &mut draft.groups, 1..=256);
+            number(ui, "Samples per group", &mut draft.group_size, 1..=8192);
             log_number(ui, "Learning rate", &mut draft.lr, 1e-6..=10.0);
             choice(ui, "Schedule", &mut draft.lr_schedule);
             number(ui, "β1", &mut draft.beta1, 0.0..=0.999);
@@ -144,6 +145,7 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
         number(ui, "Width", &mut draft.width, 1..=1024);
         number(ui, "Hidden layers", &mut draft.hidden_layers, 1..=16);
         choice(ui, "Time embedding", &mut draft.time_embedding);
+        choice(ui, "Activation", &mut draft.activation);
         ui.checkbox(&mut draft.refeed, "Re-feed the descriptor embedding at every layer");
     });
     match draft.method {
@@ -158,11 +160,13 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
                         egui::Slider::new(&mut draft.sigma, 0.01..=1.0).logarithmic(true),
                     );
                     ui.checkbox(&mut draft.learn_sigma, "Learn a diagonal σ");
+                    choice(ui, "Training draw", &mut draft.train_draw);
                     row(
                         ui,
                         "τ (Gumbel-softmax)",
                         egui::Slider::new(&mut draft.tau, 0.05..=5.0).logarithmic(true),
                     );
+                    number(ui, "Encoder dropout", &mut draft.encoder_dropout, 0.0..=0.9);
                     number(ui, "Warm-up fraction", &mut draft.warmup, 0.0..=0.9);
                     number(ui, "Cool-down fraction", &mut draft.cooldown, 0.0..=0.9);
                     number(ui, "Base step every", &mut draft.base_every, 1..=1000);

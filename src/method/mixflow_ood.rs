@@ -4,12 +4,12 @@
 //! flow matching on per-descriptor OT pairs. Two Adam optimisers: flow (betas 0, 0.99) and base.
 
 use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
-use crate::config::TrainConfig;
+use crate::config::{TrainConfig, TrainDraw};
 use crate::coupling::group_assignments;
 use crate::data::Points;
 use crate::kmeans::kmeans;
 use crate::mixture::{Mixture, gumbel};
-use crate::nn::{MixtureBase, MixtureParams, VelocityField};
+use crate::nn::{MixtureBase, MixtureParams, VelocityField, dropout_mask};
 use crate::rng::{self, Rng};
 use crate::solve::{read_points, read_scalar, to_tensor};
 use burn::module::Module;
@@ -63,6 +63,8 @@ pub struct MixflowOod {
     pub base_optim: ModuleOptimizer,
     schedule: Schedule,
     tau: f32,
+    train_draw: TrainDraw,
+    encoder_dropout: f64,
 }
 
 /// Unconditional data gets one constant descriptor, so the same base serves it (SPEC E3).
@@ -97,6 +99,8 @@ impl MixflowOod {
             base_optim: super::adam(config, config.beta1, config.beta2),
             schedule: Schedule::new(config.steps, config.warmup, config.cooldown, config.base_every),
             tau: config.tau as f32,
+            train_draw: config.train_draw,
+            encoder_dropout: config.encoder_dropout,
         };
         let centres = kmeans(train_data, config.components, 50, 5, init);
         ood.pretrain_means(
@@ -141,21 +145,26 @@ impl MixflowOod {
         self.schedule
     }
 
-    /// The base draws of a step, soft (Gumbel-softmax), with the data paired to them by exact OT
-    /// inside each descriptor group (on values only: no gradient through the pairing), the
-    /// mixture's parameters and the draw's component weights. Only a base step (`track`) needs
-    /// the base's graph; flow steps draw without autodiff, which spares recording nine steps in
-    /// ten of a graph nobody walks back (its clean-up was 9% of B2's profile).
+    /// The base draws of a step (hard or soft, [`TrainDraw`]), with the data paired to them by
+    /// exact OT inside each descriptor group (on values only: no gradient through the pairing),
+    /// the mixture's parameters and the draw's component weights. Only a base step (`track`)
+    /// needs the base's graph; flow steps draw without autodiff, which spares recording nine
+    /// steps in ten of a graph nobody walks back (its clean-up was 9% of B2's profile).
     async fn paired_draw(&self, batch: &Batch, rng: &mut Rng, dev: &Device, track: bool) -> Result<PairedDraw, String> {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let untracked = |t: Tensor<2>| if track { t } else { t.inner() };
         // The base runs once per group (8 rows in B2, not 512): a group's rows share its
         // descriptor, so its parameters are the same for each, and are repeated to them.
         let c = untracked(to_tensor(&group_descriptors(batch), dev));
+        // Drawn only when on, so runs without dropout keep their random stream.
+        let mask = (self.encoder_dropout > 0.0).then(|| {
+            let width = self.model.base.encoder.width();
+            untracked(dropout_mask(batch.groups.len(), width, self.encoder_dropout, rng, dev))
+        });
         let params = if track {
-            self.model.base.params(c)
+            self.model.base.params_dropped(c, mask)
         } else {
-            self.model.base.clone().valid().params(c)
+            self.model.base.clone().valid().params_dropped(c, mask)
         }
         .per_row(&batch.groups);
         let k = self.model.base.components;
@@ -164,7 +173,7 @@ impl MixflowOod {
             dev,
         ));
         let eps = untracked(to_tensor(&Points::new(dim, rng::normals(rng, n * dim)), dev));
-        let (z, weights) = soft_draw(&params, gumbel_noise, eps, self.tau);
+        let (z, weights) = training_draw(&params, gumbel_noise, eps, self.tau, self.train_draw);
         let x1 = to_tensor(&pair_within_groups(&read_points(z.clone().detach()).await?, batch), dev);
         Ok(PairedDraw { params, z, x1, weights })
     }
@@ -233,11 +242,35 @@ struct PairedDraw {
     weights: Tensor<2>,
 }
 
-/// The soft (Gumbel-softmax) draw z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε with
-/// g = softmax((log π + gumbel) / τ); returns z [B, D] and g [B, K].
-pub fn soft_draw(p: &MixtureParams, gumbel: Tensor<2>, eps: Tensor<2>, tau: f32) -> (Tensor<2>, Tensor<2>) {
+/// A training step's draw z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε from Gumbel noise and ε; returns
+/// z [B, D] and g [B, K]. Soft: g = softmax((log π + gumbel) / τ), between the means. Hard: g is
+/// one-hot at argmax(log π + gumbel), so z = μ_k + σ_k ε with k ~ Cat(π), exactly the draw of
+/// generation ([`Mixture::sample`]); its gradient is the soft g's (straight-through), so a base
+/// step still moves π. τ changes only that gradient.
+pub fn training_draw(
+    p: &MixtureParams,
+    gumbel: Tensor<2>,
+    eps: Tensor<2>,
+    tau: f32,
+    kind: TrainDraw,
+) -> (Tensor<2>, Tensor<2>) {
+    let scores = (p.log_weights.clone() + gumbel) / tau;
+    let soft = softmax(scores.clone(), 1);
+    let g = match kind {
+        TrainDraw::Soft => soft,
+        TrainDraw::Hard => {
+            let top = scores.clone().max_dim(1).expand(scores.dims());
+            let one_hot = scores.equal(top).float();
+            // Forward: exactly the one-hot (soft − soft is 0). Backward: the soft draw's gradient.
+            one_hot + (soft.clone() - soft.detach())
+        }
+    };
+    mix(p, g, eps)
+}
+
+/// z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε for component weights g [B, K].
+fn mix(p: &MixtureParams, g: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let [b, _, d] = p.means.dims();
-    let g = softmax((p.log_weights.clone() + gumbel) / tau, 1);
     let g3 = g.clone().unsqueeze_dim::<3>(2);
     let mean = (g3.clone() * p.means.clone()).sum_dim(1).reshape([b, d]);
     let sigma = (g3 * p.sigmas.clone()).sum_dim(1).reshape([b, d]);
