@@ -4,12 +4,12 @@
 use crate::app::demo::{DEMOS, Demo, Position};
 use crate::backend::BackendKind;
 use crate::bench;
-use crate::config::{LrSchedule, TrainConfig};
+use crate::config::{LrSchedule, TrainConfig, TrainDraw};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
 use crate::experiment::{self as protocol, Experiment};
 use crate::method::{Kappa, Method, MixWeight};
-use crate::nn::TimeEmbedding;
+use crate::nn::{Activation, TimeEmbedding};
 use crate::rng::{self, Stream};
 use crate::solve::Solver;
 use crate::train::{Trainer, write_json};
@@ -69,7 +69,8 @@ enum Command {
         solver_steps: Option<usize>,
     },
     /// Run an evaluation protocol of SPEC section 7 (E1 out-of-distribution, E2 curvature, E3
-    /// mixture base vs MixFlow-RF); writes results/<experiment>.json and .md.
+    /// mixture base vs MixFlow-RF, E4 dimension sweep) or MixFlow-OOD's ablation; writes
+    /// results/<experiment>.json and .md.
     Experiment {
         #[arg(value_enum)]
         experiment: Experiment,
@@ -77,7 +78,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seeds: usize,
         /// Training steps of every run.
-        #[arg(long, default_value_t = 4000)]
+        #[arg(long, default_value_t = 6000)]
         steps: usize,
         /// Print one JSON object instead of the table.
         #[arg(long)]
@@ -219,7 +220,7 @@ struct TrainArgs {
     /// Source distribution: gaussian, or a 2D dataset name [default: gaussian].
     #[arg(long)]
     source: Option<String>,
-    /// Dimension of lowdim-perturbation, 3..32 [default: 8].
+    /// Dimension of lowdim-perturbation, 2..32 [default: 8].
     #[arg(long)]
     dim: Option<usize>,
     /// CSV columns used as data dimensions [default: every non-descriptor column].
@@ -233,12 +234,15 @@ struct TrainArgs {
     /// Training steps [default: 4000].
     #[arg(long)]
     steps: Option<usize>,
-    /// Minibatch size [default: 256].
+    /// Minibatch size on unconditional data [default: 256].
     #[arg(long)]
     batch: Option<usize>,
     /// Descriptor groups per minibatch on conditional data [default: 8].
     #[arg(long)]
     groups: Option<usize>,
+    /// Samples per descriptor group on conditional data [default: 64].
+    #[arg(long)]
+    group_size: Option<usize>,
     /// Adam learning rate [default: 1e-3].
     #[arg(long)]
     lr: Option<f64>,
@@ -262,9 +266,12 @@ struct TrainArgs {
     hidden_layers: Option<usize>,
     #[arg(long, value_enum)]
     time_embedding: Option<TimeEmbedding>,
-    /// Re-feed the descriptor embedding at every hidden layer.
+    /// Re-feed the descriptor embedding to every layer after the first, the output included.
     #[arg(long)]
     refeed: Option<bool>,
+    /// Activation of the velocity MLP: silu (the SPEC's) or elu (MixFlow-OOD's code) [default: silu].
+    #[arg(long, value_enum)]
+    activation: Option<Activation>,
     /// Init seed: weights and training draws [default: 0].
     #[arg(long)]
     seed: Option<u64>,
@@ -309,9 +316,16 @@ struct TrainArgs {
     /// MixFlow-OOD: learn a diagonal σ per component.
     #[arg(long)]
     learn_sigma: Option<bool>,
-    /// MixFlow-OOD: Gumbel-softmax temperature τ [default: 0.5].
+    /// MixFlow-OOD: Gumbel-softmax temperature τ of the base step's gradient [default: 0.5].
     #[arg(long)]
     tau: Option<f64>,
+    /// MixFlow-OOD: the training draw, hard (the draw generation uses) or soft (the official
+    /// code's default, for the ablation) [default: hard].
+    #[arg(long, value_enum)]
+    train_draw: Option<TrainDraw>,
+    /// MixFlow-OOD: dropout on the descriptor encoder while training [default: 0].
+    #[arg(long)]
+    encoder_dropout: Option<f64>,
     /// MixFlow-OOD: fraction of steps in warm-up [default: 0.1].
     #[arg(long)]
     warmup: Option<f64>,
@@ -371,6 +385,7 @@ impl TrainArgs {
             steps,
             batch,
             groups,
+            group_size,
             lr,
             beta1,
             beta2,
@@ -381,6 +396,7 @@ impl TrainArgs {
             hidden_layers,
             time_embedding,
             refeed,
+            activation,
             seed,
             data_seed,
             backend,
@@ -407,7 +423,7 @@ impl TrainArgs {
             pretrain_steps,
             flow_beta1
         );
-        set!(flow_beta2, kappa, kl_weight, w, w_input, sample_w);
+        set!(flow_beta2, kappa, kl_weight, w, w_input, sample_w, train_draw, encoder_dropout);
         if self.dim.is_some() {
             c.dim = self.dim;
         }
@@ -731,7 +747,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
         "trained to step {total} at {rate:.0} steps/s; run saved in {}",
         out.display()
     );
-    let report = eval::evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+    let report = eval::evaluate_run(&trainer)?;
     write_json(&out.join("metrics.json"), &report)?;
     print_report(&report);
     Ok(report)
@@ -739,7 +755,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
 
 fn eval_run(run: &Path, json: bool) -> Result<(), String> {
     let trainer = Trainer::load(run)?;
-    let report = eval::evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+    let report = eval::evaluate_run(&trainer)?;
     if json {
         println!("{}", serde_json::to_string(&report).expect("serialisable"));
     } else {
@@ -770,6 +786,9 @@ fn print_report(r: &Report) {
         None => row("all", &r.quality),
     }
     println!("  curvature      {:.4} ± {:.4}", r.curvature_mean, r.curvature_std);
+    if let Some(n) = r.base_steps {
+        println!("  base steps     {n} (steps that trained the mixture base)");
+    }
     let sweep: Vec<String> = eval::NFE_SWEEP
         .iter()
         .map(|k| k.to_string())
@@ -843,7 +862,15 @@ fn run_experiment(experiment: Experiment, seeds: usize, steps: usize, json: bool
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
     let name = experiment.name();
     write_json(&out.join(format!("{name}.json")), &results)?;
-    let table = protocol::markdown(&results);
+    let mut table = protocol::markdown(&results);
+    if !results.lr_choices.is_empty() {
+        table += "\nLearning rates, chosen per arm on seed 0:\n\n";
+        table += &protocol::lr_table(&results);
+    }
+    if experiment == Experiment::E4 {
+        table += "\nExtrapolation against the dimension:\n\n";
+        table += &protocol::sweep_table(&results);
+    }
     std::fs::write(out.join(format!("{name}.md")), &table)
         .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
     if json {

@@ -291,6 +291,24 @@ fn experiments_print_the_checked_json_schema() {
             assert!(row["w2_by_nfe"][k].is_number(), "w2_by_nfe lacks {k}: {row}");
         }
     }
+    // Each arm chose its learning rate on seed 0 (E3 has no held-out split: on the data itself),
+    // and its rows carry the rate it trained with.
+    let choices = json["lr_choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 3 * 2);
+    for choice in choices {
+        assert_eq!(choice["split"], "all");
+        let tried: Vec<f64> = choice["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[0].as_f64().unwrap())
+            .collect();
+        assert_eq!(tried, [3e-4, 1e-3, 3e-3]);
+        assert!(tried.contains(&choice["chosen"].as_f64().unwrap()));
+    }
+    assert!(rows.iter().all(|r| [3e-4, 1e-3, 3e-3].contains(&r["lr"].as_f64().unwrap())));
+    let ood = rows.iter().find(|r| r["method"] == "mixflow-ood").unwrap();
+    assert_eq!(ood["base_steps"], 1, "20 steps: warm-up to 2, cool-down from 18, base step 11");
     assert!(dir.join("results/e3.json").exists() && dir.join("results/e3.md").exists());
 }
 

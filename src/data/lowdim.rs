@@ -1,4 +1,4 @@
-//! `lowdim-perturbation`: a synthetic analogue of single-cell perturbation responses in D = 3..32
+//! `lowdim-perturbation`: a synthetic analogue of single-cell perturbation responses in D = 2..32
 //! dimensions. A base cell population (a 3-component GMM) is shifted and rescaled by a descriptor
 //! vector through a fixed random smooth map; descriptors near the training cloud are held out for
 //! interpolation, descriptors beyond it for extrapolation. Everything is fixed by the data seed.

@@ -148,7 +148,7 @@ pub struct Dataset {
 #[derive(Clone, Debug, Default)]
 pub struct DatasetRequest {
     pub name: String,
-    /// Dimension for `lowdim-perturbation` (3..=32).
+    /// Dimension for `lowdim-perturbation` (2..=32).
     pub dim: Option<usize>,
     pub csv: Option<CsvSpec>,
     pub data_seed: u64,
@@ -177,9 +177,9 @@ impl Dataset {
         }
         if name == "lowdim-perturbation" {
             let dim = req.dim.unwrap_or(8);
-            if !(3..=32).contains(&dim) {
+            if !(2..=32).contains(&dim) {
                 return Err(format!(
-                    "setting `dim`: lowdim-perturbation takes 3 to 32 dimensions, got {dim}"
+                    "setting `dim`: lowdim-perturbation takes 2 to 32 dimensions, got {dim}"
                 ));
             }
             let lowdim = LowDim::new(dim, req.data_seed);
