@@ -153,7 +153,11 @@ def b2(args):
         c = torch.from_numpy(np.stack([pools[keys[i]][0] for i in chosen]))
         e, log_w, means, sigmas = (p.repeat_interleave(per, 0) for p in base(c))
         u = torch.rand(n, k).clamp(1e-10, 1 - 1e-7)
-        g = torch.softmax((log_w - torch.log(-torch.log(u))) / tau, 1).unsqueeze(2)
+        # The engine's default training draw: straight-through Gumbel-softmax (one-hot forward,
+        # the soft draw's gradient), as F.gumbel_softmax(hard=True) computes it.
+        soft = torch.softmax((log_w - torch.log(-torch.log(u))) / tau, 1)
+        hard = torch.zeros_like(soft).scatter_(1, soft.argmax(1, keepdim=True), 1.0)
+        g = (hard - soft.detach() + soft).unsqueeze(2)
         z = (g * means).sum(1) + (g * sigmas).sum(1) * torch.randn(n, dim)
         zn = z.detach().numpy()
         paired = np.empty_like(x1)
