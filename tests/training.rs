@@ -246,7 +246,7 @@ fn the_inspected_minibatch_is_the_one_the_next_step_trains_on() {
     for (dataset, method) in cases {
         let mut cfg = config(dataset, method, 40);
         cfg.batch = 64;
-        cfg.groups = 4;
+        (cfg.groups, cfg.group_size) = (4, 16);
         let mut trainer = Trainer::new(cfg).unwrap();
         for _ in 0..3 {
             trainer.step().unwrap();
