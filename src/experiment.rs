@@ -368,11 +368,7 @@ pub fn markdown(results: &Results) -> String {
     out += "\n";
     for ((_, split, method), rows) in groups {
         let dataset = &rows[0].dataset;
-        let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| {
-            let v: Vec<f64> = rows.iter().map(|r| f(r)).collect();
-            let (m, s) = crate::metrics::mean_std(&v);
-            format!("{m:.digits$} ± {s:.digits$}")
-        };
+        let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| mean_std(&rows, f, digits);
         let split = split.split_once(' ').map_or(split.as_str(), |(_, s)| s).to_string();
         out += &format!(
             "| {dataset} | {split} | {method} | {} | {} | {} | {} |",
@@ -419,11 +415,7 @@ pub fn sweep_table(results: &Results) -> String {
         "| D | method | energy | MMD² | W2 | W2 floor |\n|---|---|---|---|---|---|\n",
     );
     for (d, method, rows) in sweep_groups(results) {
-        let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| {
-            let v: Vec<f64> = rows.iter().map(|r| f(r)).collect();
-            let (m, s) = crate::metrics::mean_std(&v);
-            format!("{m:.digits$} ± {s:.digits$}")
-        };
+        let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| mean_std(&rows, f, digits);
         out += &format!(
             "| {d} | {method} | {} | {} | {} | {} |\n",
             stat(&|r| r.energy, 4),
@@ -448,6 +440,13 @@ pub fn sweep_groups(results: &Results) -> Vec<(usize, String, Vec<&Row>)> {
         groups.entry((d, row.method.clone())).or_default().push(row);
     }
     groups.into_iter().map(|((d, m), rows)| (d, m, rows)).collect()
+}
+
+/// "mean ± std" over the rows of one figure, with `digits` decimals.
+fn mean_std(rows: &[&Row], f: &dyn Fn(&Row) -> f64, digits: usize) -> String {
+    let v: Vec<f64> = rows.iter().map(|r| f(r)).collect();
+    let (m, s) = crate::metrics::mean_std(&v);
+    format!("{m:.digits$} ± {s:.digits$}")
 }
 
 /// A sort key that orders numbers inside names by value ("D=8" before "D=16").
