@@ -423,7 +423,16 @@ impl TrainArgs {
             pretrain_steps,
             flow_beta1
         );
-        set!(flow_beta2, kappa, kl_weight, w, w_input, sample_w, train_draw, encoder_dropout);
+        set!(
+            flow_beta2,
+            kappa,
+            kl_weight,
+            w,
+            w_input,
+            sample_w,
+            train_draw,
+            encoder_dropout
+        );
         if self.dim.is_some() {
             c.dim = self.dim;
         }

@@ -186,11 +186,16 @@ impl Experiment {
                             ..Arm::new(d, Method::MixflowOod)
                         })
                     });
-                let network = [Variant::EluWidth200, Variant::Refeed, Variant::Dropout, Variant::Official]
-                    .map(|variant| Arm {
-                        variant,
-                        ..Arm::new("rotating-moons", Method::MixflowOod)
-                    });
+                let network = [
+                    Variant::EluWidth200,
+                    Variant::Refeed,
+                    Variant::Dropout,
+                    Variant::Official,
+                ]
+                .map(|variant| Arm {
+                    variant,
+                    ..Arm::new("rotating-moons", Method::MixflowOod)
+                });
                 draws.chain(network).collect()
             }
         }
@@ -262,7 +267,12 @@ pub fn run(
     let mut lr_choices = Vec::new();
     for arm in experiment.plan() {
         let mut train = |seed: u64, lr: f64| -> Result<Vec<Row>, String> {
-            let what = format!("{} {} {} seed {seed} lr {lr}", experiment.name(), arm.dataset_label(), arm.method_label());
+            let what = format!(
+                "{} {} {} seed {seed} lr {lr}",
+                experiment.name(),
+                arm.dataset_label(),
+                arm.method_label()
+            );
             progress(&what);
             let mut trainer = Trainer::new(arm.config(seed, steps, lr))?;
             while !trainer.is_finished() {
@@ -298,7 +308,10 @@ pub fn run(
 /// Trains seed 0 at every candidate rate and keeps the one with the lowest W2 on the
 /// interpolation split (conditional data; never the extrapolation split) or on the data itself
 /// (unconditional data: the training distribution); returns the choice and the chosen run's rows.
-fn choose_lr(arm: &Arm, mut train: impl FnMut(f64) -> Result<Vec<Row>, String>) -> Result<(LrChoice, Vec<Row>), String> {
+fn choose_lr(
+    arm: &Arm,
+    mut train: impl FnMut(f64) -> Result<Vec<Row>, String>,
+) -> Result<(LrChoice, Vec<Row>), String> {
     let mut tried = Vec::new();
     for lr in LR_CANDIDATES {
         tried.push((lr, train(lr)?));
@@ -394,7 +407,9 @@ pub fn markdown(results: &Results) -> String {
 
 /// The learning rate each arm chose, with seed 0's W2 at every candidate.
 pub fn lr_table(results: &Results) -> String {
-    let mut out = String::from("| dataset | method | chosen on | W2 at lr 3e-4 / 1e-3 / 3e-3 | chosen lr |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| dataset | method | chosen on | W2 at lr 3e-4 / 1e-3 / 3e-3 | chosen lr |\n|---|---|---|---|---|\n",
+    );
     for c in &results.lr_choices {
         let scores: Vec<String> = c.candidates.iter().map(|(_, w2)| format!("{w2:.3}")).collect();
         out += &format!(
@@ -411,9 +426,7 @@ pub fn lr_table(results: &Results) -> String {
 
 /// Extrapolation quality against the dimension (E4): one row per (D, method).
 pub fn sweep_table(results: &Results) -> String {
-    let mut out = String::from(
-        "| D | method | energy | MMD² | W2 | W2 floor |\n|---|---|---|---|---|---|\n",
-    );
+    let mut out = String::from("| D | method | energy | MMD² | W2 | W2 floor |\n|---|---|---|---|---|---|\n");
     for (d, method, rows) in sweep_groups(results) {
         let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| mean_std(&rows, f, digits);
         out += &format!(

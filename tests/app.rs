@@ -426,7 +426,10 @@ fn clicking_the_descriptor_pad_or_track_between_listed_descriptors_keeps_trainin
     // The middle of the pad (rotating-moons: cos θ, sin θ inside the circle of listed angles)
     // or of the track (ring-radius: 2.5, between the listed 2.4 and 2.6) is no listed
     // descriptor; training and views go on there.
-    for (dataset, control) in [("rotating-moons", "descriptor pad"), ("ring-radius", "descriptor track")] {
+    for (dataset, control) in [
+        ("rotating-moons", "descriptor pad"),
+        ("ring-radius", "descriptor track"),
+    ] {
         let mut h = app(ui::paused(dataset, mixflow::method::Method::MixflowRf));
         wait_for_label(&mut h, "mixflow-rf · step 0");
         h.get_by_label(control).click();

@@ -306,9 +306,15 @@ fn experiments_print_the_checked_json_schema() {
         assert_eq!(tried, [3e-4, 1e-3, 3e-3]);
         assert!(tried.contains(&choice["chosen"].as_f64().unwrap()));
     }
-    assert!(rows.iter().all(|r| [3e-4, 1e-3, 3e-3].contains(&r["lr"].as_f64().unwrap())));
+    assert!(
+        rows.iter()
+            .all(|r| [3e-4, 1e-3, 3e-3].contains(&r["lr"].as_f64().unwrap()))
+    );
     let ood = rows.iter().find(|r| r["method"] == "mixflow-ood").unwrap();
-    assert_eq!(ood["base_steps"], 1, "20 steps: warm-up to 2, cool-down from 18, base step 11");
+    assert_eq!(
+        ood["base_steps"], 1,
+        "20 steps: warm-up to 2, cool-down from 18, base step 11"
+    );
     assert!(dir.join("results/e3.json").exists() && dir.join("results/e3.md").exists());
 }
 

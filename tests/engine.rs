@@ -506,12 +506,18 @@ fn config_errors_name_the_file_and_setting() {
     c.groups = 8;
     c.validate(&letters).unwrap();
     for (setting, edit) in [
-        ("group-size", (|c: &mut TrainConfig| c.group_size = 0) as fn(&mut TrainConfig)),
+        (
+            "group-size",
+            (|c: &mut TrainConfig| c.group_size = 0) as fn(&mut TrainConfig),
+        ),
         ("encoder-dropout", |c| c.encoder_dropout = 1.0),
     ] {
         let mut bad = c.clone();
         edit(&mut bad);
-        assert!(bad.validate(&letters).unwrap_err().contains(&format!("`{setting}`")), "{setting}");
+        assert!(
+            bad.validate(&letters).unwrap_err().contains(&format!("`{setting}`")),
+            "{setting}"
+        );
     }
     let cosine = TrainConfig {
         lr: 0.1,

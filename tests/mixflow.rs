@@ -343,7 +343,12 @@ fn the_hard_training_draw_has_the_moments_of_the_generation_draw_and_the_soft_on
     // var·√(2 / n); allow five of each (both sets are random).
     for d in 0..2 {
         let se = (gc[2 * d] / n as f64).sqrt();
-        assert!((hm[d] - gm[d]).abs() < 5.0 * se, "mean[{d}]: hard {} vs generation {}", hm[d], gm[d]);
+        assert!(
+            (hm[d] - gm[d]).abs() < 5.0 * se,
+            "mean[{d}]: hard {} vs generation {}",
+            hm[d],
+            gm[d]
+        );
     }
     for (i, (h, g)) in hc.iter().zip(gc).enumerate() {
         let se = (gc[0] * gc[2]).sqrt() * (2.0 / n as f64).sqrt();
@@ -371,7 +376,9 @@ fn the_hard_draw_passes_the_soft_gradient_to_the_mixture_weights() {
     let (z, g) = training_draw(&params, gumbel, eps, 0.5, TrainDraw::Hard);
     let weights = to_points(g.clone().inner());
     assert!(
-        weights.rows().all(|row| row.iter().filter(|&&w| w == 1.0).count() == 1 && row.iter().sum::<f32>() == 1.0),
+        weights
+            .rows()
+            .all(|row| row.iter().filter(|&&w| w == 1.0).count() == 1 && row.iter().sum::<f32>() == 1.0),
         "the forward pass is one-hot"
     );
     let grads = (z.powi_scalar(2).sum()).backward();
@@ -380,7 +387,10 @@ fn the_hard_draw_passes_the_soft_gradient_to_the_mixture_weights() {
         grads: &grads,
         nonzero: &mut reached,
     });
-    assert_eq!(reached, 4, "the straight-through gradient reaches every weight of π's head");
+    assert_eq!(
+        reached, 4,
+        "the straight-through gradient reaches every weight of π's head"
+    );
 }
 
 #[test]
@@ -441,11 +451,18 @@ fn mixflow_ood_on_moons_lands_on_the_data_in_one_euler_step_and_the_soft_draw_do
     let (one_step, dopri5) = (hard.w2_by_nfe["1"], hard.w2_by_nfe["dopri5"]);
     println!("hard: W2 {w2:.3} (floor {floor:.3}), Euler 1 {one_step:.3}, Dopri5 {dopri5:.3}");
     assert!(w2 <= floor + 0.30, "W2 {w2} vs floor {floor}");
-    assert!((one_step - dopri5).abs() <= 0.2 * dopri5, "Euler 1 {one_step} vs Dopri5 {dopri5}");
+    assert!(
+        (one_step - dopri5).abs() <= 0.2 * dopri5,
+        "Euler 1 {one_step} vs Dopri5 {dopri5}"
+    );
     assert_eq!(hard.base_steps, Some(240));
     let soft = run(mixflow::config::TrainDraw::Soft);
     println!("soft: W2 {:.3}", soft.quality.w2);
-    assert!(soft.quality.w2 > floor + 0.6, "the soft draw's clumps: W2 {}", soft.quality.w2);
+    assert!(
+        soft.quality.w2 > floor + 0.6,
+        "the soft draw's clumps: W2 {}",
+        soft.quality.w2
+    );
 }
 
 #[test]
@@ -499,6 +516,10 @@ fn the_mixture_bases_demo_shows_short_trails_and_a_flat_low_nfe_curve_with_eight
         eight["128"]
     );
     for (steps, w2) in &eight {
-        assert!(*w2 < 0.75 * one[steps], "K = 8 well below K = 1 at {steps}: {w2} vs {}", one[steps]);
+        assert!(
+            *w2 < 0.75 * one[steps],
+            "K = 8 well below K = 1 at {steps}: {w2} vs {}",
+            one[steps]
+        );
     }
 }

@@ -324,7 +324,13 @@ fn a_cached_start_resumes_the_model_at_its_step() {
 fn every_conditional_family_draws_a_view_between_and_beyond_its_listed_descriptors() {
     // The explorer's pad and track reach descriptors no condition lists: the snapshot (samples,
     // trajectories, the κ-FC read-out that needs true data there) must work at them.
-    for name in ["letters", "rotating-moons", "shifting-modes", "ring-radius", "lowdim-perturbation"] {
+    for name in [
+        "letters",
+        "rotating-moons",
+        "shifting-modes",
+        "ring-radius",
+        "lowdim-perturbation",
+    ] {
         let mut t = Trainer::new(config(name, Method::MixflowRf, 2)).unwrap();
         t.step().unwrap();
         let listed = &t.dataset.conditions;

@@ -299,7 +299,10 @@ fn a_view_at_an_unlisted_descriptor_keeps_the_worker_training() {
         _ => None,
     });
     assert_eq!(view.model.samples.len(), 200);
-    assert!(view.data.is_some(), "the true data at that descriptor comes from the generator");
+    assert!(
+        view.data.is_some(),
+        "the true data at that descriptor comes from the generator"
+    );
     let now = step_reached(&worker, 1);
     assert!(step_reached(&worker, now + 5) > now, "training goes on");
 }
