@@ -220,7 +220,8 @@ impl VelocityField {
         }
         let mut net = w0[..dim * width].to_vec();
         let last = self.layers.len() - 1;
-        for layer in &self.layers[1..last] {
+        // Every layer after the first, the output included, reads [h, e] with refeed.
+        for layer in &self.layers[1..] {
             let (w, mut b, _, d_out) = parts(layer);
             if self.refeed {
                 folded(&w, &mut b, width, d_out);
@@ -228,12 +229,6 @@ impl VelocityField {
             net.extend_from_slice(&w[..width * d_out]);
             net.extend(b);
         }
-        let (w, mut b, _, d_out) = parts(&self.layers[last]);
-        if self.refeed {
-            folded(&w, &mut b, width, d_out);
-        }
-        net.extend_from_slice(&w[..width * d_out]);
-        net.extend(b);
         FlatField {
             dim,
             width,
