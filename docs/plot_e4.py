@@ -3,7 +3,6 @@
 Usage: python3 docs/plot_e4.py [results/e4.json] [docs/e4.png]  (needs matplotlib)
 """
 import json
-import re
 import statistics
 import sys
 from collections import defaultdict
@@ -23,7 +22,7 @@ floors = defaultdict(list)
 for row in results["rows"]:
     if row["split"] != "extrapolation":
         continue
-    d = int(re.search(r"D=(\d+)", row["dataset"]).group(1))
+    d = row["dim"]
     for metric in ("energy", "mmd2", "w2"):
         values[(row["method"], metric)][d].append(row[metric])
     floors[d].append(row["w2_floor"])

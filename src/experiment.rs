@@ -216,6 +216,9 @@ pub struct Row {
     pub method: String,
     pub seed: u64,
     pub split: String,
+    /// The dataset's dimension where the protocol sets it (E4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<usize>,
     /// The learning rate the run trained with.
     #[serde(default)]
     pub lr: f64,
@@ -341,6 +344,7 @@ fn rows_of(arm: &Arm, seed: u64, lr: f64, r: &Report) -> Vec<Row> {
         method: arm.method_label(),
         seed,
         split: split.into(),
+        dim: arm.dim,
         lr,
         w2: q.w2,
         w2_floor: q.w2_floor,
@@ -407,8 +411,10 @@ pub fn markdown(results: &Results) -> String {
 
 /// The learning rate each arm chose, with seed 0's W2 at every candidate.
 pub fn lr_table(results: &Results) -> String {
-    let mut out = String::from(
-        "| dataset | method | chosen on | W2 at lr 3e-4 / 1e-3 / 3e-3 | chosen lr |\n|---|---|---|---|---|\n",
+    let rates: Vec<String> = LR_CANDIDATES.iter().map(|lr| format!("{lr:e}")).collect();
+    let mut out = format!(
+        "| dataset | method | chosen on | W2 at lr {} | chosen lr |\n|---|---|---|---|---|\n",
+        rates.join(" / ")
     );
     for c in &results.lr_choices {
         let scores: Vec<String> = c.candidates.iter().map(|(_, w2)| format!("{w2:.3}")).collect();
@@ -444,12 +450,7 @@ pub fn sweep_table(results: &Results) -> String {
 pub fn sweep_groups(results: &Results) -> Vec<(usize, String, Vec<&Row>)> {
     let mut groups: BTreeMap<(usize, String), Vec<&Row>> = BTreeMap::new();
     for row in results.rows.iter().filter(|r| r.split == "extrapolation") {
-        let d = row
-            .dataset
-            .split("D=")
-            .nth(1)
-            .and_then(|s| s.trim_end_matches(')').parse().ok())
-            .unwrap_or(0);
+        let d = row.dim.unwrap_or_default();
         groups.entry((d, row.method.clone())).or_default().push(row);
     }
     groups.into_iter().map(|((d, m), rows)| (d, m, rows)).collect()
