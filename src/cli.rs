@@ -54,7 +54,7 @@ enum Command {
         /// Number of samples.
         #[arg(long, default_value_t = 5000)]
         n: usize,
-        /// Output CSV file (columns x0, x1, ...).
+        /// Output CSV file (columns x,y in 2D, d0,d1,... above).
         #[arg(long)]
         out: PathBuf,
         /// Descriptor values, comma separated (conditional runs only).
@@ -70,7 +70,7 @@ enum Command {
     },
     /// Run an evaluation protocol of SPEC section 7 (E1 out-of-distribution, E2 curvature, E3
     /// mixture base vs MixFlow-RF, E4 dimension sweep) or MixFlow-OOD's ablation; writes
-    /// results/<experiment>.json and .md.
+    /// results/<experiment>.json and .md (never over earlier results without --force).
     Experiment {
         #[arg(value_enum)]
         experiment: Experiment,
@@ -86,6 +86,9 @@ enum Command {
         /// Folder for the JSON and Markdown results.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Replace results already in that folder.
+        #[arg(long)]
+        force: bool,
     },
     /// List the datasets with their dimensions and descriptor splits.
     Datasets,
@@ -468,7 +471,8 @@ pub fn main() -> ExitCode {
             steps,
             json,
             out,
-        }) => run_experiment(experiment, seeds, steps, json, &out),
+            force,
+        }) => run_experiment(experiment, seeds, steps, json, &out, force),
         Some(Command::Datasets) => list_datasets(),
         Some(Command::Demos { bake: None, .. }) => {
             list_demos();
@@ -564,17 +568,32 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `mixflow` alone: the default model, trained headless, with its metrics.
+/// `mixflow` alone: the default model, trained headless, with its metrics. It never replaces a
+/// run: a second call trains into runs/default-2, and so on.
 fn default_run() -> Result<(), String> {
+    let out = free_run_folder(Path::new("runs"), "default");
+    let config = TrainConfig::default();
+    println!(
+        "No display found: training the default model ({} on {}) headless into {}.",
+        config.method.name(),
+        config.dataset,
+        out.display()
+    );
     let args = TrainArgs {
-        out: Some(PathBuf::from("runs/default")),
-        force: true,
+        out: Some(out),
         ..TrainArgs::default()
     };
-    println!("No display found: training the default model (rf on moons) headless into runs/default.");
     train(&args)?;
     println!("\nWith a display, `mixflow` opens the desktop app; `mixflow --help` lists the command line.");
     Ok(())
+}
+
+/// `parent/name`, or `parent/name-2`, `-3`, … when that already holds something.
+fn free_run_folder(parent: &Path, name: &str) -> PathBuf {
+    std::iter::once(parent.join(name))
+        .chain((2..).map(|i| parent.join(format!("{name}-{i}"))))
+        .find(|p| !p.exists())
+        .expect("an unbounded sequence has a free name")
 }
 
 /// Whether a window can be opened here (X11 or Wayland on Linux; always elsewhere).
@@ -756,7 +775,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
         "trained to step {total} at {rate:.0} steps/s; run saved in {}",
         out.display()
     );
-    let report = eval::evaluate_run(&trainer)?;
+    let report = evaluate_showing_progress(&trainer)?;
     write_json(&out.join("metrics.json"), &report)?;
     print_report(&report);
     Ok(report)
@@ -764,13 +783,27 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
 
 fn eval_run(run: &Path, json: bool) -> Result<(), String> {
     let trainer = Trainer::load(run)?;
-    let report = eval::evaluate_run(&trainer)?;
+    let report = evaluate_showing_progress(&trainer)?;
     if json {
         println!("{}", serde_json::to_string(&report).expect("serialisable"));
     } else {
         print_report(&report);
     }
     Ok(())
+}
+
+/// Evaluates a run with a progress bar on the terminal: it takes seconds (thousands of
+/// samples, each compared by exact optimal transport, for every split and step count).
+fn evaluate_showing_progress(trainer: &Trainer) -> Result<Report, String> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("evaluating {bar:30} {pos}/{len}  {msg}").expect("valid template"));
+    let report = eval::evaluate_run(trainer, &mut |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        bar.set_message(p.stage);
+    });
+    bar.finish_and_clear();
+    report
 }
 
 fn print_report(r: &Report) {
@@ -866,11 +899,33 @@ fn write_points(path: &Path, p: &Points) -> Result<(), String> {
     crate::data::write_points(std::io::BufWriter::new(file), p).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn run_experiment(experiment: Experiment, seeds: usize, steps: usize, json: bool, out: &Path) -> Result<(), String> {
+fn run_experiment(
+    experiment: Experiment,
+    seeds: usize,
+    steps: usize,
+    json: bool,
+    out: &Path,
+    force: bool,
+) -> Result<(), String> {
+    let name = experiment.name();
+    let files = [out.join(format!("{name}.json")), out.join(format!("{name}.md"))];
+    // Checked before training: a protocol runs for minutes, and its results are often committed.
+    if let Some(there) = files.iter().find(|f| f.exists())
+        && !force
+    {
+        return Err(format!(
+            "{}: results are already there; pass --force to replace them or --out DIR to write elsewhere",
+            there.display()
+        ));
+    }
+    eprintln!(
+        "{name}: the results will be written to {} and {}",
+        files[0].display(),
+        files[1].display()
+    );
     let results = protocol::run(experiment, seeds, steps, |run| eprintln!("training {run}"))?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
-    let name = experiment.name();
-    write_json(&out.join(format!("{name}.json")), &results)?;
+    write_json(&files[0], &results)?;
     let mut table = protocol::markdown(&results);
     if !results.lr_choices.is_empty() {
         table += "\nLearning rates, chosen per arm on seed 0:\n\n";
@@ -880,13 +935,13 @@ fn run_experiment(experiment: Experiment, seeds: usize, steps: usize, json: bool
         table += "\nExtrapolation against the dimension:\n\n";
         table += &protocol::sweep_table(&results);
     }
-    std::fs::write(out.join(format!("{name}.md")), &table)
-        .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
+    std::fs::write(&files[1], &table).map_err(|e| format!("{}: cannot write: {e}", files[1].display()))?;
     if json {
         println!("{}", serde_json::to_string(&results).expect("serialisable"));
     } else {
         println!("{table}");
     }
+    eprintln!("wrote {} and {}", files[0].display(), files[1].display());
     Ok(())
 }
 
@@ -912,4 +967,20 @@ fn list_datasets() -> Result<(), String> {
     }
     println!("csv:PATH               --data-cols a,b[,..] [--descriptor-cols c,..]");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_run_takes_the_next_free_folder_instead_of_replacing_one() {
+        let parent = std::env::temp_dir().join(format!("mixflow-free-folder-{}", std::process::id()));
+        std::fs::remove_dir_all(&parent).ok();
+        assert_eq!(free_run_folder(&parent, "default"), parent.join("default"));
+        std::fs::create_dir_all(parent.join("default")).unwrap();
+        std::fs::create_dir_all(parent.join("default-2")).unwrap();
+        assert_eq!(free_run_folder(&parent, "default"), parent.join("default-3"));
+        std::fs::remove_dir_all(&parent).ok();
+    }
 }

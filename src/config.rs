@@ -100,6 +100,22 @@ pub struct TrainConfig {
     pub sample_w: f64,
 }
 
+/// " Did you mean `…`?" for serde's "unknown variant `X`, expected one of `a`, `b`" (a mistyped
+/// method, solver or key), when one of the expected names is near `X`.
+fn unknown_value_hint(message: &str) -> String {
+    let Some((_, rest)) = message
+        .split_once("unknown variant `")
+        .or_else(|| message.split_once("unknown field `"))
+    else {
+        return String::new();
+    };
+    let Some((word, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let names = expected.split('`').skip(1).step_by(2);
+    crate::suggest::did_you_mean(word, names)
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         let solve = SolveOptions::default();
@@ -197,7 +213,10 @@ impl TrainConfig {
 
     pub fn from_toml(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().replace('\n', " ")))
+        toml::from_str(&text).map_err(|e| {
+            let message = e.to_string().replace('\n', " ");
+            format!("{}: {message}{}", path.display(), unknown_value_hint(&message))
+        })
     }
 
     /// (source name, target name) from `dataset`, which may be written `SOURCE->TARGET`.

@@ -62,7 +62,25 @@ struct Draws {
     base: Points,
 }
 
+/// How far an evaluation has got: `done` of `total` generations, and the one under way.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub stage: &'static str,
+}
+
 pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Result<Report, String> {
+    evaluate_reporting(sampler, dataset, cfg, &mut |_| {})
+}
+
+/// [`evaluate`], telling `progress` before each generation (a long evaluation takes seconds).
+pub fn evaluate_reporting(
+    sampler: &Sampler,
+    dataset: &Dataset,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, String> {
     let solve = cfg.solve_options();
     let conditions: Vec<Option<usize>> = if dataset.is_conditional() {
         pick(&dataset.split_indices(Split::Train), cfg.eval_conditions)
@@ -97,17 +115,30 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
     } else {
         &[Split::Train]
     };
-    for &split in splits {
-        let conds: Vec<Option<usize>> = if dataset.is_conditional() {
+    let split_conditions = |split: Split| -> Vec<Option<usize>> {
+        if dataset.is_conditional() {
             pick(&dataset.split_indices(split), cfg.eval_conditions)
                 .into_iter()
                 .map(Some)
                 .collect()
         } else {
             vec![None]
-        };
+        }
+    };
+    // Generations: each split's conditions, the NFE sweep's on the headline conditions, and the
+    // curvature's.
+    let total =
+        splits.iter().map(|&s| split_conditions(s).len()).sum::<usize>() + (NFE_SWEEP.len() + 2) * conditions.len();
+    let mut done = 0;
+    let mut report = |stage: &'static str| {
+        progress(Progress { done, total, stage });
+        done += 1;
+    };
+    for &split in splits {
+        let conds = split_conditions(split);
         let mut sum = Quality::default();
         for &cond in &conds {
+            report(quality_stage(split, dataset.is_conditional()));
             let d = draws(cond)?;
             let generated = sampler.generate(descriptor(cond), &d.base, &solve, false)?;
             if split == Split::Train {
@@ -142,20 +173,22 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
         .map(|&cond| draws(cond))
         .collect::<Result<Vec<_>, _>>()?;
     for (name, opts) in sweep {
-        let mut total = 0.0;
+        let mut sum = 0.0;
         for (&cond, d) in conditions.iter().zip(&sweep_draws) {
-            total += metrics::w2(
+            report("W2 against the number of steps");
+            sum += metrics::w2(
                 &sampler.generate(descriptor(cond), &d.base, &opts, false)?.samples,
                 &d.target,
             );
         }
-        w2_by_nfe.insert(name, total / conditions.len() as f64);
+        w2_by_nfe.insert(name, sum / conditions.len() as f64);
     }
 
     // Curvature of 128-step Euler trajectories, particles shared out over the conditions.
     let mut curvatures = Vec::new();
     let per = (cfg.curvature_n / conditions.len()).max(1);
     for &cond in &conditions {
+        report("curvature");
         let key = cond.map_or(0, |c| c as u64 + 1) + 1_000_000;
         let base = sampler
             .base(
@@ -185,11 +218,20 @@ pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resu
     })
 }
 
-/// [`evaluate`] for a run, with what only the run knows (MixFlow-OOD's base steps).
-pub fn evaluate_run(trainer: &crate::train::Trainer) -> Result<Report, String> {
-    let mut report = evaluate(&trainer.sampler(), &trainer.dataset, &trainer.config)?;
+/// [`evaluate_reporting`] for a run, with what only the run knows (MixFlow-OOD's base steps).
+pub fn evaluate_run(trainer: &crate::train::Trainer, progress: &mut dyn FnMut(Progress)) -> Result<Report, String> {
+    let mut report = evaluate_reporting(&trainer.sampler(), &trainer.dataset, &trainer.config, progress)?;
     report.base_steps = trainer.base_steps();
     Ok(report)
+}
+
+fn quality_stage(split: Split, conditional: bool) -> &'static str {
+    match (split, conditional) {
+        (_, false) => "W2, MMD and energy against the data",
+        (Split::Train, true) => "quality on training descriptors",
+        (Split::Interpolation, true) => "quality on interpolation descriptors",
+        (Split::Extrapolation, true) => "quality on extrapolation descriptors",
+    }
 }
 
 fn quality(generated: &Points, target: &Points, second: &Points) -> Quality {

@@ -281,7 +281,7 @@ pub fn run(
             while !trainer.is_finished() {
                 trainer.step().map_err(|e| format!("{what}: {e}"))?;
             }
-            Ok(rows_of(&arm, seed, lr, &eval::evaluate_run(&trainer)?))
+            Ok(rows_of(&arm, seed, lr, &eval::evaluate_run(&trainer, &mut |_| {})?))
         };
         let mut first_seed = None;
         let lr = if experiment.tunes_lr() {

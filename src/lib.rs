@@ -31,6 +31,7 @@ pub mod rng;
 pub mod sample;
 pub mod silu;
 pub mod solve;
+pub mod suggest;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -585,6 +585,12 @@ impl Trainer {
         if !dir.is_dir() {
             return Err(format!("{}: no such run folder", dir.display()));
         }
+        if !dir.join("config.json").is_file() {
+            return Err(format!(
+                "{}: not a run folder (it has no config.json; `mixflow train --out FOLDER` makes one)",
+                dir.display()
+            ));
+        }
         let mut config: TrainConfig = read_json(&dir.join("config.json"))?;
         edit(&mut config);
         let state: TrainerState = read_json(&dir.join("state.json"))?;

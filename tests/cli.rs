@@ -101,7 +101,7 @@ fn train_eval_sample_round_trip() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
     assert_eq!(text.lines().count(), 301);
-    assert_eq!(text.lines().next(), Some("x0,x1"));
+    assert_eq!(text.lines().next(), Some("x,y"));
 
     // An existing run is never overwritten by accident.
     let before = std::fs::read(dir.join("runs/quick/model.bpk")).unwrap();
@@ -193,7 +193,22 @@ fn bad_input_gets_one_clear_line() {
     let dir = workdir("bad");
     assert_error(
         &mixflow(&["train", "--dataset", "moonz", "--out", "x"], &dir),
-        "unknown dataset `moonz`",
+        "unknown dataset `moonz`. Did you mean `moons`?",
+    );
+    assert_error(
+        &mixflow(&["train", "--dataset", "rotating-mons", "--out", "x"], &dir),
+        "Did you mean `rotating-moons`?",
+    );
+    std::fs::write(dir.join("typo.toml"), "method = \"mixflow-od\"\n").unwrap();
+    assert_error(
+        &mixflow(&["train", "--config", "typo.toml", "--out", "x"], &dir),
+        "Did you mean `mixflow-ood`?",
+    );
+    let o = mixflow(&["train", "--method", "mixflow-od", "--out", "x"], &dir);
+    assert!(
+        stderr(&o).contains("similar value exists: 'mixflow-ood'"),
+        "clap suggests the method: {}",
+        stderr(&o)
     );
     let o = mixflow(&["train", "--method", "sgd"], &dir);
     assert!(
@@ -218,6 +233,8 @@ fn bad_input_gets_one_clear_line() {
         "no column named `c`",
     );
     assert_error(&mixflow(&["eval", "runs/none"], &dir), "no such run folder");
+    std::fs::create_dir_all(dir.join("plain")).unwrap();
+    assert_error(&mixflow(&["eval", "plain"], &dir), "plain: not a run folder");
     assert_error(
         &mixflow(
             &["train", "--method", "mixflow-ood", "--components", "0", "--out", "x"],
@@ -316,6 +333,19 @@ fn experiments_print_the_checked_json_schema() {
         "20 steps: warm-up to 2, cool-down from 18, base step 11"
     );
     assert!(dir.join("results/e3.json").exists() && dir.join("results/e3.md").exists());
+    assert!(
+        stderr(&o).contains("results/e3.json"),
+        "says where it writes: {}",
+        stderr(&o)
+    );
+
+    // Results are never replaced by accident (refused before any training).
+    let before = std::fs::read(dir.join("results/e3.json")).unwrap();
+    assert_error(
+        &mixflow(&["experiment", "e3", "--seeds", "1", "--steps", "20"], &dir),
+        "results/e3.json: results are already there; pass --force",
+    );
+    assert_eq!(std::fs::read(dir.join("results/e3.json")).unwrap(), before);
 }
 
 #[test]

@@ -444,7 +444,7 @@ fn mixflow_ood_on_moons_lands_on_the_data_in_one_euler_step_and_the_soft_draw_do
             curvature_n: 100,
             ..config("moons", Method::MixflowOod, 3000)
         });
-        mixflow::eval::evaluate_run(&t).unwrap()
+        mixflow::eval::evaluate_run(&t, &mut |_| {}).unwrap()
     };
     let hard = run(mixflow::config::TrainDraw::Hard);
     let (w2, floor) = (hard.quality.w2, hard.quality.w2_floor);
@@ -501,7 +501,7 @@ fn the_mixture_bases_demo_shows_short_trails_and_a_flat_low_nfe_curve_with_eight
             .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt() as f64)
             .sum::<f64>()
             / 1000.0;
-        (mixflow::eval::evaluate_run(&t).unwrap().w2_by_nfe, travel)
+        (mixflow::eval::evaluate_run(&t, &mut |_| {}).unwrap().w2_by_nfe, travel)
     };
     let ((one, one_travel), (eight, eight_travel)) = (measure(0), measure(1));
     println!("K = 1: {one:?}, travel {one_travel:.3}\nK = 8: {eight:?}, travel {eight_travel:.3}");

@@ -38,14 +38,14 @@ pub fn run_stem(run: &Run) -> String {
     file_stem(&format!("{}-{}-step{}", run.config.dataset, run.label(), run.step))
 }
 
-/// The view's samples, one row per sample (columns x0, x1, …, as `mixflow sample` writes them).
+/// The view's samples, one row per sample (columns x, y, or d0, d1, …, as `mixflow sample` writes them).
 pub fn samples_csv(view: &View) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     write_points(&mut out, &view.model.samples)?;
     Ok(out)
 }
 
-/// The traced trajectories, one row per particle and time: particle, t, x0, x1, ….
+/// The traced trajectories, one row per particle and time: particle, t, then the data's columns.
 pub fn trajectories_csv(view: &View) -> Result<Vec<u8>, String> {
     let model = &view.model;
     let dim = model.trajectories.first().map_or(0, |p| p.dim);
@@ -53,7 +53,7 @@ pub fn trajectories_csv(view: &View) -> Result<Vec<u8>, String> {
     let err = |e: csv::Error| format!("cannot write the trajectories: {e}");
     let header = ["particle".to_string(), "t".into()]
         .into_iter()
-        .chain((0..dim).map(|d| format!("x{d}")));
+        .chain(crate::data::column_names(dim));
     w.write_record(header).map_err(err)?;
     let particles = model.trajectories.first().map_or(0, Points::len);
     for i in 0..particles {

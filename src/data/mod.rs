@@ -10,7 +10,7 @@ mod toy;
 
 pub use family::Family;
 pub use lowdim::LowDim;
-pub use table::{CsvSpec, MAX_ROWS, Preview, Table, preview, read_csv, remember, write_points};
+pub use table::{CsvSpec, MAX_ROWS, Preview, Table, column_names, preview, read_csv, remember, write_points};
 pub use toy::Toy;
 
 use crate::rng::Rng;
@@ -193,7 +193,8 @@ impl Dataset {
             });
         }
         Err(format!(
-            "unknown dataset `{name}`; choose one of {}, or csv:PATH",
+            "unknown dataset `{name}`.{} Choose one of {}, or csv:PATH",
+            crate::suggest::did_you_mean(name, NAMES.iter().copied()),
             NAMES.join(", ")
         ))
     }

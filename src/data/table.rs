@@ -189,12 +189,21 @@ fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<T
     })
 }
 
-/// Writes points as CSV with a header `x0, x1, …`: what `mixflow sample` and the app's export
-/// write, and what import reads back.
+/// The names of a data point's columns in files: `x, y` in the plane, `d0, d1, …` above it (`x0`
+/// would read as a base point, which is what x0 means everywhere else here).
+pub fn column_names(dim: usize) -> Vec<String> {
+    match dim {
+        2 => vec!["x".into(), "y".into()],
+        _ => (0..dim).map(|d| format!("d{d}")).collect(),
+    }
+}
+
+/// Writes points as CSV with a header of [`column_names`]: what `mixflow sample` and the app's
+/// export write, and what import reads back.
 pub fn write_points(out: impl std::io::Write, p: &Points) -> Result<(), String> {
     let err = |e: csv::Error| format!("cannot write the points: {e}");
     let mut w = csv::Writer::from_writer(out);
-    w.write_record((0..p.dim).map(|d| format!("x{d}"))).map_err(err)?;
+    w.write_record(column_names(p.dim)).map_err(err)?;
     for r in p.rows() {
         w.write_record(r.iter().map(f32::to_string)).map_err(err)?;
     }
