@@ -67,6 +67,7 @@ fn worker_survives_switches_and_divergence() {
         config: Box::new(switched),
         gpu: None,
         start: None,
+        pace: None,
     });
     assert_eq!(started(&worker), ("rotating-moons".to_string(), Method::MixflowOod));
     step_reached(&worker, 5);
@@ -80,6 +81,7 @@ fn worker_survives_switches_and_divergence() {
         config: Box::new(diverging),
         gpu: None,
         start: None,
+        pace: None,
     });
     worker.send(Command::Play);
     let reason = wait_for(&worker, "divergence", |e| match e {
@@ -94,6 +96,7 @@ fn worker_survives_switches_and_divergence() {
         config: Box::new(config),
         gpu: None,
         start: None,
+        pace: None,
     });
     started(&worker);
     worker.send(Command::Step);
@@ -305,4 +308,41 @@ fn a_view_at_an_unlisted_descriptor_keeps_the_worker_training() {
     );
     let now = step_reached(&worker, 1);
     assert!(step_reached(&worker, now + 5) > now, "training goes on");
+}
+
+#[test]
+fn the_runs_of_a_comparison_train_in_lock_step() {
+    use mixflow::app::pace::{LEAD, Pace};
+    // RF trains many times faster than MixFlow-OOD on rotating-moons; paced, it waits.
+    let methods = [Method::Rf, Method::MixflowOod];
+    let workers: Vec<WorkerHandle> = methods
+        .iter()
+        .zip(Pace::slots(methods.len()))
+        .map(|(&method, pace)| {
+            let config = TrainConfig {
+                dataset: "rotating-moons".into(),
+                method,
+                ..TrainConfig::default()
+            };
+            WorkerHandle::spawn_from(config, None, Some(pace), None, ViewRequest::default(), true)
+        })
+        .collect();
+    let mut latest = [0usize; 2];
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut widest = 0usize;
+    while Instant::now() < deadline {
+        for (i, worker) in workers.iter().enumerate() {
+            while let Ok(event) = worker.events.try_recv() {
+                if let Event::Steps { messages, .. } = event {
+                    latest[i] = messages.last().map_or(latest[i], |m| m.step);
+                }
+            }
+        }
+        widest = widest.max(latest[0].abs_diff(latest[1]));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(latest[1] > 20, "the slower run trained: {latest:?}");
+    // Steps arrive in chunks of up to 25 ms, so what has been *reported* may lag by a chunk of
+    // the slower run's steps; unpaced, RF would be hundreds ahead.
+    assert!(widest <= LEAD + 20, "widest gap {widest}, last {latest:?}");
 }

@@ -12,6 +12,7 @@ mod explorer;
 pub mod export;
 mod export_menu;
 mod import;
+pub mod pace;
 mod page;
 mod panels;
 pub mod run;
@@ -439,13 +440,25 @@ impl MixflowApp {
         self.runs.truncate(lineup.len());
         self.scenes.truncate(lineup.len());
         let view = self.settings.view_request(None, None);
-        for (i, (label, config, start)) in lineup.into_iter().enumerate() {
+        // Side by side, the runs keep in step (see `pace`); one run alone trains freely.
+        let paces: Vec<_> = match lineup.len() {
+            1 => vec![None],
+            n => pace::Pace::slots(n).into_iter().map(Some).collect(),
+        };
+        for (i, ((label, config, start), pace)) in lineup.into_iter().zip(paces).enumerate() {
             let gpu = self.gpu_for(&config);
             if i < self.runs.len() {
-                self.runs[i].reset(label, config, start, gpu);
+                self.runs[i].reset(label, config, start, pace, gpu);
             } else {
-                self.runs
-                    .push(Run::start(label, config, start, gpu, view.clone(), !self.launch.paused));
+                self.runs.push(Run::start(
+                    label,
+                    config,
+                    start,
+                    pace,
+                    gpu,
+                    view.clone(),
+                    !self.launch.paused,
+                ));
                 self.scenes.push(SceneCache {
                     key: None,
                     scene: Arc::new(Scene::default()),

@@ -1,6 +1,7 @@
 //! One training run as the app sees it: a worker handle plus everything its events told us
 //! (settings, losses, metrics, the newest view, status). The UI reads only this.
 
+use super::pace::PaceSlot;
 use super::worker::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, WorkerHandle};
 use crate::config::TrainConfig;
 use crate::data::Split;
@@ -48,12 +49,13 @@ impl Run {
         label: String,
         config: TrainConfig,
         start: Option<&'static [u8]>,
+        pace: Option<PaceSlot>,
         gpu: Option<Device>,
         view: ViewRequest,
         play: bool,
     ) -> Self {
         Self {
-            worker: WorkerHandle::spawn_from(config.clone(), start, gpu, view, play),
+            worker: WorkerHandle::spawn_from(config.clone(), start, pace, gpu, view, play),
             config,
             label,
             info: None,
@@ -81,8 +83,16 @@ impl Run {
         self.worker.send(command);
     }
 
-    /// Restarts with `config` from scratch (the same seeds give the same run), or from a cached start.
-    pub fn reset(&mut self, label: String, config: TrainConfig, start: Option<&'static [u8]>, gpu: Option<Device>) {
+    /// Restarts with `config` from scratch (the same seeds give the same run), or from a cached
+    /// start, keeping `pace` with the other runs of a comparison.
+    pub fn reset(
+        &mut self,
+        label: String,
+        config: TrainConfig,
+        start: Option<&'static [u8]>,
+        pace: Option<PaceSlot>,
+        gpu: Option<Device>,
+    ) {
         self.config = config.clone();
         self.label = label;
         self.info = None;
@@ -99,7 +109,7 @@ impl Run {
         if self.crashed {
             // The dead worker's events are gone with it: the new one's are the first to come.
             self.crashed = false;
-            self.worker.respawn(config, start, self.playing);
+            self.worker.respawn(config, start, pace, self.playing);
             return;
         }
         self.awaiting_start = true;
@@ -107,6 +117,7 @@ impl Run {
             config: Box::new(config),
             gpu,
             start,
+            pace,
         });
     }
 

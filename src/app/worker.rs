@@ -8,6 +8,7 @@
 //! so there a run on WebGPU keeps a CPU mirror of its model for views, updated by one
 //! asynchronous read of the weights per view.
 
+use super::pace::PaceSlot;
 use crate::config::TrainConfig;
 use crate::data::{Points, Split};
 use crate::metrics;
@@ -95,6 +96,8 @@ pub enum Command {
         gpu: Option<Device>,
         /// A cached start to continue from (a demo's bundled weights), instead of step 0.
         start: Option<&'static [u8]>,
+        /// The run's place in its comparison's lock-step (none for a run on its own).
+        pace: Option<PaceSlot>,
     },
     View(ViewRequest),
     /// The next step's minibatch with its flow-matching terms (the step-by-step view).
@@ -198,13 +201,14 @@ impl WorkerHandle {
     /// Starts a worker on `config`; `gpu` is the device to use when the config asks for the GPU
     /// backend (the window's own device), if one is available.
     pub fn spawn(config: TrainConfig, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
-        Self::spawn_from(config, None, gpu, view, play)
+        Self::spawn_from(config, None, None, gpu, view, play)
     }
 
-    /// [`Self::spawn`] continuing from a cached start.
+    /// [`Self::spawn`] continuing from a cached start, and keeping pace with other runs.
     pub fn spawn_from(
         config: TrainConfig,
         start: Option<&'static [u8]>,
+        pace: Option<PaceSlot>,
         gpu: Option<Device>,
         view: ViewRequest,
         play: bool,
@@ -216,6 +220,7 @@ impl WorkerHandle {
             config: Box::new(config),
             gpu: None,
             start,
+            pace,
         });
         #[cfg(not(target_arch = "wasm32"))]
         let crash = event_tx.clone();
@@ -243,8 +248,8 @@ impl WorkerHandle {
     }
 
     /// A new worker in place of one that stopped, with the same device.
-    pub fn respawn(&mut self, config: TrainConfig, start: Option<&'static [u8]>, play: bool) {
-        *self = Self::spawn_from(config, start, self.gpu.clone(), self.view.clone(), play);
+    pub fn respawn(&mut self, config: TrainConfig, start: Option<&'static [u8]>, pace: Option<PaceSlot>, play: bool) {
+        *self = Self::spawn_from(config, start, pace, self.gpu.clone(), self.view.clone(), play);
     }
 
     pub fn send(&self, command: Command) {
@@ -275,6 +280,7 @@ struct Worker {
     last_metric_step: Option<usize>,
     pending_view: Option<PendingView>,
     rate: RateMeter,
+    pace: Option<PaceSlot>,
 }
 
 /// Training time between looks at the commands: on a thread of its own, and in the page, where
@@ -309,6 +315,7 @@ impl Worker {
             last_metric_step: None,
             pending_view: None,
             rate: RateMeter::default(),
+            pace: None,
         }
     }
 
@@ -373,6 +380,7 @@ impl Worker {
         if self.playing && !self.train_chunk().await {
             return false;
         }
+        self.report_pace();
         let due = self.last_view.elapsed() >= VIEW_EVERY.max(self.view_cost * 3);
         if self.stale && (due || !self.playing) && !self.publish_view().await {
             return false;
@@ -396,12 +404,19 @@ impl Worker {
                 self.set_playing(false);
                 self.step_once().await
             }
-            Command::Reset { config, gpu, start } => {
+            Command::Reset {
+                config,
+                gpu,
+                start,
+                pace,
+            } => {
                 if gpu.is_some() {
                     self.gpu = gpu;
                     self.gpu_lost = None;
                 }
+                self.pace = pace;
                 self.reset(*config, start).await;
+                self.report_pace();
                 true
             }
             Command::View(request) => {
@@ -448,7 +463,17 @@ impl Worker {
     fn set_playing(&mut self, playing: bool) -> bool {
         self.playing = playing;
         self.rate = RateMeter::default();
+        self.report_pace();
         self.emit(Event::Playing(playing))
+    }
+
+    /// Tells the comparison's other runs where this one is: its step while it trains, nothing
+    /// while it is paused, finished or stopped (so it holds nobody back).
+    fn report_pace(&self) {
+        if let Some(pace) = &self.pace {
+            let training = self.trainer.as_ref().filter(|t| self.playing && !t.is_finished());
+            pace.set(training.map(Trainer::steps_done));
+        }
     }
 
     /// Replaces the run by the one saved in `dir`; a folder that cannot be read leaves the run
@@ -615,9 +640,21 @@ impl Worker {
         let mut messages = Vec::new();
         let mut stop = None;
         let mut device_lost = None;
+        let mut held_back = false;
         while started.elapsed() < CHUNK {
+            if let Some(pace) = &self.pace
+                && !pace.may_step(trainer.steps_done())
+            {
+                held_back = true;
+                break;
+            }
             match trainer.step_async().await {
-                Ok(m) => messages.push(m),
+                Ok(m) => {
+                    if let Some(pace) = &self.pace {
+                        pace.set(Some(m.step));
+                    }
+                    messages.push(m);
+                }
                 Err(TrainError::Finished) => {
                     stop = Some(format!("finished all {} steps", trainer.config.steps));
                     break;
@@ -632,7 +669,8 @@ impl Worker {
                 }
             }
         }
-        if !messages.is_empty() {
+        let trained = messages.len();
+        if trained > 0 {
             self.stale = true;
             self.rate.add(messages.len());
             let steps_per_s = self.rate.per_second();
@@ -642,6 +680,13 @@ impl Worker {
         }
         if let Some(e) = device_lost {
             return self.continue_on_cpu(&e);
+        }
+        if held_back
+            && trained == 0
+            && let Some(pace) = &self.pace
+        {
+            // Waiting for a slower run of the comparison: sleep until it moves, not spin.
+            pace.wait(CHUNK);
         }
         match stop {
             Some(reason) => {
