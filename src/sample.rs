@@ -116,30 +116,6 @@ impl Sampler {
         Some(m)
     }
 
-    /// The base as a Gaussian mixture in original units, where it is one: MixFlow-OOD's mixture
-    /// for `descriptor`, or the baselines' N(0, I) source. None for toy sources and κ-FC sources
-    /// (which depend on the data point).
-    pub fn base_density(&self, descriptor: Option<&[f32]>) -> Option<Mixture> {
-        match &self.inference {
-            Inference::Mixture { .. } => self.mixture(descriptor),
-            Inference::Flow { source: None, .. } => {
-                let d = self.dim;
-                let standard = Points::new(d, vec![0.0; d]);
-                let (mean, sigma) = match &self.scaler {
-                    Some(s) => (s.inverse(&standard).data, (0..d).map(|i| s.half_range(i)).collect()),
-                    None => (standard.data, vec![1.0; d]),
-                };
-                Some(Mixture {
-                    dim: d,
-                    weights: vec![1.0],
-                    means: mean,
-                    sigmas: sigma,
-                })
-            }
-            _ => None,
-        }
-    }
-
     /// MixFlow-RF's κ-FC Gaussians for data points `x1` (original units) with κ = data, and the
     /// mixed source at `w` (None for other methods or κ settings).
     pub fn kappa_view(&self, x1: &Points, w: f32, rng: &mut Rng) -> Option<KappaView> {

@@ -17,9 +17,14 @@ const STEPS: usize = 5;
 /// Opens the app on `launch`, steps every run to [`STEPS`], waits for their views, and compares
 /// the window with `tests/snapshots/{name}.png`.
 fn snapshot(name: &str, launch: Launch, titles: &[&str]) {
+    snapshot_at(name, launch, titles, [1280.0, 800.0]);
+}
+
+/// [`snapshot`] in a window of `size` points.
+fn snapshot_at(name: &str, launch: Launch, titles: &[&str], size: [f32; 2]) {
     let mut h = Harness::builder()
         .wgpu()
-        .with_size(eframe::egui::vec2(1280.0, 800.0))
+        .with_size(eframe::egui::vec2(size[0], size[1]))
         .build_eframe(move |cc| MixflowApp::new(cc, launch));
     // Every run shows its view of each step before the next: then the charts hold the same
     // measurements whatever the timing.
@@ -98,6 +103,25 @@ fn comparison_of_four_methods() {
         ..ui::paused("8gaussians", Method::Rf)
     };
     snapshot("compare-8gaussians", compare, &titles);
+}
+
+/// The layout at the common screen sizes, normal and in presenter mode: a comparison of four
+/// runs on conditional data (descriptor panel open), the fullest screen there is.
+#[test]
+fn the_layout_holds_at_three_screen_sizes_normal_and_presenting() {
+    let methods = vec![Method::Rf, Method::MixflowRf, Method::MixflowOod, Method::OtCfm];
+    let titles: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    for (w, h) in [(1280.0, 720.0), (1400.0, 900.0), (1920.0, 1080.0)] {
+        for presenter in [false, true] {
+            let launch = Launch {
+                compare: Some(methods.clone()),
+                presenter,
+                ..ui::paused("rotating-moons", Method::Rf)
+            };
+            let mode = if presenter { "-presenter" } else { "" };
+            snapshot_at(&format!("layout-{w}x{h}{mode}"), launch, &titles, [w, h]);
+        }
+    }
 }
 
 #[test]

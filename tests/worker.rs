@@ -313,8 +313,15 @@ fn a_view_at_an_unlisted_descriptor_keeps_the_worker_training() {
 #[test]
 fn the_runs_of_a_comparison_train_in_lock_step() {
     use mixflow::app::pace::{LEAD, Pace};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     // RF trains many times faster than MixFlow-OOD on rotating-moons; paced, it waits.
     let methods = [Method::Rf, Method::MixflowOod];
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = wakes.clone();
+    let wake: mixflow::app::worker::Waker = Arc::new(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
     let workers: Vec<WorkerHandle> = methods
         .iter()
         .zip(Pace::slots(methods.len()))
@@ -324,7 +331,8 @@ fn the_runs_of_a_comparison_train_in_lock_step() {
                 method,
                 ..TrainConfig::default()
             };
-            WorkerHandle::spawn_from(config, None, Some(pace), None, ViewRequest::default(), true)
+            let view = ViewRequest::default();
+            WorkerHandle::spawn_from(config, None, Some(pace), None, view, true, Some(wake.clone()))
         })
         .collect();
     let mut latest = [0usize; 2];
@@ -345,4 +353,6 @@ fn the_runs_of_a_comparison_train_in_lock_step() {
     // Steps arrive in chunks of up to 25 ms, so what has been *reported* may lag by a chunk of
     // the slower run's steps; unpaced, RF would be hundreds ahead.
     assert!(widest <= LEAD + 20, "widest gap {widest}, last {latest:?}");
+    // Every event woke the app (which sleeps while paused instead of polling).
+    assert!(wakes.load(Ordering::Relaxed) > 10);
 }

@@ -36,6 +36,8 @@ pub struct Drawn {
     pub style: Style,
     /// The scrubbed ODE time.
     pub time: f32,
+    /// What the visible layers are, named in the canvas's corner.
+    pub legend: Vec<super::scene::LegendEntry>,
 }
 
 pub fn show(
@@ -99,6 +101,7 @@ pub fn show(
         },
     ));
     axes(&painter, rect, cam);
+    legend(&painter, rect, &drawn.legend);
     let hover = response.hover_pos().map(|p| cam.to_data(offset(p)));
     let mut pressed = None;
     if let Some(sketch) = sketch {
@@ -134,5 +137,53 @@ fn axes(painter: &egui::Painter, rect: egui::Rect, cam: &Camera) {
     }
     if rect.y_range().contains(o.y) {
         painter.hline(rect.x_range(), o.y, stroke);
+    }
+}
+
+/// The visible layers, one small line each, in the canvas's lower left corner over a dark
+/// backing (left out on a canvas too small to spare the room).
+fn legend(painter: &egui::Painter, rect: egui::Rect, entries: &[super::scene::LegendEntry]) {
+    use super::scene::Mark;
+    const ROW: f32 = 14.0;
+    let height = entries.len() as f32 * ROW + 6.0;
+    if entries.is_empty() || rect.height() < 3.0 * height || rect.width() < 220.0 {
+        return;
+    }
+    let font = egui::FontId::proportional(11.0);
+    let color = |c: [u8; 4]| egui::Color32::from_rgba_unmultiplied(c[0], c[1], c[2], c[3]);
+    let text = egui::Color32::from_gray(200);
+    let width = entries
+        .iter()
+        .map(|e| painter.layout_no_wrap(e.label.to_string(), font.clone(), text).size().x)
+        .fold(0.0, f32::max)
+        + 30.0;
+    let backing = egui::Rect::from_min_size(
+        rect.left_bottom() + egui::vec2(6.0, -height - 6.0),
+        egui::vec2(width, height),
+    );
+    painter.rect_filled(backing, 3.0, egui::Color32::from_black_alpha(170));
+    for (i, e) in entries.iter().enumerate() {
+        let y = backing.top() + 3.0 + (i as f32 + 0.5) * ROW;
+        let mark = egui::pos2(backing.left() + 12.0, y);
+        match e.mark {
+            Mark::Dot(c) => {
+                painter.circle_filled(mark, 3.0, color(c));
+            }
+            Mark::Ring(c) => {
+                painter.circle_stroke(mark, 4.0, egui::Stroke::new(1.2, color(c)));
+            }
+            Mark::Line(a, b) => {
+                let (from, to) = (mark - egui::vec2(7.0, 0.0), mark + egui::vec2(7.0, 0.0));
+                painter.line_segment([from, mark], egui::Stroke::new(1.5, color(a)));
+                painter.line_segment([mark, to], egui::Stroke::new(1.5, color(b)));
+            }
+        }
+        painter.text(
+            egui::pos2(backing.left() + 24.0, y),
+            egui::Align2::LEFT_CENTER,
+            e.label,
+            font.clone(),
+            text,
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::charts::run_color;
 use super::run::Run;
 use crate::data::{Condition, Split};
 use eframe::egui;
-use egui_plot::{Plot, PlotPoints, Points};
+use egui_plot::{PlotPoints, Points};
 
 pub fn split_color(split: Split) -> egui::Color32 {
     match split {
@@ -155,34 +155,40 @@ fn pad(ui: &mut egui::Ui, conditions: &[Condition], current: &mut [f32]) -> bool
 
 /// W2 at every listed descriptor (first component on the x axis), coloured by split.
 pub fn w2_by_descriptor(ui: &mut egui::Ui, runs: &[Run]) {
-    Plot::new("w2-descriptor")
-        .height(150.0)
-        .x_axis_label("descriptor")
-        .y_axis_label("W2")
-        .show(ui, |plot| {
-            for (i, run) in runs.iter().enumerate() {
-                for split in Split::ALL {
-                    let pts: Vec<[f64; 2]> = run
-                        .descriptor_curve
-                        .iter()
-                        .filter(|(_, s, _)| *s == split)
-                        .map(|(d, _, w)| [d[0] as f64, *w])
-                        .collect();
-                    if pts.is_empty() {
-                        continue;
-                    }
-                    let shape = [
-                        egui_plot::MarkerShape::Circle,
-                        egui_plot::MarkerShape::Square,
-                        egui_plot::MarkerShape::Diamond,
-                    ];
-                    plot.points(
-                        Points::new(format!("{} {}", run.label(), split.name()), PlotPoints::from(pts))
-                            .radius(4.0)
-                            .shape(shape[i % shape.len()])
-                            .color(split_color(split).lerp_to_gamma(run_color(i), 0.3)),
-                    );
+    // Colour tells the split and marker shape the run: the legend says which is which.
+    let measured = runs.iter().any(|r| !r.descriptor_curve.is_empty());
+    super::charts::plot("w2-descriptor", "descriptor", "W2", measured, 150.0).show(ui, |plot| {
+        for (i, run) in runs.iter().enumerate() {
+            for split in Split::ALL {
+                let pts: Vec<[f64; 2]> = run
+                    .descriptor_curve
+                    .iter()
+                    .filter(|(_, s, _)| *s == split)
+                    .map(|(d, _, w)| [d[0] as f64, *w])
+                    .collect();
+                if pts.is_empty() {
+                    continue;
                 }
+                let shape = [
+                    egui_plot::MarkerShape::Circle,
+                    egui_plot::MarkerShape::Square,
+                    egui_plot::MarkerShape::Diamond,
+                ];
+                plot.points(
+                    Points::new(series_name(runs, run.label(), split), PlotPoints::from(pts))
+                        .radius(4.0)
+                        .shape(shape[i % shape.len()])
+                        .color(split_color(split).lerp_to_gamma(run_color(i), 0.3)),
+                );
             }
-        });
+        }
+    });
+}
+
+/// A legend entry of the per-descriptor chart: the split alone for one run.
+fn series_name(runs: &[Run], label: &str, split: Split) -> String {
+    match runs.len() {
+        1 => split.name().to_string(),
+        _ => format!("{label}: {}", split.name()),
+    }
 }

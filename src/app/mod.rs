@@ -147,6 +147,14 @@ impl Gpu {
     }
 }
 
+/// What a click on a run's message asks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum MessageAction {
+    None,
+    Reset,
+    ResetLowerLr,
+}
+
 /// A scene built from one view, kept until its inputs change.
 struct SceneCache {
     key: Option<(u64, scene::Layers, u32, Projection)>,
@@ -202,6 +210,8 @@ pub struct MixflowApp {
     /// Files dropped on the page, once the browser has read them.
     #[cfg(target_arch = "wasm32")]
     dropped: Arc<std::sync::Mutex<Vec<(String, Result<Vec<u8>, String>)>>>,
+    /// Repaints the window when a worker has news (see `ui`: nothing else does while idle).
+    waker: worker::Waker,
 }
 
 impl MixflowApp {
@@ -317,6 +327,10 @@ impl MixflowApp {
             drawing: Default::default(),
             #[cfg(target_arch = "wasm32")]
             dropped: Default::default(),
+            waker: {
+                let ctx = cc.egui_ctx.clone();
+                Arc::new(move || ctx.request_repaint())
+            },
         };
         let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
         app.set_presenter(&cc.egui_ctx, presenter);
@@ -458,6 +472,7 @@ impl MixflowApp {
                     gpu,
                     view.clone(),
                     !self.launch.paused,
+                    self.waker.clone(),
                 ));
                 self.scenes.push(SceneCache {
                     key: None,
@@ -494,19 +509,28 @@ impl MixflowApp {
         self.plane.as_ref().map(|(_, _, p)| p.clone())
     }
 
-    /// The data box the canvas fits, in the plane.
-    fn fit_bounds(&mut self) -> canvas::Bounds {
+    /// The data's box in the plane (where the velocity field is sampled: it must not depend on
+    /// the views, which are computed from it).
+    fn data_bounds(&mut self) -> canvas::Bounds {
+        self.data_fit()?.0.bounds()
+    }
+
+    fn data_fit(&mut self) -> Option<(scene::Fit, Arc<Plane>)> {
         let plane = self.plane()?;
         let info = self.info()?;
-        let mut lo = [f32::INFINITY; 2];
-        let mut hi = [f32::NEG_INFINITY; 2];
-        for p in plane.project_all(&info.data_sample) {
-            for d in 0..2 {
-                lo[d] = lo[d].min(p[d]);
-                hi[d] = hi[d].max(p[d]);
-            }
+        let mut fit = scene::Fit::default();
+        fit.add_all(&plane.project_all(&info.data_sample));
+        Some((fit, plane))
+    }
+
+    /// The box the canvas fits: the data, and what the runs draw around it (their mixture
+    /// components, and the bulk of their samples, base draws and pairs).
+    fn fit_bounds(&mut self) -> canvas::Bounds {
+        let (mut fit, plane) = self.data_fit()?;
+        for view in self.runs.iter().filter_map(|r| r.view.as_ref()) {
+            scene::fit_view(&mut fit, view, self.settings.layers, &plane);
         }
-        lo[0].is_finite().then_some((lo, hi))
+        fit.bounds()
     }
 
     /// Sends the view request implied by the settings to every run, when it changed.
@@ -527,7 +551,7 @@ impl MixflowApp {
         {
             self.descriptor = c.descriptor.clone();
         }
-        let field_box = (info.dim == 2).then(|| self.fit_bounds()).flatten().map(|(lo, hi)| {
+        let field_box = (info.dim == 2).then(|| self.data_bounds()).flatten().map(|(lo, hi)| {
             let pad = [(hi[0] - lo[0]) * 0.1, (hi[1] - lo[1]) * 0.1];
             ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
         });
@@ -548,16 +572,20 @@ impl MixflowApp {
             .choose(self.gpu.adapter.as_ref(), counts.particles, counts.euler_steps)
     }
 
+    /// One line that never wraps: the controls on the left (Play / Pause of a fixed width, so
+    /// nothing after it moves), and what is running on the right.
     fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
             ui.heading("MixFlow Explorer");
             ui.separator();
             let playing = self.runs.iter().any(|r| r.playing);
-            let play = if playing {
-                ui.button("Pause").on_hover_text("Pause training (space)")
-            } else {
-                ui.button("Play").on_hover_text("Train continuously (space)")
+            let (text, hover) = match playing {
+                true => ("Pause", "Pause training (space)"),
+                false => ("Play", "Train continuously (space)"),
             };
+            let play = ui
+                .add(egui::Button::new(text).min_size(egui::vec2(54.0, 0.0)))
+                .on_hover_text(hover);
             if play.clicked() {
                 self.send_all(|| if playing { Command::Pause } else { Command::Play });
             }
@@ -586,43 +614,11 @@ impl MixflowApp {
                 self.leave_demo();
             }
             self.page.control("compare", compare.rect);
-            let mut stepping = self.stepper.open;
-            if ui
-                .toggle_value(&mut stepping, "Step-by-step")
-                .on_hover_text("Show one training minibatch at a time: pairs, t, x_t, target and predicted velocity")
-                .changed()
-            {
-                match (stepping, self.runs.first()) {
-                    (true, Some(run)) => self.stepper.open(run),
-                    _ => self.stepper.open = false,
-                }
-            }
             self.demo_menu(ui);
-            ui.toggle_value(&mut self.drawing.active, "Draw data")
-                .on_hover_text("Draw your own 2D data on the canvas, then train on it");
-            let import = ui
-                .button("Import CSV")
-                .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)");
-            if import.clicked() {
-                self.import.open = true;
+            // The tools for making runs stay off a projector's one line of controls.
+            if !self.presenter {
+                self.tools(ui);
             }
-            self.export_menu(ui);
-            ui.separator();
-            if let Some(run) = self.runs.first() {
-                ui.label(format!("step {} / {}", run.step, run.config.steps));
-                if run.playing {
-                    ui.label(format!("{:.0} steps/s", run.steps_per_s));
-                } else {
-                    ui.label("paused");
-                }
-                if let Some(phase) = run.phase {
-                    ui.label(format!("phase: {phase:?}").to_lowercase());
-                }
-                if let Some(info) = &run.info {
-                    ui.label(format!("backend: {}", info.backend));
-                }
-            }
-            ui.label(format!("drawing: {}", self.renderer));
             let copy = ui
                 .button("Copy link")
                 .on_hover_text("Copy a link that reopens this run: dataset, seeds, method, settings and view");
@@ -632,9 +628,9 @@ impl MixflowApp {
                 self.notes.push("copied a link to this run to the clipboard".into());
             }
             self.page.control("copy-link", copy.rect);
-            if playing || self.playback {
-                ui.label(format!("frame {:.1} ms", self.frames.mean_ms()));
-            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.strong(self.lineup_summary());
+            });
         });
         if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
             let playing = self.runs.iter().any(|r| r.playing);
@@ -642,49 +638,136 @@ impl MixflowApp {
         }
     }
 
-    /// Stopped runs (diverged, finished) and notes, each with what to do.
-    fn messages(&mut self, ui: &mut egui::Ui) {
-        let mut reset = false;
-        let mut reset_lower_lr = false;
-        for run in &self.runs {
-            if let Some(why) = &run.stopped {
-                ui.horizontal_wrapped(|ui| {
-                    let color = if why.contains("diverged") || run.crashed() {
-                        egui::Color32::from_rgb(255, 120, 100)
-                    } else {
-                        egui::Color32::from_rgb(150, 200, 255)
-                    };
-                    ui.colored_label(color, format!("{}: {why}", run.label()));
-                    if why.contains("diverged") {
-                        reset |= ui.button("Reset").clicked();
-                        reset_lower_lr |= ui.button("Reset with learning rate ÷ 10").clicked();
-                    } else if run.crashed() {
-                        reset |= ui.button("Reset").clicked();
-                    }
-                });
-            }
-            if let Some(w) = &run.warning {
-                ui.colored_label(egui::Color32::YELLOW, format!("{}: {w}", run.label()));
+    /// Step-by-step, Draw data, Import CSV and Export.
+    fn tools(&mut self, ui: &mut egui::Ui) {
+        let mut stepping = self.stepper.open;
+        if ui
+            .toggle_value(&mut stepping, "Step-by-step")
+            .on_hover_text("Show one training minibatch at a time: pairs, t, x_t, target and predicted velocity")
+            .changed()
+        {
+            match (stepping, self.runs.first()) {
+                (true, Some(run)) => self.stepper.open(run),
+                _ => self.stepper.open = false,
             }
         }
-        if let Some(last) = self.all_notes().last().cloned() {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(egui::Color32::from_rgb(230, 200, 120), last);
+        ui.toggle_value(&mut self.drawing.active, "Draw data")
+            .on_hover_text("Draw your own 2D data on the canvas, then train on it");
+        let import = ui
+            .button("Import CSV")
+            .on_hover_text("Train on your own data: a CSV file with a header row (or drop one on the window)");
+        if import.clicked() {
+            self.import.open = true;
+        }
+        self.export_menu(ui);
+    }
+
+    /// What is on screen, at the top bar's right: the run and its step, or how many runs a
+    /// comparison (or demo) trains and the step they have all reached.
+    fn lineup_summary(&self) -> String {
+        let Some(first) = self.runs.first() else {
+            return String::new();
+        };
+        let step = self.runs.iter().map(|r| r.step).min().unwrap_or(0);
+        let total = first.config.steps;
+        match self.runs.len() {
+            1 => format!("{} on {} · step {step} / {total}", first.label(), first.config.dataset),
+            n => format!(
+                "comparison of {n} runs on {} · step {step} / {total}",
+                first.config.dataset
+            ),
+        }
+    }
+
+    /// The bottom line: how training goes (rate, phase, backend, drawing API, frame time) and
+    /// the newest note, in a place of their own that never pushes anything else around.
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if let Some(run) = self.runs.first() {
+                let playing = self.runs.iter().any(|r| r.playing);
+                if playing {
+                    let slowest = self.runs.iter().map(|r| r.steps_per_s).fold(f64::INFINITY, f64::min);
+                    ui.label(format!("{slowest:.0} steps/s"));
+                } else {
+                    ui.label("paused");
+                }
+                if let Some(phase) = run.phase {
+                    ui.label(format!("phase: {phase:?}").to_lowercase());
+                }
+                if let Some(info) = &run.info {
+                    ui.label(format!("backend: {}", info.backend));
+                }
+                ui.label(format!("drawing: {}", self.renderer));
+                if playing || self.playback {
+                    ui.label(format!("frame {:.1} ms", self.frames.mean_ms()));
+                }
+            }
+            let note = self.all_notes().last().cloned();
+            if let Some(note) = note {
+                ui.separator();
                 if ui.small_button("dismiss").clicked() {
                     self.notes.clear();
                     for run in &mut self.runs {
                         run.notes.clear();
                     }
                 }
+                ui.add(
+                    egui::Label::new(egui::RichText::new(note).color(egui::Color32::from_rgb(230, 200, 120)))
+                        .truncate(),
+                );
+            }
+        });
+    }
+
+    /// A run that stopped by itself (diverged, crashed, cannot be drawn) or warns, said on its
+    /// own canvas with what to do; a finished run only says so in its title.
+    fn run_message(ui: &mut egui::Ui, run: &Run, rect: egui::Rect) -> MessageAction {
+        let mut action = MessageAction::None;
+        let stopped = run.stopped.as_deref().filter(|why| !why.starts_with("finished"));
+        if stopped.is_none() && run.warning.is_none() {
+            return action;
+        }
+        let area = rect.shrink(8.0);
+        let mut inner = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(area)
+                .layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        egui::Frame::new()
+            .fill(egui::Color32::from_black_alpha(200))
+            .inner_margin(6.0)
+            .corner_radius(4.0)
+            .show(&mut inner, |ui| {
+                if let Some(why) = stopped {
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(why).color(egui::Color32::from_rgb(255, 120, 100))).wrap(),
+                    );
+                    ui.horizontal(|ui| {
+                        if ui.button("Reset").clicked() {
+                            action = MessageAction::Reset;
+                        }
+                        if why.contains("diverged") && ui.button("Reset with learning rate ÷ 10").clicked() {
+                            action = MessageAction::ResetLowerLr;
+                        }
+                    });
+                }
+                if let Some(w) = &run.warning {
+                    ui.add(egui::Label::new(egui::RichText::new(w).color(egui::Color32::YELLOW)).wrap());
+                }
             });
+        action
+    }
+
+    fn apply(&mut self, action: MessageAction) {
+        match action {
+            MessageAction::None => return,
+            MessageAction::Reset => {}
+            MessageAction::ResetLowerLr => {
+                self.settings.config.lr /= 10.0;
+                self.draft.lr = self.settings.config.lr;
+            }
         }
-        if reset_lower_lr {
-            self.settings.config.lr /= 10.0;
-            self.draft.lr = self.settings.config.lr;
-        }
-        if reset || reset_lower_lr {
-            self.restart_runs();
-        }
+        self.restart_runs();
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
@@ -820,20 +903,33 @@ impl MixflowApp {
                 self.send_all(|| Command::MeasureNfe);
             }
         });
-        ui.columns(4, |c| {
-            c[0].label("loss (solid: flow, dashed: base / KL)");
-            charts::losses(&mut c[0], &self.runs);
-            c[1].label("W2 (dashed: floor)");
-            charts::w2_over_training(&mut c[1], &self.runs);
-            c[2].label("curvature");
-            charts::curvature(&mut c[2], &self.runs);
-            c[3].label("W2 vs NFE");
-            charts::w2_by_nfe(&mut c[3], &self.runs);
-        });
-        // A projector needs the room for the canvases; the table's numbers are in the charts.
-        if !self.presenter {
-            charts::metrics_table(ui, &self.runs);
+        let title = |ui: &mut egui::Ui, text: &str| {
+            ui.add(egui::Label::new(text).truncate());
+        };
+        // A projector needs the room for the canvases: the three charts the demos speak of,
+        // shorter, and no table (its numbers are in the charts).
+        if self.presenter {
+            ui.columns(3, |c| {
+                title(&mut c[0], "W2 (dashed: floor)");
+                charts::w2_over_training(&mut c[0], &self.runs, 100.0);
+                title(&mut c[1], "curvature");
+                charts::curvature(&mut c[1], &self.runs, 100.0);
+                title(&mut c[2], "W2 vs NFE");
+                charts::w2_by_nfe(&mut c[2], &self.runs, 100.0);
+            });
+            return;
         }
+        ui.columns(4, |c| {
+            title(&mut c[0], "loss (solid: flow, dashed: base / KL)");
+            charts::losses(&mut c[0], &self.runs, 150.0);
+            title(&mut c[1], "W2 (dashed: floor)");
+            charts::w2_over_training(&mut c[1], &self.runs, 150.0);
+            title(&mut c[2], "curvature");
+            charts::curvature(&mut c[2], &self.runs, 150.0);
+            title(&mut c[3], "W2 vs NFE");
+            charts::w2_by_nfe(&mut c[3], &self.runs, 150.0);
+        });
+        charts::metrics_table(ui, &self.runs);
     }
 
     fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &worker::RunInfo) {
@@ -871,10 +967,15 @@ impl MixflowApp {
         let n = self.runs.len();
         let avail = ui.available_size();
         let (cols, rows) = grid_shape(n, avail);
-        // Each canvas has a title row above it; the pointer readout takes one row below them all.
+        // Each canvas has a title row above it; the pointer readout takes one row below them
+        // all. Sized to the spacing egui puts between them, so no canvas runs under a panel.
+        let gap = ui.spacing().item_spacing;
+        let line = ui.text_style_height(&egui::TextStyle::Body);
         let size = egui::vec2(
-            (avail.x / cols as f32 - 6.0).max(16.0),
-            ((avail.y - 20.0) / rows as f32 - 28.0).max(16.0),
+            ((avail.x - gap.x * (cols - 1) as f32) / cols as f32).floor().max(16.0),
+            ((avail.y - line - gap.y - rows as f32 * (line + 2.0 * gap.y)) / rows as f32)
+                .floor()
+                .max(16.0),
         );
         let style = Style {
             point_radius: self.settings.point_radius,
@@ -883,23 +984,31 @@ impl MixflowApp {
         let mut hover = None;
         let mut canvases: Option<egui::Rect> = None;
         let mut pressed = None;
+        let mut action = MessageAction::None;
         for row in 0..rows {
             ui.horizontal(|ui| {
                 for i in row * cols..((row + 1) * cols).min(n) {
                     ui.vertical(|ui| {
                         let run = &self.runs[i];
+                        let finished = run.stopped.as_deref().is_some_and(|s| s.starts_with("finished"));
                         let title = match &run.view {
+                            Some(v) if finished => format!("{} · step {} · finished", run.label(), v.model.step),
                             Some(v) => format!("{} · step {}", run.label(), v.model.step),
                             None => format!("{} · starting…", run.label()),
                         };
                         ui.colored_label(charts::run_color(i), title);
                         let (scene, version) = scene_for(&mut self.scenes[i], run, &self.settings, &plane, self.time);
                         let id = egui::Id::NULL.with(("canvas", i));
+                        let legend = run
+                            .view
+                            .as_ref()
+                            .map_or_else(Vec::new, |v| scene::legend(v, self.settings.layers));
                         let drawn = canvas::Drawn {
                             scene,
                             version,
                             style,
                             time: self.time,
+                            legend,
                         };
                         let sketch = self.drawing.active.then_some(canvas::Sketch {
                             points: &self.drawing.points,
@@ -916,6 +1025,10 @@ impl MixflowApp {
                             drawn,
                             sketch,
                         );
+                        let asked = Self::run_message(ui, run, out.rect);
+                        if asked != MessageAction::None {
+                            action = asked;
+                        }
                         hover = hover.or(out.hover);
                         pressed = pressed.or(out.pressed.map(|p| (p, out.units_per_point)));
                         canvases = Some(canvases.map_or(out.rect, |r| r.union(out.rect)));
@@ -924,6 +1037,7 @@ impl MixflowApp {
             });
         }
         self.canvases = canvases;
+        self.apply(action);
         if let Some((at, units_per_point)) = pressed {
             self.drawing.stroke(at, units_per_point);
             // Keep spraying while the pointer is held still.
@@ -1011,14 +1125,17 @@ fn renderer_name(backend: eframe::wgpu::Backend) -> String {
 }
 
 /// Columns and rows of the canvases: the grid whose cells are largest in their smaller side
-/// (a wide, short area puts three runs in a row; a squarer one, in a 2 x 2 grid).
+/// (a wide, short area puts three runs in a row; a squarer one, in a 2 x 2 grid). A grid with
+/// no empty cell wins over one nearly as good with a hole (four runs as 3 + 1 wasted a quarter
+/// of the room).
 fn grid_shape(runs: usize, area: egui::Vec2) -> (usize, usize) {
     let runs = runs.max(1);
     let shape = |cols: usize| (cols, runs.div_ceil(cols));
     let side = |(cols, rows): (usize, usize)| (area.x / cols as f32).min(area.y / rows as f32);
+    let score = |s: (usize, usize)| side(s) * if s.0 * s.1 == runs { 1.0 } else { 0.9 };
     (1..=runs)
         .map(shape)
-        .max_by(|a, b| side(*a).total_cmp(&side(*b)))
+        .max_by(|a, b| score(*a).total_cmp(&score(*b)))
         .unwrap_or((1, 1))
 }
 
@@ -1062,9 +1179,8 @@ fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), Stri
 impl eframe::App for MixflowApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frames.tick();
-        let mut changed = false;
         for run in &mut self.runs {
-            changed |= run.poll();
+            run.poll();
         }
         if let Some(run) = self.runs.first()
             && run
@@ -1076,10 +1192,8 @@ impl eframe::App for MixflowApp {
         }
         self.update_view_request();
         self.capture_before_frame(ui.ctx());
-        egui::Panel::top("top").show(ui, |ui| {
-            self.top_bar(ui);
-            self.messages(ui);
-        });
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         if let Some(position) = self.demo {
             egui::Panel::top("demo").show(ui, |ui| self.demo_bar(ui, position));
         }
@@ -1105,9 +1219,15 @@ impl eframe::App for MixflowApp {
                 .default_size(290.0)
                 .show(ui, |ui| self.side_panel(ui));
         }
-        egui::Panel::bottom("charts")
+        // Presenter mode has a panel (and a size) of its own.
+        let (charts, height) = if self.presenter {
+            ("charts-presenter", 150.0)
+        } else {
+            ("charts", 230.0)
+        };
+        egui::Panel::bottom(charts)
             .resizable(true)
-            .default_size(230.0)
+            .default_size(height)
             .show(ui, |ui| self.bottom_panel(ui));
         if let Some(info) = self.info()
             && info.descriptor_dim > 0
@@ -1138,12 +1258,10 @@ impl eframe::App for MixflowApp {
             let fragment = self.page.fragment_due().then(|| self.fragment());
             self.page.update(self.page_status(), fragment);
         }
-        let busy = self.runs.iter().any(|r| r.playing) || self.playback;
-        if busy || changed {
+        // Training and play-back redraw at the display's pace. Paused, the app sleeps until input
+        // or a worker's event (each one wakes the window, see `waker`).
+        if self.playback || self.runs.iter().any(|r| r.playing) {
             ui.ctx().request_repaint_after(Duration::from_millis(16));
-        } else {
-            // Views and steps may still be on their way from a worker.
-            ui.ctx().request_repaint_after(Duration::from_millis(100));
         }
     }
 

@@ -2,7 +2,7 @@
 //! (settings, losses, metrics, the newest view, status). The UI reads only this.
 
 use super::pace::PaceSlot;
-use super::worker::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, WorkerHandle};
+use super::worker::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, Waker, WorkerHandle};
 use crate::config::TrainConfig;
 use crate::data::Split;
 use crate::train::{Losses, Phase};
@@ -53,9 +53,10 @@ impl Run {
         gpu: Option<Device>,
         view: ViewRequest,
         play: bool,
+        wake: Waker,
     ) -> Self {
         Self {
-            worker: WorkerHandle::spawn_from(config.clone(), start, pace, gpu, view, play),
+            worker: WorkerHandle::spawn_from(config.clone(), start, pace, gpu, view, play, Some(wake)),
             config,
             label,
             info: None,

@@ -47,7 +47,7 @@ impl Default for Layers {
     }
 }
 
-pub const DATA_COLOR: [u8; 4] = [150, 150, 160, 120];
+pub const DATA_COLOR: [u8; 4] = [225, 225, 235, 110];
 pub const SAMPLE_COLOR: [u8; 4] = [80, 160, 255, 190];
 const FIELD_COLOR: [u8; 4] = [200, 230, 200, 200];
 const PAIR_COLOR: [u8; 4] = [220, 220, 220, 60];
@@ -93,8 +93,10 @@ pub fn build(input: &SceneInput) -> Scene {
         view, layers, plane, ..
     } = *input;
     let mut scene = Scene::default();
+    // Only a learned mixture's density: a fixed N(0, I) base spreads over the whole canvas,
+    // and as a heat map it painted everything one colour over the data.
     if layers.density
-        && let Some(m) = &view.base_density
+        && let Some(m) = &view.model.mixture
     {
         scene.density = Some(density_layer(m, plane));
     }
@@ -123,11 +125,6 @@ pub fn build(input: &SceneInput) -> Scene {
     if layers.field {
         field(&mut scene.under, view, input.field_time);
     }
-    if layers.data
-        && let Some(data) = &view.data
-    {
-        points(&mut scene.points, data, plane, |_| DATA_COLOR);
-    }
     if layers.base {
         let comps = view.model.base_components.as_deref();
         points(&mut scene.points, &view.model.base, plane, |i| match comps {
@@ -151,6 +148,13 @@ pub fn build(input: &SceneInput) -> Scene {
         None if layers.samples => points(&mut scene.points, &view.model.samples, plane, |_| SAMPLE_COLOR),
         None => {}
     }
+    // The data over the samples, light and translucent: what the model should match stays
+    // visible wherever the samples are (and where they miss it, both show).
+    if layers.data
+        && let Some(data) = &view.data
+    {
+        points(&mut scene.points, data, plane, |_| DATA_COLOR);
+    }
     if layers.ellipses
         && let Some(m) = &view.model.mixture
     {
@@ -162,6 +166,164 @@ pub fn build(input: &SceneInput) -> Scene {
         kappa(&mut scene, k, plane);
     }
     scene
+}
+
+/// How a legend entry is marked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mark {
+    Dot([u8; 4]),
+    /// A line whose colour runs from the first to the second (a path from base to data).
+    Line([u8; 4], [u8; 4]),
+    Ring([u8; 4]),
+}
+
+/// One line of a canvas's legend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegendEntry {
+    pub mark: Mark,
+    pub label: &'static str,
+}
+
+/// The layers a view draws with `layers`, as the canvas's legend names them (a layer with
+/// nothing to draw, such as the components of a N(0, I) base, is left out).
+pub fn legend(view: &View, layers: Layers) -> Vec<LegendEntry> {
+    let model = &view.model;
+    let mixture = model.mixture.is_some();
+    let kappa = model.kappa.is_some();
+    let entry = |on: bool, mark: Mark, label: &'static str| on.then_some(LegendEntry { mark, label });
+    let opaque = |c: [u8; 4]| [c[0], c[1], c[2], 255];
+    [
+        entry(
+            layers.data && view.data.is_some(),
+            Mark::Dot(opaque(DATA_COLOR)),
+            "data",
+        ),
+        entry(layers.samples, Mark::Dot(opaque(SAMPLE_COLOR)), "samples (t = 1)"),
+        entry(layers.base, Mark::Dot(time_color(0.0, 255)), "base draws (t = 0)"),
+        entry(
+            layers.trails,
+            Mark::Line(time_color(0.0, 255), time_color(1.0, 255)),
+            "paths from base to data",
+        ),
+        entry(
+            layers.ellipses && mixture,
+            Mark::Ring(component_color(0, 255)),
+            "base components (1σ)",
+        ),
+        entry(
+            layers.density && mixture,
+            Mark::Dot([250, 160, 60, 255]),
+            "base density",
+        ),
+        entry(
+            layers.kappa && kappa,
+            Mark::Dot(opaque(KAPPA_SOURCE_COLOR)),
+            "κ-FC source at w",
+        ),
+        entry(
+            layers.kappa && kappa,
+            Mark::Ring(opaque(KAPPA_MU_COLOR)),
+            "κ-FC encoder (μ, σ)",
+        ),
+        entry(
+            layers.field && !view.field.is_empty(),
+            Mark::Line(opaque(FIELD_COLOR), opaque(FIELD_COLOR)),
+            "velocity field",
+        ),
+        entry(
+            layers.pairs && view.pairs.is_some(),
+            Mark::Line(time_color(0.0, 255), time_color(1.0, 255)),
+            "minibatch pairs",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A box in the plane that grows to hold what the canvas must show.
+#[derive(Clone, Copy, Debug)]
+pub struct Fit {
+    lo: [f32; 2],
+    hi: [f32; 2],
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Self {
+            lo: [f32::INFINITY; 2],
+            hi: [f32::NEG_INFINITY; 2],
+        }
+    }
+}
+
+impl Fit {
+    pub fn add(&mut self, p: [f32; 2]) {
+        if p.iter().all(|v| v.is_finite()) {
+            for d in 0..2 {
+                self.lo[d] = self.lo[d].min(p[d]);
+                self.hi[d] = self.hi[d].max(p[d]);
+            }
+        }
+    }
+
+    pub fn add_all(&mut self, points: &[[f32; 2]]) {
+        points.iter().for_each(|&p| self.add(p));
+    }
+
+    /// The bulk of `points`: each axis from its 2nd to its 98th percentile, so a few stray
+    /// samples of an untrained model do not shrink everything else to a dot.
+    pub fn add_bulk(&mut self, points: &[[f32; 2]]) {
+        if points.is_empty() {
+            return;
+        }
+        let mut lo = [0.0; 2];
+        let mut hi = [0.0; 2];
+        for d in 0..2 {
+            let mut v: Vec<f32> = points.iter().map(|p| p[d]).filter(|x| x.is_finite()).collect();
+            if v.is_empty() {
+                return;
+            }
+            v.sort_by(f32::total_cmp);
+            lo[d] = v[v.len() * 2 / 100];
+            hi[d] = v[(v.len() * 98 / 100).min(v.len() - 1)];
+        }
+        self.add(lo);
+        self.add(hi);
+    }
+
+    pub fn bounds(&self) -> Option<([f32; 2], [f32; 2])> {
+        self.lo[0].is_finite().then_some((self.lo, self.hi))
+    }
+}
+
+/// Grows `fit` by what `view` draws with `layers` beyond its data: the mixture components to
+/// 2σ (they were clipped at the canvas's edges), and the bulk of the samples, base draws and
+/// pairs' base ends (the couplings' lines ran off the canvas).
+pub fn fit_view(fit: &mut Fit, view: &View, layers: Layers, plane: &Plane) {
+    let model = &view.model;
+    if layers.ellipses
+        && let Some(m) = &model.mixture
+    {
+        for k in 0..m.components() {
+            let mean = plane.project(m.mean(k));
+            let cov = plane.project_diagonal(m.sigma(k));
+            let (rx, ry) = (2.0 * cov[0].max(0.0).sqrt(), 2.0 * cov[2].max(0.0).sqrt());
+            fit.add([mean[0] - rx, mean[1] - ry]);
+            fit.add([mean[0] + rx, mean[1] + ry]);
+        }
+    }
+    if layers.samples {
+        fit.add_bulk(&plane.project_all(&model.samples));
+    }
+    if layers.base {
+        fit.add_bulk(&plane.project_all(&model.base));
+    }
+    if layers.pairs
+        && let Some((x0, _)) = &view.pairs
+    {
+        fit.add_bulk(&plane.project_all(x0));
+    }
 }
 
 fn segment(a: [f32; 2], b: [f32; 2], color_a: [u8; 4], color_b: [u8; 4]) -> Segment {

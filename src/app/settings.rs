@@ -128,7 +128,8 @@ impl Default for Settings {
             // 2-core CPU here, so views keep up with training. Drawing allows 25 times more.
             // In the page a view is one task that input waits for, so it is a third as large.
             particles: if cfg!(target_arch = "wasm32") { 1000 } else { 2000 },
-            trajectories: if cfg!(target_arch = "wasm32") { 100 } else { 200 },
+            // Enough paths to show the flow's shape; 200 hid the data under them.
+            trajectories: if cfg!(target_arch = "wasm32") { 48 } else { 64 },
             euler_steps: if cfg!(target_arch = "wasm32") { 16 } else { 24 },
             source_w: 0.0,
             projection: Projection::Pca,

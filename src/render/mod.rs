@@ -105,7 +105,7 @@ impl Default for Style {
     fn default() -> Self {
         Self {
             point_radius: 1.6,
-            line_width: 1.2,
+            line_width: 1.0,
         }
     }
 }

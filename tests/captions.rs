@@ -1,0 +1,123 @@
+//! Every number or ordering a demo caption states, measured on the demo's own runs at their cached
+//! starts (step 1000, where each demo opens): a caption the picture contradicts fails here.
+
+use mixflow::app::demo::Demo;
+use mixflow::config::TrainConfig;
+use mixflow::data::Points;
+use mixflow::eval::Report;
+use mixflow::rng::{self, Stream};
+use mixflow::train::Trainer;
+
+/// Each run of `demo` at its cached start.
+fn runs(demo: &str) -> Vec<(String, Trainer)> {
+    let demo = Demo::find(demo).unwrap();
+    demo.runs(mixflow::backend::BackendKind::Cpu)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, config))| {
+            let mut t = Trainer::new(TrainConfig {
+                eval_n: 1000,
+                eval_conditions: 2,
+                curvature_n: 300,
+                ..config
+            })
+            .unwrap();
+            t.start_from(demo.cached_start(i).unwrap()).unwrap();
+            (label, t)
+        })
+        .collect()
+}
+
+fn report(t: &Trainer) -> Report {
+    mixflow::eval::evaluate_run(t, &mut |_| {}).unwrap()
+}
+
+fn mean_distance(a: &Points, b: &Points) -> f64 {
+    let total: f64 = a
+        .rows()
+        .zip(b.rows())
+        .map(|(p, q)| p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum::<f32>().sqrt() as f64)
+        .sum();
+    total / a.len() as f64
+}
+
+#[test]
+fn curvature_demo_captions_hold_on_its_runs() {
+    let runs = runs("curvature");
+    let reports: Vec<Report> = runs.iter().map(|(_, t)| report(t)).collect();
+    let [rf, mixflow_rf, fast_ode] = [&reports[0], &reports[1], &reports[2]];
+    println!(
+        "curvature RF {:.3}, MixFlow-RF {:.3}, Fast-ODE {:.3}; W2 {:.3} {:.3} {:.3}",
+        rf.curvature_mean, mixflow_rf.curvature_mean, fast_ode.curvature_mean, rf.w2, mixflow_rf.w2, fast_ode.w2
+    );
+    // Caption 2: RF far above the other two in the curvature chart.
+    assert!(rf.curvature_mean > 3.0 * mixflow_rf.curvature_mean);
+    assert!(rf.curvature_mean > 3.0 * fast_ode.curvature_mean);
+    // Caption 4: Fast-ODE's curvature is the lowest, and its W2 the highest.
+    assert!(fast_ode.curvature_mean < mixflow_rf.curvature_mean);
+    assert!(fast_ode.w2 > rf.w2 && fast_ode.w2 > mixflow_rf.w2);
+    // Caption 5: MixFlow-RF beats RF at 1 to 4 Euler steps.
+    for k in ["1", "2", "4"] {
+        assert!(
+            mixflow_rf.w2_by_nfe[k] < rf.w2_by_nfe[k],
+            "{k} steps: {} vs {}",
+            mixflow_rf.w2_by_nfe[k],
+            rf.w2_by_nfe[k]
+        );
+    }
+    // Captions 3 and 4: at w = 1 MixFlow-RF's source points lie near their own data points (far
+    // nearer than N(0, I) draws at w = 0), Fast-ODE's too.
+    for (label, t) in &runs[1..] {
+        let sampler = t.sampler();
+        let data = t.dataset.sample(None, 500, &mut rng::seeded(0, Stream::Display, 0));
+        let near = sampler
+            .kappa_view(&data, 1.0, &mut rng::seeded(0, Stream::Eval, 0))
+            .unwrap();
+        let far = sampler
+            .kappa_view(&data, 0.0, &mut rng::seeded(0, Stream::Eval, 0))
+            .unwrap();
+        let (d1, d0) = (
+            mean_distance(&near.source, &near.data),
+            mean_distance(&far.source, &far.data),
+        );
+        println!("{label}: source to its data point {d1:.3} at w = 1, {d0:.3} at w = 0");
+        assert!(d1 < 0.5 * d0, "{label}: {d1} vs {d0}");
+    }
+}
+
+#[test]
+fn couplings_demo_captions_hold_on_its_runs() {
+    let runs = runs("couplings");
+    let reports: Vec<Report> = runs.iter().map(|(_, t)| report(t)).collect();
+    let [rf, ot, cot] = [&reports[0], &reports[1], &reports[2]];
+    println!(
+        "curvature RF {:.3}, OT-CFM {:.3}, C-OT {:.3}; train W2 {:.3} {:.3} {:.3}",
+        rf.curvature_mean, ot.curvature_mean, cot.curvature_mean, rf.w2, ot.w2, cot.w2
+    );
+    // Caption 4: both OT runs far straighter than independent pairs; only C-OT also reaches the
+    // right descriptor's data (the lowest W2).
+    assert!(ot.curvature_mean < 0.5 * rf.curvature_mean);
+    assert!(cot.curvature_mean < 0.5 * rf.curvature_mean);
+    assert!(cot.w2 < ot.w2, "C-OT {} vs OT-CFM {}", cot.w2, ot.w2);
+}
+
+#[test]
+fn mixture_bases_demo_components_lie_on_the_moons() {
+    // Caption 2: with eight modes the components sit on the moons. Each K = 8 mean lies closer
+    // to the data than the data's own spread, at the first training descriptor.
+    let runs = runs("mixture-bases");
+    let (_, eight) = &runs[1];
+    let descriptor = eight.dataset.conditions[0].descriptor.clone();
+    let mixture = eight.sampler().mixture(Some(&descriptor)).unwrap();
+    let data = eight
+        .dataset
+        .sample(Some(0), 2000, &mut rng::seeded(0, Stream::Display, 0));
+    let nearest = |m: &[f32]| {
+        data.rows()
+            .map(|p| p.iter().zip(m).map(|(x, y)| (x - y).powi(2)).sum::<f32>().sqrt())
+            .fold(f32::INFINITY, f32::min)
+    };
+    let distances: Vec<f32> = (0..mixture.components()).map(|k| nearest(mixture.mean(k))).collect();
+    println!("K = 8 means to the nearest data point: {distances:?}");
+    assert!(distances.iter().all(|&d| d < 0.25), "{distances:?}");
+}
