@@ -79,9 +79,34 @@ fn the_comparison_view_trains_one_run_per_method() {
     let mut h = app(launch);
     wait_for_label(&mut h, "rf · step 0");
     wait_for_label(&mut h, "mixflow-rf · step 0");
+    wait_for_label(&mut h, "comparison of 2 runs on moons · step 0 / 4000");
     h.get_by_label("Step").click();
     wait_for_label(&mut h, "rf · step 1");
     wait_for_label(&mut h, "mixflow-rf · step 1");
+    // Playing, the runs keep in step: RF alone trains several times faster than MixFlow-RF.
+    h.get_by_label("Play").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.get_by_label("Pause").click();
+    wait_for_label(&mut h, "paused");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    h.run_steps(3);
+    let steps: Vec<usize> = ["rf · step ", "mixflow-rf · step "]
+        .iter()
+        .map(|prefix| {
+            let label = h
+                .query_all_by_label_contains(prefix)
+                .filter_map(|n| n.accesskit_node().value().map(|v| v.to_string()))
+                .find(|l| l.starts_with(prefix))
+                .unwrap();
+            label[prefix.len()..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(steps[1] > 10, "the comparison trained: {steps:?}");
+    assert!(steps[0].abs_diff(steps[1]) <= 20, "the same step on screen: {steps:?}");
     // Leaving the comparison keeps one run.
     h.get_by_label("Compare").click();
     h.run_steps(3);

@@ -21,7 +21,8 @@ pub fn plot<'a>(id: &str, x: &str, y: &str, legend: bool, height: f32) -> Plot<'
         .custom_y_axes(vec![
             AxisHints::new_y().label(y).label_spacing(egui::Rangef::new(16.0, 24.0)),
         ]);
-    if legend {
+    // A short chart (presenter mode) has no room for one: the canvas titles carry the colours.
+    if legend && height >= 140.0 {
         plot.legend(Legend::default().position(Corner::RightTop).background_alpha(0.6))
     } else {
         plot

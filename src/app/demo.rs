@@ -86,17 +86,19 @@ pub const DEMOS: &[Demo] = &[
                 ..STEP
             },
             Step {
-                caption: "As w grows the source moves from N(0, I) onto the encoder's mean of each data point: \
-                          at w = 0 the pink source points are noise, at w = 1 they sit next to their data, so \
-                          the paths they start are short and straight. Curvature falls as w grows.",
+                caption: "As w grows the source moves from N(0, I) toward the κ-FC encoder's Gaussian of each \
+                          data point (orange: its mean and 1σ ellipse, linked to the data point). At w = 0 the pink \
+                          source points are plain noise, about 3.0 from the data point each one flows to.",
                 layers: Some(Layers { kappa: true, ..TRAILS }),
                 source_w: Some(0.0),
                 ..STEP
             },
             Step {
-                caption: "w = 1: each source point sits next to its own data point. Fast-ODE trains only here, \
-                          so its curvature is near zero, but sampling from N(0, I) is then far from what it learned: \
-                          its samples miss the moons (highest W2). MixFlow-RF trains on every w and keeps both.",
+                caption: "w = 1: the source is the encoder's Gaussian alone. Its KL term keeps it wide and near \
+                          the centre: MixFlow-RF's source points lie about 1.2 from their data point, Fast-ODE's \
+                          about 2.0 (one central blob). Fast-ODE trains only here, so its paths are the straightest \
+                          (lowest curvature), but sampling starts from N(0, I), which it never trained on: its \
+                          samples miss the moons (highest W2). MixFlow-RF trains on every w and keeps both.",
                 layers: Some(Layers { kappa: true, ..TRAILS }),
                 source_w: Some(1.0),
                 ..STEP
