@@ -256,18 +256,8 @@ impl WorkerHandle {
         #[cfg(not(target_arch = "wasm32"))]
         let crash = outbox.clone();
         let worker = Worker::new(command_rx, outbox, gpu.clone(), view.clone(), play);
-        // A panic in the worker is a bug, but it must not pass silently: the app is told, shows
-        // the message with *Reset*, and the other runs keep going. (In the page a panic aborts
-        // the module, and the page's panic hook says so.)
         #[cfg(not(target_arch = "wasm32"))]
-        std::thread::Builder::new()
-            .name("mixflow-trainer".into())
-            .spawn(move || {
-                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run())) {
-                    let _ = crash.send(Event::Crashed(crate::backend::panic_text(&panic)));
-                }
-            })
-            .expect("the OS can start a thread");
+        spawn_guarded(move || worker.run(), crash);
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen_futures::spawn_local(worker.run_in_page());
         Self {
@@ -290,6 +280,21 @@ impl WorkerHandle {
         // through its events, so a failed send loses nothing that is not already reported.
         let _ = self.commands.send(command);
     }
+}
+
+/// Runs `body` on a thread of its own. A panic there is a bug, but it must not pass silently:
+/// the app is told ([`Event::Crashed`]), shows the message with *Reset*, and the other runs keep
+/// going. (In the page a panic aborts the module, and the page's panic hook says so.)
+#[cfg(not(target_arch = "wasm32"))]
+fn spawn_guarded(body: impl FnOnce() + Send + 'static, crash: Outbox) {
+    std::thread::Builder::new()
+        .name("mixflow-trainer".into())
+        .spawn(move || {
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+                crash.send(Event::Crashed(crate::backend::panic_text(&panic)));
+            }
+        })
+        .expect("the OS can start a thread");
 }
 
 struct Worker {
@@ -1110,6 +1115,26 @@ mod tests {
 
     fn cpu() -> Device {
         BackendKind::Cpu.device().unwrap()
+    }
+
+    #[test]
+    fn a_worker_that_panics_says_why_and_wakes_the_app() {
+        let (events, received) = channel();
+        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = woken.clone();
+        let wake: Waker = std::sync::Arc::new(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
+        spawn_guarded(
+            || panic!("conditional family needs a condition"),
+            Outbox {
+                events,
+                wake: Some(wake),
+            },
+        );
+        match received.recv_timeout(Duration::from_secs(10)) {
+            Ok(Event::Crashed(why)) => assert!(why.contains("needs a condition"), "{why}"),
+            _ => panic!("no crash report"),
+        }
+        assert!(woken.load(std::sync::atomic::Ordering::Relaxed));
     }
 
     /// A worker holding `trainer` (and `mirror`), as if they had been started on the GPU.
