@@ -391,7 +391,9 @@ impl MixflowApp {
             settings: self.settings.clone(),
             descriptor: self.descriptor.clone(),
             time: self.time,
-            camera: self.camera,
+            // Only a camera the user placed: one that follows the fit moves with every view (it
+            // holds the samples), and the address would change twice a second.
+            camera: self.camera.filter(|_| !self.camera_follows),
         }
     }
 
