@@ -1,37 +1,18 @@
-//! MixFlow Explorer's engine: datasets, networks, couplings, methods, solvers, metrics and the
-//! step-wise trainer. No UI code lives here; every network runs on whichever burn device it is
-//! given, so the whole engine is tested headless on the CPU. The front ends consume the engine and
-//! never the other way round: `cli` (the command line), `app` (the egui app, native and in the
-//! browser), `render` (its wgpu layers) and `web` (the browser entry point).
+//! MixFlow Explorer's front ends over its engine (`mixflow-core`, re-exported here under the same
+//! module names, so `mixflow::train` is the engine's trainer): `cli` (the command line), `app`
+//! (the egui app, native and in the browser), `render` (its wgpu layers), `bench` (the SPEC's
+//! benchmarks) and `web` (the browser entry point). The engine never depends on these: it is a
+//! crate of its own, without eframe, egui or winit.
 
-pub mod adam;
+pub use mixflow_core::{
+    adam, backend, config, coupling, data, eval, experiment, flex, fused, kmeans, lap, linear, method, metrics,
+    mixture, nn, pair, platform, projection, rng, sample, silu, solve, suggest, train,
+};
+
 pub mod app;
-pub mod backend;
 pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
-pub mod config;
-pub mod coupling;
-pub mod data;
-pub mod eval;
-pub mod experiment;
-pub mod flex;
-pub mod fused;
-pub mod kmeans;
-pub mod lap;
-pub mod linear;
-pub mod method;
-pub mod metrics;
-pub mod mixture;
-pub mod nn;
-pub mod pair;
-pub mod projection;
 pub mod render;
-pub mod rng;
-pub mod sample;
-pub mod silu;
-pub mod solve;
-pub mod suggest;
-pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

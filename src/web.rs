@@ -214,17 +214,6 @@ fn has_webgpu() -> bool {
     web_sys::window().is_some_and(|w| web_sys::js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
 }
 
-/// Returns to the page's event loop, resuming after `ms` milliseconds (0: as soon as the input,
-/// drawing and other tasks queued meanwhile have run).
-pub async fn yield_to_page(ms: i32) {
-    let promise = web_sys::js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
 /// Offers `bytes` to the user as a download named `name`: a link to a blob, clicked. The blob's
 /// address is let go a minute later, not at once: the browser starts reading it only after the
 /// click returns.

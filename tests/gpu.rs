@@ -2,8 +2,6 @@
 //! the CPU backend's loss curve, and the particle-advection shader gives burn's trajectories. Kept
 //! few and small, since lavapipe compiles burn's kernels for minutes before the first step.
 
-mod common;
-
 use mixflow::backend::BackendKind;
 use mixflow::config::TrainConfig;
 use mixflow::train::Trainer;
@@ -51,12 +49,19 @@ fn advection_shader_matches_burns_forward() {
         ("8gaussians", Method::MixflowOod, TimeEmbedding::Raw, false),
     ];
     for (dataset, method, time_embedding, refeed) in cases {
-        let trainer = common::train(TrainConfig {
+        let mut trainer = mixflow::train::Trainer::new(TrainConfig {
+            dataset: dataset.into(),
+            method,
+            steps: 30,
             time_embedding,
             refeed,
             pretrain_steps: 20,
-            ..common::config(dataset, method, 30)
-        });
+            ..TrainConfig::default()
+        })
+        .unwrap();
+        while !trainer.is_finished() {
+            trainer.step().unwrap();
+        }
         let sampler = trainer.sampler();
         let descriptor = trainer.dataset.conditions.first().map(|c| c.descriptor.clone());
         let (n, steps) = (300, 50);

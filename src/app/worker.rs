@@ -382,7 +382,7 @@ impl Worker {
             if !self.tick().await {
                 return;
             }
-            crate::web::yield_to_page(if idle { 30 } else { 0 }).await;
+            crate::platform::yield_to_page(if idle { 30 } else { 0 }).await;
         }
     }
 

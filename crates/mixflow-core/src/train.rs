@@ -763,7 +763,7 @@ fn choose_distinct(from: &[usize], k: usize, rng: &mut Rng) -> Vec<usize> {
     pool
 }
 
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).expect("serialisable");
     std::fs::write(path, text + "\n").map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }

@@ -176,7 +176,8 @@ impl Default for TrainConfig {
 }
 
 /// MixFlow-OOD's training draw from the mixture base (SPEC 3.2).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum TrainDraw {
     /// Exact draws μ_k + σε, k ~ Cat(π): what generation draws. Base steps use the
@@ -189,7 +190,8 @@ pub enum TrainDraw {
 }
 
 /// How the learning rate moves over the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LrSchedule {
     /// The SPEC's setting: `lr` throughout.

@@ -4,12 +4,12 @@
 mod common;
 
 use burn::tensor::{Device, Tensor};
-use mixflow::config::TrainConfig;
-use mixflow::coupling::assignment;
-use mixflow::data::{CsvSpec, Dataset, DatasetRequest, Points, Split, read_csv};
-use mixflow::metrics;
-use mixflow::rng::{self, Stream};
-use mixflow::solve::{self, SolveOptions, Solver, integrate, to_points, to_tensor};
+use mixflow_core::config::TrainConfig;
+use mixflow_core::coupling::assignment;
+use mixflow_core::data::{CsvSpec, Dataset, DatasetRequest, Points, Split, read_csv};
+use mixflow_core::metrics;
+use mixflow_core::rng::{self, Stream};
+use mixflow_core::solve::{self, SolveOptions, Solver, integrate, to_points, to_tensor};
 
 fn random_points(n: usize, dim: usize, seed: u64) -> Points {
     Points::new(dim, rng::normals(&mut rng::seeded(seed, Stream::Data, 0), n * dim))
@@ -96,7 +96,7 @@ fn assignment_of_large_offset_clouds_matches_a_dense_solver() {
         let mut sorted = perm.clone();
         sorted.sort();
         assert_eq!(sorted, (0..600).collect::<Vec<_>>(), "a permutation");
-        let cost = mixflow::coupling::sq_cost(&a, &b);
+        let cost = mixflow_core::coupling::sq_cost(&a, &b);
         let (rows, cols) = lsap::solve(600, 600, &cost, false).unwrap();
         let dense: f64 = rows.iter().zip(&cols).map(|(&i, &j)| cost[i * 600 + j]).sum();
         let ours = cost_of(&a, &b, &perm);
@@ -422,7 +422,7 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
 
 #[test]
 fn a_huge_csv_is_cut_at_the_row_limit_and_says_so() {
-    use mixflow::data::MAX_ROWS;
+    use mixflow_core::data::MAX_ROWS;
     let mut text = String::from("x,y\n");
     for i in 0..MAX_ROWS + 5 {
         text.push_str(&format!("{},{}\n", i % 7, i % 5));
@@ -445,7 +445,7 @@ fn a_huge_csv_is_cut_at_the_row_limit_and_says_so() {
 
 #[test]
 fn a_table_kept_in_memory_loads_like_a_file_and_previews_without_reading_it_all() {
-    mixflow::data::remember("dropped/points.csv", b"x,y,class\n0,1,0\n2,3,1\n4,5,1\n".to_vec());
+    mixflow_core::data::remember("dropped/points.csv", b"x,y,class\n0,1,0\n2,3,1\n4,5,1\n".to_vec());
     let ds = Dataset::load(&DatasetRequest {
         name: "csv:dropped/points.csv".into(),
         csv: Some(CsvSpec {
@@ -456,10 +456,10 @@ fn a_table_kept_in_memory_loads_like_a_file_and_previews_without_reading_it_all(
     })
     .unwrap();
     assert_eq!((ds.dim, ds.descriptor_dim, ds.conditions.len()), (2, 1, 2));
-    let preview = mixflow::data::preview(std::path::Path::new("dropped/points.csv"), 2).unwrap();
+    let preview = mixflow_core::data::preview(std::path::Path::new("dropped/points.csv"), 2).unwrap();
     assert_eq!(preview.headers, ["x", "y", "class"]);
     assert_eq!(preview.rows, [["0", "1", "0"], ["2", "3", "1"]]);
-    let e = mixflow::data::preview(std::path::Path::new("dropped/none.csv"), 2)
+    let e = mixflow_core::data::preview(std::path::Path::new("dropped/none.csv"), 2)
         .err()
         .unwrap();
     assert!(e.starts_with("dropped/none.csv: cannot read"), "{e}");
@@ -494,7 +494,7 @@ fn config_errors_name_the_file_and_setting() {
     check(|c| c.steps = 0, "steps");
     check(|c| c.batch = 1, "batch");
     check(|c| c.beta2 = 1.0, "beta2");
-    check(|c| c.method = mixflow::method::Method::COt, "method");
+    check(|c| c.method = mixflow_core::method::Method::COt, "method");
     check(|c| c.source = "nowhere".into(), "source");
     let mut c = TrainConfig {
         dataset: "letters".into(),
@@ -522,7 +522,7 @@ fn config_errors_name_the_file_and_setting() {
     let cosine = TrainConfig {
         lr: 0.1,
         steps: 100,
-        lr_schedule: mixflow::config::LrSchedule::Cosine,
+        lr_schedule: mixflow_core::config::LrSchedule::Cosine,
         ..TrainConfig::default()
     };
     assert_eq!((cosine.lr_at(0), cosine.lr_at(100)), (0.1, 0.0));
@@ -545,8 +545,8 @@ fn config_errors_name_the_file_and_setting() {
 /// conditional one with sinusoidal time re-feeding its descriptor, and MixFlow-RF's w input.
 #[test]
 fn fused_euler_matches_burns_euler() {
-    use mixflow::method::{Method, MixWeight};
-    use mixflow::nn::TimeEmbedding;
+    use mixflow_core::method::{Method, MixWeight};
+    use mixflow_core::nn::TimeEmbedding;
     let cases = [
         ("moons", Method::Rf, TimeEmbedding::Raw, false, false),
         ("letters", Method::MixflowOod, TimeEmbedding::Sinusoidal, true, false),
@@ -567,7 +567,7 @@ fn fused_euler_matches_burns_euler() {
             .base(
                 descriptor.as_deref(),
                 2500,
-                &mut mixflow::rng::seeded(3, mixflow::rng::Stream::Eval, 0),
+                &mut mixflow_core::rng::seeded(3, mixflow_core::rng::Stream::Eval, 0),
             )
             .unwrap()
             .points;
@@ -605,7 +605,7 @@ fn group_assignments_split_across_cores_are_each_groups_own() {
         let a = Points::new(2, rng::normals(&mut rng, 2 * n));
         let b = Points::new(2, rng::normals(&mut rng, 2 * n).iter().map(|v| v * 0.5 + 1.0).collect());
         let ranges: Vec<_> = (0..groups).map(|g| g * size..(g + 1) * size).collect();
-        let perms = mixflow::coupling::group_assignments(&a, &b, &ranges);
+        let perms = mixflow_core::coupling::group_assignments(&a, &b, &ranges);
         assert_eq!(perms.len(), groups);
         for (perm, range) in perms.iter().zip(&ranges) {
             let rows = |p: &Points| Points::new(2, p.data[range.start * 2..range.end * 2].to_vec());

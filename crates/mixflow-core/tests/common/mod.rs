@@ -1,8 +1,8 @@
 //! Helpers shared by the training test files.
 
-use mixflow::config::TrainConfig;
-use mixflow::method::Method;
-use mixflow::train::Trainer;
+use mixflow_core::config::TrainConfig;
+use mixflow_core::method::Method;
+use mixflow_core::train::Trainer;
 
 /// The default settings with a dataset, method and step count.
 pub fn config(dataset: &str, method: Method, steps: usize) -> TrainConfig {

@@ -7,16 +7,16 @@ mod common;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use common::{config, train};
-use mixflow::config::TrainConfig;
-use mixflow::data::Points;
-use mixflow::method::mixflow_ood::Schedule;
-use mixflow::method::mixflow_rf::{kl_to_standard_normal, mix_source};
-use mixflow::method::{Method, Phase};
-use mixflow::mixture::Mixture;
-use mixflow::nn::KappaEncoder;
-use mixflow::rng::{self, Stream};
-use mixflow::solve::{to_points, to_tensor};
-use mixflow::train::Trainer;
+use mixflow_core::config::TrainConfig;
+use mixflow_core::data::Points;
+use mixflow_core::method::mixflow_ood::Schedule;
+use mixflow_core::method::mixflow_rf::{kl_to_standard_normal, mix_source};
+use mixflow_core::method::{Method, Phase};
+use mixflow_core::mixture::Mixture;
+use mixflow_core::nn::KappaEncoder;
+use mixflow_core::rng::{self, Stream};
+use mixflow_core::solve::{to_points, to_tensor};
+use mixflow_core::train::Trainer;
 
 fn two_components() -> Mixture {
     Mixture {
@@ -179,7 +179,7 @@ fn the_schedule_switches_at_the_configured_fractions() {
 
 #[test]
 fn per_group_pairing_never_crosses_descriptors() {
-    use mixflow::coupling::{Coupling, pair};
+    use mixflow_core::coupling::{Coupling, pair};
     // Two groups far apart; a pairing across them would cost far more than within.
     let x1 = Points::new(1, vec![0.0, 1.0, 2.0, 100.0, 101.0, 102.0]);
     let x0 = Points::new(1, vec![101.5, 100.5, 99.0, 2.5, 0.5, 1.5]);
@@ -235,7 +235,7 @@ fn bad_mixflow_settings_are_refused_with_the_setting_named() {
     c.components = 0;
     assert!(err(c).contains("`components`"));
     let mut c = config("moons", Method::MixflowRf, 10);
-    c.kappa = mixflow::method::Kappa::Descriptor;
+    c.kappa = mixflow_core::method::Kappa::Descriptor;
     assert!(err(c).contains("`kappa`"));
     let mut c = config("moons", Method::MixflowOod, 10);
     c.warmup = 0.7;
@@ -243,7 +243,7 @@ fn bad_mixflow_settings_are_refused_with_the_setting_named() {
     assert!(err(c).contains("`cooldown`"));
     assert!(
         "fixed:2"
-            .parse::<mixflow::method::MixWeight>()
+            .parse::<mixflow_core::method::MixWeight>()
             .unwrap_err()
             .contains("`w`")
     );
@@ -251,8 +251,8 @@ fn bad_mixflow_settings_are_refused_with_the_setting_named() {
 
 #[test]
 fn snapshots_expose_the_mixture_and_the_kappa_fc_view() {
-    use mixflow::solve::SolveOptions;
-    use mixflow::train::SnapshotRequest;
+    use mixflow_core::solve::SolveOptions;
+    use mixflow_core::train::SnapshotRequest;
     let req = |descriptor| SnapshotRequest {
         particles: 300,
         trajectories: 5,
@@ -296,7 +296,7 @@ fn mixflow_ood_extrapolates_better_than_conditional_rf_on_lowdim_perturbation() 
         c.eval_conditions = 6;
         c.curvature_n = 100;
         let t = train(c);
-        let report = mixflow::eval::evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
+        let report = mixflow_core::eval::evaluate(&t.sampler(), &t.dataset, &t.config).unwrap();
         report.splits.unwrap()["extrapolation"].quality.w2
     };
     let mean = |method| (0..3).map(|seed| extrapolation(method, seed)).sum::<f64>() / 3.0;
@@ -321,9 +321,9 @@ fn moments(p: &Points) -> ([f64; 2], [f64; 3]) {
 
 #[test]
 fn the_hard_training_draw_has_the_moments_of_the_generation_draw_and_the_soft_one_does_not() {
-    use mixflow::config::TrainDraw;
-    use mixflow::method::mixflow_ood::{mixture_for, training_draw};
-    use mixflow::nn::MixtureBase;
+    use mixflow_core::config::TrainDraw;
+    use mixflow_core::method::mixflow_ood::{mixture_for, training_draw};
+    use mixflow_core::nn::MixtureBase;
     let device = Device::flex();
     let mut r = rng::seeded(21, Stream::Init, 0);
     let base = MixtureBase::new(1, 2, 8, 0.1, false, 32, &mut r, &device);
@@ -331,7 +331,7 @@ fn the_hard_training_draw_has_the_moments_of_the_generation_draw_and_the_soft_on
     let descriptor = Tensor::<2>::full([1, 1], 1.0, &device);
     let params = base.params(descriptor).per_row(&[0..n]);
     let mixture = mixture_for(&base, &[1.0], &device);
-    let gumbel: Vec<f32> = (0..n * 8).map(|_| mixflow::mixture::gumbel(&mut r)).collect();
+    let gumbel: Vec<f32> = (0..n * 8).map(|_| mixflow_core::mixture::gumbel(&mut r)).collect();
     let gumbel = Tensor::<2>::from_data(burn::tensor::TensorData::new(gumbel, [n, 8]), &device);
     let eps = to_tensor(&Points::new(2, rng::normals(&mut r, n * 2)), &device);
     let draw = |kind| to_points(training_draw(&params, gumbel.clone(), eps.clone(), 0.5, kind).0);
@@ -363,14 +363,14 @@ fn the_hard_training_draw_has_the_moments_of_the_generation_draw_and_the_soft_on
 
 #[test]
 fn the_hard_draw_passes_the_soft_gradient_to_the_mixture_weights() {
-    use mixflow::config::TrainDraw;
-    use mixflow::method::mixflow_ood::training_draw;
-    use mixflow::nn::MixtureBase;
+    use mixflow_core::config::TrainDraw;
+    use mixflow_core::method::mixflow_ood::training_draw;
+    use mixflow_core::nn::MixtureBase;
     let device = Device::flex().autodiff();
     let mut r = rng::seeded(22, Stream::Init, 0);
     let base = MixtureBase::new(1, 2, 4, 0.1, false, 16, &mut r, &device);
     let params = base.params(Tensor::<2>::full([1, 1], 1.0, &device)).per_row(&[0..64]);
-    let gumbel: Vec<f32> = (0..64 * 4).map(|_| mixflow::mixture::gumbel(&mut r)).collect();
+    let gumbel: Vec<f32> = (0..64 * 4).map(|_| mixflow_core::mixture::gumbel(&mut r)).collect();
     let gumbel = Tensor::<2>::from_data(burn::tensor::TensorData::new(gumbel, [64, 4]), &device);
     let eps = to_tensor(&Points::new(2, rng::normals(&mut r, 128)), &device);
     let (z, g) = training_draw(&params, gumbel, eps, 0.5, TrainDraw::Hard);
@@ -395,8 +395,8 @@ fn the_hard_draw_passes_the_soft_gradient_to_the_mixture_weights() {
 
 #[test]
 fn the_official_networks_options_shape_the_network_and_train_deterministically() {
-    use mixflow::config::TrainDraw;
-    use mixflow::nn::Activation;
+    use mixflow_core::config::TrainDraw;
+    use mixflow_core::nn::Activation;
     let official = TrainConfig {
         activation: Activation::Elu,
         width: 200,
@@ -427,7 +427,7 @@ fn the_official_networks_options_shape_the_network_and_train_deterministically()
         .base(Some(&descriptor), 100, &mut rng::seeded(5, Stream::Eval, 0))
         .unwrap()
         .points;
-    let euler = mixflow::solve::SolveOptions::euler(8);
+    let euler = mixflow_core::solve::SolveOptions::euler(8);
     let generated = sampler.generate(Some(&descriptor), &x0, &euler, false).unwrap();
     assert!(generated.samples.data.iter().all(|v| v.is_finite()));
 }
@@ -444,9 +444,9 @@ fn mixflow_ood_on_moons_lands_on_the_data_in_one_euler_step_and_the_soft_draw_do
             curvature_n: 100,
             ..config("moons", Method::MixflowOod, 3000)
         });
-        mixflow::eval::evaluate_run(&t, &mut |_| {}).unwrap()
+        mixflow_core::eval::evaluate_run(&t, &mut |_| {}).unwrap()
     };
-    let hard = run(mixflow::config::TrainDraw::Hard);
+    let hard = run(mixflow_core::config::TrainDraw::Hard);
     let (w2, floor) = (hard.quality.w2, hard.quality.w2_floor);
     let (one_step, dopri5) = (hard.w2_by_nfe["1"], hard.w2_by_nfe["dopri5"]);
     println!("hard: W2 {w2:.3} (floor {floor:.3}), Euler 1 {one_step:.3}, Dopri5 {dopri5:.3}");
@@ -456,70 +456,11 @@ fn mixflow_ood_on_moons_lands_on_the_data_in_one_euler_step_and_the_soft_draw_do
         "Euler 1 {one_step} vs Dopri5 {dopri5}"
     );
     assert_eq!(hard.base_steps, Some(240));
-    let soft = run(mixflow::config::TrainDraw::Soft);
+    let soft = run(mixflow_core::config::TrainDraw::Soft);
     println!("soft: W2 {:.3}", soft.quality.w2);
     assert!(
         soft.quality.w2 > floor + 0.6,
         "the soft draw's clumps: W2 {}",
         soft.quality.w2
     );
-}
-
-#[test]
-fn the_mixture_bases_demo_shows_short_trails_and_a_flat_low_nfe_curve_with_eight_modes() {
-    // What captions 2 and 4 of the `mixture-bases` demo state, on the demo's own runs from their
-    // cached starts (step 1000, where the demo opens). Measured: K = 8 travels 0.27 against 1.33,
-    // W2 0.40 at 1 and at 128 Euler steps against K = 1's 0.76 and 0.81; at step 4000 K = 8 is at
-    // 0.36 throughout and K = 1 at 0.56 (1 step) to 0.42 (128).
-    use mixflow::app::demo::Demo;
-    let demo = Demo::find("mixture-bases").unwrap();
-    // W2 against Euler steps, and the mean length of a particle's path (caption 2's long and
-    // short trails), at the first training descriptor.
-    let measure = |i: usize| {
-        let (_, config) = demo.runs(mixflow::backend::BackendKind::Cpu).swap_remove(i);
-        let mut t = Trainer::new(TrainConfig {
-            eval_conditions: 2,
-            curvature_n: 100,
-            ..config
-        })
-        .unwrap();
-        t.start_from(demo.cached_start(i).unwrap()).unwrap();
-        let sampler = t.sampler();
-        let descriptor = t.dataset.conditions[0].descriptor.clone();
-        let x0 = sampler
-            .base(Some(&descriptor), 1000, &mut rng::seeded(1, Stream::Eval, 0))
-            .unwrap()
-            .points;
-        let x1 = sampler
-            .generate(Some(&descriptor), &x0, &mixflow::solve::SolveOptions::euler(16), false)
-            .unwrap()
-            .samples;
-        let travel = sampler
-            .to_original(&x0)
-            .rows()
-            .zip(x1.rows())
-            .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt() as f64)
-            .sum::<f64>()
-            / 1000.0;
-        (mixflow::eval::evaluate_run(&t, &mut |_| {}).unwrap().w2_by_nfe, travel)
-    };
-    let ((one, one_travel), (eight, eight_travel)) = (measure(0), measure(1));
-    println!("K = 1: {one:?}, travel {one_travel:.3}\nK = 8: {eight:?}, travel {eight_travel:.3}");
-    assert!(
-        eight_travel < 0.5 * one_travel,
-        "short trails with eight modes: {eight_travel} vs {one_travel}"
-    );
-    assert!(
-        (eight["1"] - eight["128"]).abs() <= 0.05 * eight["128"],
-        "K = 8 is flat: one Euler step {} vs 128 {}",
-        eight["1"],
-        eight["128"]
-    );
-    for (steps, w2) in &eight {
-        assert!(
-            *w2 < 0.75 * one[steps],
-            "K = 8 well below K = 1 at {steps}: {w2} vs {}",
-            one[steps]
-        );
-    }
 }

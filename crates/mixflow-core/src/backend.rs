@@ -5,7 +5,8 @@
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     #[default]
@@ -128,7 +129,7 @@ pub async fn browser_gpu() -> Result<Device, String> {
                 BROWSER_GPU.set(BrowserGpu::Checked(checked.clone()));
                 return checked;
             }
-            BrowserGpu::Checking => crate::web::yield_to_page(20).await,
+            BrowserGpu::Checking => crate::platform::yield_to_page(20).await,
             BrowserGpu::Checked(result) => return result,
         }
     }

@@ -5,12 +5,12 @@
 mod common;
 
 use common::{config, train};
-use mixflow::backend::BackendKind;
-use mixflow::config::{LrSchedule, TrainConfig};
-use mixflow::eval::evaluate;
-use mixflow::method::Method;
-use mixflow::solve::SolveOptions;
-use mixflow::train::{SnapshotRequest, TrainError, Trainer};
+use mixflow_core::backend::BackendKind;
+use mixflow_core::config::{LrSchedule, TrainConfig};
+use mixflow_core::eval::evaluate;
+use mixflow_core::method::Method;
+use mixflow_core::solve::SolveOptions;
+use mixflow_core::train::{SnapshotRequest, TrainError, Trainer};
 
 #[test]
 fn rf_on_moons_reaches_the_finite_sample_floor() {
