@@ -445,6 +445,7 @@ impl TrainArgs {
     }
 }
 
+#[allow(unsafe_code)] // set_var, before any other thread runs (see below)
 pub fn main() -> ExitCode {
     // burn puts some state (a reloaded optimiser's) on its default device, which prefers a GPU
     // when one is compiled in; keep it on the CPU unless the user says otherwise. Nothing else

@@ -10,6 +10,7 @@ fn main() -> std::process::ExitCode {
 /// then faulted its pages in afresh. Keeping up to 128 MiB of freed heap: B1 1010 → 1320 steps/s
 /// (docs/PERFORMANCE.md).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
 fn keep_freed_heap() {
     // SAFETY: mallopt only sets a parameter of glibc's allocator, before any other thread runs.
     unsafe {

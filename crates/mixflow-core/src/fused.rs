@@ -6,6 +6,9 @@
 //! machine's threads. burn's CPU backend evaluates the same network one operation at a time,
 //! each a pass over memory into a new buffer; for sampling, where nothing needs a gradient, that
 //! was most of the time (docs/PERFORMANCE.md). Training stays on burn.
+// Unsafe code is denied in the workspace (Cargo.toml) and allowed here: the kernel's intrinsics
+// behind a CPU-feature check, each block with its SAFETY comment.
+#![allow(unsafe_code)]
 
 use crate::nn::FlatField;
 

@@ -7,6 +7,9 @@
 //! pass is the usual three: g·Wᵀ for the input, xᵀ·g for the weight, g's column sums for the
 //! bias, each only for a parent that is tracked. Other backends (wgpu, NdArray) keep burn's
 //! `Linear` and SiLU.
+// Unsafe code is denied in the workspace (Cargo.toml) and allowed here: raw row pointers shared by
+// the two halves of a product, each block with its SAFETY comment.
+#![allow(unsafe_code)]
 
 use crate::flex::{contiguous, dim, filled, tensor, values, writable};
 use burn::backend::autodiff::Autodiff;

@@ -8,6 +8,9 @@
 //! wants it, and only then parks. And the caller never waits on a helper that has not started:
 //! when its own half is done and the other is still on offer, it takes it back and runs it
 //! itself. On one core, and in the browser (no threads), both closures run on the caller.
+// Unsafe code is denied in the workspace (Cargo.toml) and allowed here: a closure handed to the
+// helper thread for the duration of one call, with its SAFETY comment.
+#![allow(unsafe_code)]
 
 #[cfg(not(target_arch = "wasm32"))]
 mod helper {

@@ -5,6 +5,9 @@
 //! element, a second pass for the product, and under autodiff the sigmoid computed again in the
 //! backward pass; in the profile of the reference training step that was half its time
 //! (docs/PERFORMANCE.md).
+// Unsafe code is denied in the workspace (Cargo.toml) and allowed here: SIMD intrinsics of the
+// vectorised SiLU, each block with its SAFETY comment.
+#![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
 

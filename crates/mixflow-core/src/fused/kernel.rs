@@ -9,6 +9,9 @@
 //! (8 lanes). On cores with two 512-bit FMA units (Intel's server cores) AVX-512 does twice the
 //! work per cycle; where 512-bit operations are split in two (AMD's Zen 4) it does the same work
 //! in fewer instructions.
+// Unsafe code is denied in the workspace (Cargo.toml) and allowed here: SIMD intrinsics of the
+// sampler's register-tile kernel, each block with its SAFETY comment.
+#![allow(unsafe_code)]
 
 /// The instruction set the sampler's kernel runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
