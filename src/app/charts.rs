@@ -20,7 +20,9 @@ pub fn plot<'a>(id: &str, x: &str, y: &str, legend: bool, height: f32) -> Plot<'
         ])
         .custom_y_axes(vec![
             AxisHints::new_y().label(y).label_spacing(egui::Rangef::new(16.0, 24.0)),
-        ]);
+        ])
+        .x_axis_formatter(|mark, _| tick_label(mark))
+        .y_axis_formatter(|mark, _| tick_label(mark));
     // A short chart (presenter mode) has no room for one: the canvas titles carry the colours.
     if legend && height >= 140.0 {
         plot.legend(Legend::default().position(Corner::RightTop).background_alpha(0.6))
@@ -53,6 +55,13 @@ fn nice_marks(input: GridInput) -> Vec<GridMark> {
         }
     }
     marks
+}
+
+/// A tick's value with as many decimals as its step needs (0.5 steps: one), so neighbouring
+/// ticks never read the same ("2, 2, 3" for 1.5, 2, 2.5).
+fn tick_label(mark: GridMark) -> String {
+    let decimals = (-mark.step_size.log10().floor()).max(0.0) as usize;
+    format!("{:.*}", decimals, mark.value)
 }
 
 /// The smallest 1-2-5 step at or above `at_least`, and the next two.
@@ -248,5 +257,15 @@ mod tests {
             .collect();
         assert_eq!(coarse, [0.0, 1000.0, 2000.0, 3000.0, 4000.0]);
         assert!(marks.iter().any(|m| m.value == 200.0 && m.step_size == 200.0));
+        let label = |value, step_size| tick_label(GridMark { value, step_size });
+        assert_eq!(
+            [
+                label(1.5, 0.5),
+                label(2.0, 1.0),
+                label(0.05, 0.05),
+                label(3000.0, 1000.0)
+            ],
+            ["1.5", "2", "0.05", "3000"]
+        );
     }
 }

@@ -573,7 +573,7 @@ impl MixflowApp {
             if self.demo.is_some() {
                 ui.label("The demo sets up its runs: changing a run setting leaves the demo.");
             }
-            if panels::run_switches(ui, &mut self.draft) {
+            if panels::run_switches(ui, &mut self.draft, self.settings.comparing) {
                 self.settings.config = self.draft.clone();
                 self.leave_demo();
             }

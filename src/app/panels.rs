@@ -72,7 +72,9 @@ fn log_number(ui: &mut egui::Ui, label: &str, value: &mut f64, range: std::ops::
 }
 
 /// The dataset and method pickers and the backend, which restart the run when changed.
-pub fn run_switches(ui: &mut egui::Ui, config: &mut TrainConfig) -> bool {
+/// Dataset, method and backend, which restart the run at once. In a comparison each run has its
+/// method (under *Compared methods*), so there is no single method to pick here.
+pub fn run_switches(ui: &mut egui::Ui, config: &mut TrainConfig, comparing: bool) -> bool {
     let mut switch = false;
     ui.horizontal(|ui| {
         let text = ui.label("Dataset");
@@ -88,7 +90,11 @@ pub fn run_switches(ui: &mut egui::Ui, config: &mut TrainConfig) -> bool {
             .response
             .labelled_by(text.id);
     });
-    switch |= choice(ui, "Method", &mut config.method);
+    if comparing {
+        ui.label("Methods: one per compared run (below)");
+    } else {
+        switch |= choice(ui, "Method", &mut config.method);
+    }
     switch |= choice(ui, "Backend", &mut config.backend);
     switch
 }
