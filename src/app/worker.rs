@@ -1134,7 +1134,12 @@ mod tests {
             Ok(Event::Crashed(why)) => assert!(why.contains("needs a condition"), "{why}"),
             _ => panic!("no crash report"),
         }
-        assert!(woken.load(std::sync::atomic::Ordering::Relaxed));
+        // The app is woken just after the event is sent.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !woken.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(Instant::now() < deadline, "the app was not woken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// A worker holding `trainer` (and `mirror`), as if they had been started on the GPU.
