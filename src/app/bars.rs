@@ -31,7 +31,7 @@ impl MixflowApp {
                 .add(egui::Button::new(text).min_size(egui::vec2(54.0, 0.0)))
                 .on_hover_text(hover);
             if play.clicked() {
-                self.send_all(|| if playing { Command::Pause } else { Command::Play });
+                self.toggle_play();
             }
             self.page.control("play-pause", play.rect);
             if ui
@@ -77,9 +77,14 @@ impl MixflowApp {
             });
         });
         if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
-            let playing = self.runs.iter().any(|r| r.playing);
-            self.send_all(|| if playing { Command::Pause } else { Command::Play });
+            self.toggle_play();
         }
+    }
+
+    /// Pause when any run trains, else Play: the button and the space bar.
+    fn toggle_play(&self) {
+        let playing = self.runs.iter().any(|r| r.playing);
+        self.send_all(|| if playing { Command::Pause } else { Command::Play });
     }
 
     /// Step-by-step, Draw data, Import CSV and Export.
@@ -167,7 +172,7 @@ impl MixflowApp {
     /// own canvas with what to do; a finished run only says so in its title.
     pub(super) fn run_message(ui: &mut egui::Ui, run: &Run, rect: egui::Rect) -> MessageAction {
         let mut action = MessageAction::None;
-        let stopped = run.stopped.as_deref().filter(|why| !why.starts_with("finished"));
+        let stopped = run.stopped.as_deref().filter(|_| !run.finished());
         if stopped.is_none() && run.warning.is_none() {
             return action;
         }

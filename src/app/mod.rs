@@ -153,6 +153,9 @@ struct SceneCache {
     key: Option<(u64, scene::Layers, u32, Projection)>,
     scene: Arc<Scene>,
     version: u64,
+    /// What the scene draws beyond the data, for the camera (built with the scene: sorting the
+    /// samples for their bulk is not work for every frame).
+    fit: scene::Fit,
 }
 
 pub struct MixflowApp {
@@ -473,6 +476,7 @@ impl MixflowApp {
                     key: None,
                     scene: Arc::new(Scene::default()),
                     version: 0,
+                    fit: scene::Fit::default(),
                 });
             }
         }
@@ -507,23 +511,23 @@ impl MixflowApp {
     /// The data's box in the plane (where the velocity field is sampled: it must not depend on
     /// the views, which are computed from it).
     fn data_bounds(&mut self) -> canvas::Bounds {
-        self.data_fit()?.0.bounds()
+        self.data_fit()?.bounds()
     }
 
-    fn data_fit(&mut self) -> Option<(scene::Fit, Arc<Plane>)> {
+    fn data_fit(&mut self) -> Option<scene::Fit> {
         let plane = self.plane()?;
         let info = self.info()?;
         let mut fit = scene::Fit::default();
         fit.add_all(&plane.project_all(&info.data_sample));
-        Some((fit, plane))
+        Some(fit)
     }
 
-    /// The box the canvas fits: the data, and what the runs draw around it (their mixture
-    /// components, and the bulk of their samples, base draws and pairs).
+    /// The box the canvas fits: the data, and what the runs' scenes draw around it (their
+    /// mixture components, and the bulk of their samples, base draws and pairs).
     fn fit_bounds(&mut self) -> canvas::Bounds {
-        let (mut fit, plane) = self.data_fit()?;
-        for view in self.runs.iter().filter_map(|r| r.view.as_ref()) {
-            scene::fit_view(&mut fit, view, self.settings.layers, &plane);
+        let mut fit = self.data_fit()?;
+        for cache in &self.scenes {
+            fit.add_fit(&cache.fit);
         }
         fit.bounds()
     }
@@ -700,33 +704,29 @@ impl MixflowApp {
                 self.send_all(|| Command::MeasureNfe);
             }
         });
-        let title = |ui: &mut egui::Ui, text: &str| {
-            ui.add(egui::Label::new(text).truncate());
-        };
+        type Chart = (&'static str, fn(&mut egui::Ui, &[Run], f32));
+        const CHARTS: [Chart; 4] = [
+            ("loss (solid: flow, dashed: base / KL)", charts::losses),
+            ("W2 (dashed: floor)", charts::w2_over_training),
+            ("curvature", charts::curvature),
+            ("W2 vs NFE", charts::w2_by_nfe),
+        ];
         // A projector needs the room for the canvases: the three charts the demos speak of,
         // shorter, and no table (its numbers are in the charts).
-        if self.presenter {
-            ui.columns(3, |c| {
-                title(&mut c[0], "W2 (dashed: floor)");
-                charts::w2_over_training(&mut c[0], &self.runs, 100.0);
-                title(&mut c[1], "curvature");
-                charts::curvature(&mut c[1], &self.runs, 100.0);
-                title(&mut c[2], "W2 vs NFE");
-                charts::w2_by_nfe(&mut c[2], &self.runs, 100.0);
-            });
-            return;
-        }
-        ui.columns(4, |c| {
-            title(&mut c[0], "loss (solid: flow, dashed: base / KL)");
-            charts::losses(&mut c[0], &self.runs, 150.0);
-            title(&mut c[1], "W2 (dashed: floor)");
-            charts::w2_over_training(&mut c[1], &self.runs, 150.0);
-            title(&mut c[2], "curvature");
-            charts::curvature(&mut c[2], &self.runs, 150.0);
-            title(&mut c[3], "W2 vs NFE");
-            charts::w2_by_nfe(&mut c[3], &self.runs, 150.0);
+        let (shown, height) = if self.presenter {
+            (&CHARTS[1..], 100.0)
+        } else {
+            (&CHARTS[..], 150.0)
+        };
+        ui.columns(shown.len(), |columns| {
+            for (ui, (title, draw)) in columns.iter_mut().zip(shown) {
+                ui.add(egui::Label::new(*title).truncate());
+                draw(ui, &self.runs, height);
+            }
         });
-        charts::metrics_table(ui, &self.runs);
+        if !self.presenter {
+            charts::metrics_table(ui, &self.runs);
+        }
     }
 
     fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &worker::RunInfo) {
@@ -760,6 +760,10 @@ impl MixflowApp {
             ui.centered_and_justified(|ui| ui.label("starting the run…"));
             return;
         };
+        // The scenes first: the camera fits what they draw.
+        let scenes: Vec<(Arc<Scene>, u64)> = (self.runs.iter().zip(&mut self.scenes))
+            .map(|(run, cache)| scene_for(cache, run, &self.settings, &plane, self.time))
+            .collect();
         let fit = self.fit_bounds();
         let n = self.runs.len();
         let avail = ui.available_size();
@@ -787,14 +791,13 @@ impl MixflowApp {
                 for i in row * cols..((row + 1) * cols).min(n) {
                     ui.vertical(|ui| {
                         let run = &self.runs[i];
-                        let finished = run.stopped.as_deref().is_some_and(|s| s.starts_with("finished"));
                         let title = match &run.view {
-                            Some(v) if finished => format!("{} · step {} · finished", run.label(), v.model.step),
+                            Some(v) if run.finished() => format!("{} · step {} · finished", run.label(), v.model.step),
                             Some(v) => format!("{} · step {}", run.label(), v.model.step),
                             None => format!("{} · starting…", run.label()),
                         };
                         ui.colored_label(charts::run_color(i), title);
-                        let (scene, version) = scene_for(&mut self.scenes[i], run, &self.settings, &plane, self.time);
+                        let (scene, version) = scenes[i].clone();
                         let id = egui::Id::NULL.with(("canvas", i));
                         let legend = run
                             .view
@@ -957,6 +960,7 @@ fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Pla
             plane,
             field_time: time,
         }));
+        cache.fit = scene::view_fit(view, settings.layers, plane);
         cache.version += 1;
     }
     (cache.scene.clone(), cache.version)

@@ -197,6 +197,11 @@ impl Run {
         changed
     }
 
+    /// Whether the run trained all its steps (the one stop that is not a problem).
+    pub fn finished(&self) -> bool {
+        self.stopped.as_deref().is_some_and(|why| why.starts_with("finished"))
+    }
+
     /// Whether the worker stopped for good, so that only a reset brings the run back.
     pub fn crashed(&self) -> bool {
         self.crashed

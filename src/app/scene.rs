@@ -292,15 +292,24 @@ impl Fit {
         self.add(hi);
     }
 
+    /// Grows this box to hold `other` too.
+    pub fn add_fit(&mut self, other: &Fit) {
+        if let Some((lo, hi)) = other.bounds() {
+            self.add(lo);
+            self.add(hi);
+        }
+    }
+
     pub fn bounds(&self) -> Option<([f32; 2], [f32; 2])> {
         self.lo[0].is_finite().then_some((self.lo, self.hi))
     }
 }
 
-/// Grows `fit` by what `view` draws with `layers` beyond its data: the mixture components to
-/// 2σ (they were clipped at the canvas's edges), and the bulk of the samples, base draws and
-/// pairs' base ends (the couplings' lines ran off the canvas).
-pub fn fit_view(fit: &mut Fit, view: &View, layers: Layers, plane: &Plane) {
+/// What `view` draws with `layers` beyond its data, for the camera to fit: the mixture
+/// components to 2σ (they were clipped at the canvas's edges), and the bulk of the samples, base
+/// draws and pairs' base ends (the couplings' lines ran off the canvas).
+pub fn view_fit(view: &View, layers: Layers, plane: &Plane) -> Fit {
+    let mut fit = Fit::default();
     let model = &view.model;
     if layers.ellipses
         && let Some(m) = &model.mixture
@@ -324,6 +333,7 @@ pub fn fit_view(fit: &mut Fit, view: &View, layers: Layers, plane: &Plane) {
     {
         fit.add_bulk(&plane.project_all(x0));
     }
+    fit
 }
 
 fn segment(a: [f32; 2], b: [f32; 2], color_a: [u8; 4], color_b: [u8; 4]) -> Segment {

@@ -704,7 +704,7 @@ impl Worker {
         let trained = messages.len();
         if trained > 0 {
             self.stale = true;
-            self.rate.add(messages.len());
+            self.rate.add(trained);
             let steps_per_s = self.rate.per_second();
             if !self.emit(Event::Steps { messages, steps_per_s }) {
                 return false;
@@ -768,29 +768,36 @@ impl Worker {
             return true;
         };
         let result = make_view(trainer, &self.view);
-        // The descriptor the view's metrics are measured at, and the samples W2 is measured on
-        // (drawn now, from the model the view shows; W2 itself waits for the next round).
-        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
-        let metric_samples = metric_samples(trainer, descriptor.as_deref(), self.view.euler_steps);
+        // A view of a new step gets a point of W2 over training: the descriptor it is measured
+        // at and its samples are drawn now, from the model the view shows (W2 itself waits for
+        // the next round). Another view of the same step needs neither.
+        let metric = match &result {
+            Ok(view) if self.last_metric_step != Some(view.model.step) => {
+                let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
+                let samples = metric_samples(trainer, descriptor.as_deref(), self.view.euler_steps).ok();
+                Some((descriptor, samples))
+            }
+            _ => None,
+        };
         self.view_cost = started.elapsed();
         self.last_view = Instant::now();
         self.stale = false;
-        match result {
-            Ok(view) if self.last_metric_step != Some(view.model.step) => {
+        match (result, metric) {
+            (Ok(view), Some((descriptor, samples))) => {
                 self.last_metric_step = Some(view.model.step);
-                self.pending_view = Some(PendingView::of(view, descriptor, metric_samples.ok()));
+                self.pending_view = Some(PendingView::of(view, descriptor, samples));
                 true
             }
-            Ok(view) => self.emit(Event::View(Box::new(view))),
+            (Ok(view), None) => self.emit(Event::View(Box::new(view))),
             // A model that cannot be drawn (it produced NaN or inf) pauses training, without
             // replacing a message that already says why training stopped.
-            Err(e) if self.playing => {
+            (Err(e), _) if self.playing => {
                 self.playing = false;
                 self.emit(Event::Stopped(format!(
                     "cannot draw the model: {e}. Paused: press Reset to start again"
                 ))) && self.emit(Event::Playing(false))
             }
-            Err(e) => self.emit(Event::Error(format!("cannot draw the model: {e}"))),
+            (Err(e), _) => self.emit(Event::Error(format!("cannot draw the model: {e}"))),
         }
     }
 
