@@ -4,12 +4,11 @@
 use crate::app::demo::{DEMOS, Demo, Position};
 use crate::backend::BackendKind;
 use crate::bench;
-use crate::config::{LrSchedule, TrainConfig, TrainDraw};
+use crate::config::{TrainConfig, TrainFlags};
 use crate::data::{self, Dataset, Points, Split};
 use crate::eval::{self, Report};
 use crate::experiment::{self as protocol, Experiment};
-use crate::method::{Kappa, Method, MixWeight};
-use crate::nn::{Activation, TimeEmbedding};
+use crate::method::Method;
 use crate::rng::{self, Stream};
 use crate::solve::Solver;
 use crate::train::{Trainer, write_json};
@@ -217,150 +216,9 @@ struct TrainArgs {
     /// Replace an existing run folder.
     #[arg(long)]
     force: bool,
-    /// Target: a dataset name (see `mixflow datasets`), csv:PATH, or SOURCE->TARGET [default: moons].
-    #[arg(long)]
-    dataset: Option<String>,
-    /// Source distribution: gaussian, or a 2D dataset name [default: gaussian].
-    #[arg(long)]
-    source: Option<String>,
-    /// Dimension of lowdim-perturbation, 2..32 [default: 8].
-    #[arg(long)]
-    dim: Option<usize>,
-    /// CSV columns used as data dimensions [default: every non-descriptor column].
-    #[arg(long, value_delimiter = ',')]
-    data_cols: Option<Vec<String>>,
-    /// CSV columns used as the descriptor.
-    #[arg(long, value_delimiter = ',')]
-    descriptor_cols: Option<Vec<String>>,
-    #[arg(long, value_enum)]
-    method: Option<Method>,
-    /// Training steps [default: 4000].
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Minibatch size on unconditional data [default: 256].
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Descriptor groups per minibatch on conditional data [default: 8].
-    #[arg(long)]
-    groups: Option<usize>,
-    /// Samples per descriptor group on conditional data [default: 64].
-    #[arg(long)]
-    group_size: Option<usize>,
-    /// Adam learning rate [default: 1e-3].
-    #[arg(long)]
-    lr: Option<f64>,
-    #[arg(long)]
-    beta1: Option<f64>,
-    #[arg(long)]
-    beta2: Option<f64>,
-    #[arg(long)]
-    eps: Option<f64>,
-    /// Clip the gradient norm to this value [default: off].
-    #[arg(long)]
-    grad_clip: Option<f64>,
-    /// Learning-rate schedule: constant (the SPEC's) or cosine decay to 0 [default: constant].
-    #[arg(long, value_enum)]
-    lr_schedule: Option<LrSchedule>,
-    /// Hidden width of the velocity MLP [default: 128].
-    #[arg(long)]
-    width: Option<usize>,
-    /// Hidden layers of the velocity MLP [default: 3].
-    #[arg(long)]
-    hidden_layers: Option<usize>,
-    #[arg(long, value_enum)]
-    time_embedding: Option<TimeEmbedding>,
-    /// Re-feed the descriptor embedding to every layer after the first, the output included.
-    #[arg(long)]
-    refeed: Option<bool>,
-    /// Activation of the velocity MLP: silu (the SPEC's) or elu (MixFlow-OOD's code) [default: silu].
-    #[arg(long, value_enum)]
-    activation: Option<Activation>,
-    /// Init seed: weights and training draws [default: 0].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Data seed: dataset layout and evaluation draws [default: 0].
-    #[arg(long)]
-    data_seed: Option<u64>,
-    #[arg(long, value_enum)]
-    backend: Option<BackendKind>,
-    /// ODE solver for sampling and evaluation [default: dopri5].
-    #[arg(long, value_enum)]
-    solver: Option<Solver>,
-    /// Steps of the fixed-step solvers [default: 100].
-    #[arg(long)]
-    solver_steps: Option<usize>,
-    /// Dopri5 relative tolerance [default: 1e-5].
-    #[arg(long)]
-    rtol: Option<f64>,
-    /// Dopri5 absolute tolerance [default: 1e-5].
-    #[arg(long)]
-    atol: Option<f64>,
-    /// Samples per evaluation on unconditional data [default: 2000].
-    #[arg(long)]
-    eval_n: Option<usize>,
-    /// Samples per descriptor on conditional data [default: 500].
-    #[arg(long)]
-    eval_per_condition: Option<usize>,
-    /// Descriptors evaluated per split, evenly spaced [default: 6].
-    #[arg(long)]
-    eval_conditions: Option<usize>,
-    /// Trajectories for the curvature metric [default: 2000].
-    #[arg(long)]
-    curvature_n: Option<usize>,
-    /// Checkpoint every this many steps [default: 1000].
-    #[arg(long)]
-    checkpoint_every: Option<usize>,
-    /// MixFlow-OOD: mixture components K [default: 8].
-    #[arg(long)]
-    components: Option<usize>,
-    /// MixFlow-OOD: fixed σ of the components, in the [-1, 1]-scaled space [default: 0.1].
-    #[arg(long)]
-    sigma: Option<f64>,
-    /// MixFlow-OOD: learn a diagonal σ per component.
-    #[arg(long)]
-    learn_sigma: Option<bool>,
-    /// MixFlow-OOD: Gumbel-softmax temperature τ of the base step's gradient [default: 0.5].
-    #[arg(long)]
-    tau: Option<f64>,
-    /// MixFlow-OOD: the training draw, hard (the draw generation uses) or soft (the official
-    /// code's default, for the ablation) [default: hard].
-    #[arg(long, value_enum)]
-    train_draw: Option<TrainDraw>,
-    /// MixFlow-OOD: dropout on the descriptor encoder while training [default: 0].
-    #[arg(long)]
-    encoder_dropout: Option<f64>,
-    /// MixFlow-OOD: fraction of steps in warm-up [default: 0.1].
-    #[arg(long)]
-    warmup: Option<f64>,
-    /// MixFlow-OOD: fraction of steps in cool-down [default: 0.1].
-    #[arg(long)]
-    cooldown: Option<f64>,
-    /// MixFlow-OOD: one base step every this many iterations while alternating [default: 10].
-    #[arg(long)]
-    base_every: Option<usize>,
-    /// MixFlow-OOD: pre-training steps of the means head [default: 300].
-    #[arg(long)]
-    pretrain_steps: Option<usize>,
-    /// MixFlow-OOD: betas of the flow optimiser [default: 0.0, 0.99].
-    #[arg(long)]
-    flow_beta1: Option<f64>,
-    #[arg(long)]
-    flow_beta2: Option<f64>,
-    /// MixFlow-RF: what the κ-FC encoder reads [default: data].
-    #[arg(long, value_enum)]
-    kappa: Option<Kappa>,
-    /// MixFlow-RF: weight λ_KL of the KL term [default: 0.1].
-    #[arg(long)]
-    kl_weight: Option<f64>,
-    /// MixFlow-RF: mixing weight, `uniform` or `fixed:X` (fixed:0 is RF, fixed:1 is Fast-ODE) [default: uniform].
-    #[arg(long)]
-    w: Option<MixWeight>,
-    /// MixFlow-RF: condition the velocity field on w.
-    #[arg(long)]
-    w_input: Option<bool>,
-    /// MixFlow-RF: w of the inference source for κ = descriptor or noise [default: 0].
-    #[arg(long)]
-    sample_w: Option<f64>,
+    /// Every setting of the run (see the README's table, made from the same declaration).
+    #[command(flatten)]
+    settings: TrainFlags,
 }
 
 impl TrainArgs {
@@ -370,78 +228,8 @@ impl TrainArgs {
             Some(path) => TrainConfig::from_toml(path)?,
             None => TrainConfig::default(),
         };
-        self.apply(&mut c);
+        self.settings.apply(&mut c);
         Ok(c)
-    }
-
-    fn apply(&self, c: &mut TrainConfig) {
-        macro_rules! set {
-            ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
-        }
-        set!(
-            dataset,
-            source,
-            lr_schedule,
-            data_cols,
-            descriptor_cols,
-            method,
-            steps,
-            batch,
-            groups,
-            group_size,
-            lr,
-            beta1,
-            beta2,
-            eps
-        );
-        set!(
-            width,
-            hidden_layers,
-            time_embedding,
-            refeed,
-            activation,
-            seed,
-            data_seed,
-            backend,
-            solver,
-            solver_steps
-        );
-        set!(
-            rtol,
-            atol,
-            eval_n,
-            eval_per_condition,
-            eval_conditions,
-            curvature_n,
-            checkpoint_every
-        );
-        set!(
-            components,
-            sigma,
-            learn_sigma,
-            tau,
-            warmup,
-            cooldown,
-            base_every,
-            pretrain_steps,
-            flow_beta1
-        );
-        set!(
-            flow_beta2,
-            kappa,
-            kl_weight,
-            w,
-            w_input,
-            sample_w,
-            train_draw,
-            encoder_dropout
-        );
-        if self.dim.is_some() {
-            c.dim = self.dim;
-        }
-        if self.grad_clip.is_some() {
-            c.grad_clip = self.grad_clip;
-        }
     }
 }
 
@@ -690,8 +478,8 @@ fn list_demos() {
 fn train(args: &TrainArgs) -> Result<Report, String> {
     let (mut trainer, out) = match &args.resume {
         Some(dir) => {
-            let steps = args.steps;
-            let backend = args.backend;
+            let steps = args.settings.steps;
+            let backend = args.settings.backend;
             let t = Trainer::resume(dir, |c| {
                 c.steps = steps.unwrap_or(c.steps);
                 c.backend = backend.unwrap_or(c.backend);

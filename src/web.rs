@@ -98,7 +98,7 @@ async fn page_webgpu() -> Option<eframe::egui_wgpu::WgpuSetupExisting> {
         .await
         .map_err(|e| unusable(&e))
         .ok()?;
-    HARDWARE_WEBGPU.set(adapter.get_info().device_type != wgpu::DeviceType::Cpu);
+    crate::platform::set_hardware_webgpu(adapter.get_info().device_type != wgpu::DeviceType::Cpu);
     #[cfg(feature = "gpu")]
     crate::backend::set_browser_gpu(crate::backend::share_wgpu(&instance, &adapter, &device, &queue));
     Some(eframe::egui_wgpu::WgpuSetupExisting {
@@ -197,16 +197,6 @@ fn js_text(value: &wasm_bindgen::JsValue) -> String {
                 .map(|e| String::from(e.message()))
         })
         .unwrap_or_else(|| format!("{value:?}"))
-}
-
-thread_local! {
-    static HARDWARE_WEBGPU: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the page's WebGPU device is a real GPU. A software one (SwiftShader, which Chromium
-/// offers only behind a flag) runs burn's kernels a hundred times slower than the CPU backend.
-pub fn has_hardware_webgpu() -> bool {
-    HARDWARE_WEBGPU.get()
 }
 
 /// Whether the browser offers WebGPU at all (`navigator.gpu`).

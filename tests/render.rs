@@ -3,13 +3,13 @@
 //! mixture ellipses and samples land where the model puts them.
 
 use mixflow::app::scene::{self, Layers, SceneInput};
-use mixflow::app::worker::{ViewRequest, make_view};
 use mixflow::config::TrainConfig;
 use mixflow::method::Method;
 use mixflow::projection::{Plane, Projection};
 use mixflow::render::offscreen::{self, Frame};
 use mixflow::render::{Camera, DensityLayer, Gaussian2, PointVertex, Scene, Segment, Style, TrailSegment};
 use mixflow::train::Trainer;
+use mixflow_live::{ViewRequest, make_view};
 
 const BACKGROUND: [u8; 4] = [0, 0, 0, 255];
 const SIZE: u32 = 200;
@@ -479,7 +479,7 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
         ..ViewRequest::default()
     };
     let on_gpu = ViewRequest {
-        advect: true,
+        advect: Some(mixflow::app::settings::SHADER_LIMITS),
         ..on_cpu.clone()
     };
     let (cpu, gpu) = (

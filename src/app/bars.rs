@@ -3,17 +3,9 @@
 //! own canvas. Fixed places, so nothing moves when a note comes or Pause becomes Play.
 
 use super::MixflowApp;
-use super::run::Run;
-use super::worker::Command;
+use super::action::Action;
 use eframe::egui;
-
-/// What a click on a run's message asks for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum MessageAction {
-    None,
-    Reset,
-    ResetLowerLr,
-}
+use mixflow_live::{Command, Run};
 
 impl MixflowApp {
     /// One line that never wraps: the controls on the left (Play / Pause of a fixed width, so
@@ -46,7 +38,7 @@ impl MixflowApp {
                 .on_hover_text("Start again from step 0 with the same seeds")
                 .clicked()
             {
-                self.restart_runs();
+                self.act(Action::Restart);
             }
             ui.separator();
             let mut comparing = self.settings.comparing;
@@ -54,8 +46,7 @@ impl MixflowApp {
                 .toggle_value(&mut comparing, "Compare")
                 .on_hover_text("Train the compared methods side by side on the same data and seeds");
             if compare.changed() {
-                self.settings.comparing = comparing;
-                self.leave_demo();
+                self.act(Action::Compare(comparing));
             }
             self.page.control("compare", compare.rect);
             self.demo_menu(ui);
@@ -170,8 +161,8 @@ impl MixflowApp {
 
     /// A run that stopped by itself (diverged, crashed, cannot be drawn) or warns, said on its
     /// own canvas with what to do; a finished run only says so in its title.
-    pub(super) fn run_message(ui: &mut egui::Ui, run: &Run, rect: egui::Rect) -> MessageAction {
-        let mut action = MessageAction::None;
+    pub(super) fn run_message(ui: &mut egui::Ui, run: &Run, rect: egui::Rect) -> Option<Action> {
+        let mut action = None;
         let stopped = run.stopped.as_deref().filter(|_| !run.finished());
         if stopped.is_none() && run.warning.is_none() {
             return action;
@@ -193,10 +184,10 @@ impl MixflowApp {
                     );
                     ui.horizontal(|ui| {
                         if ui.button("Reset").clicked() {
-                            action = MessageAction::Reset;
+                            action = Some(Action::Restart);
                         }
                         if why.contains("diverged") && ui.button("Reset with learning rate ÷ 10").clicked() {
-                            action = MessageAction::ResetLowerLr;
+                            action = Some(Action::RestartLowerLr);
                         }
                     });
                 }
@@ -205,17 +196,5 @@ impl MixflowApp {
                 }
             });
         action
-    }
-
-    pub(super) fn apply(&mut self, action: MessageAction) {
-        match action {
-            MessageAction::None => return,
-            MessageAction::Reset => {}
-            MessageAction::ResetLowerLr => {
-                self.settings.config.lr /= 10.0;
-                self.draft.lr = self.settings.config.lr;
-            }
-        }
-        self.restart_runs();
     }
 }

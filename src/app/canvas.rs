@@ -2,7 +2,8 @@
 //! (drag), zoom (scroll or pinch, about the pointer) and fit (double-click). The camera is shared
 //! between canvases, which is what links the views of the comparison.
 
-use crate::render::{Camera, CanvasCallback, Scene, Style};
+use super::paint::CanvasCallback;
+use crate::render::{Camera, Scene, Style};
 use eframe::{egui, egui_wgpu};
 use std::sync::Arc;
 

@@ -1,9 +1,9 @@
 //! Charts of training (egui_plot): losses, W2 (with its floor) and curvature over steps, W2
 //! against NFE, and the metrics table, for one run or several side by side.
 
-use super::run::Run;
 use eframe::egui;
 use egui_plot::{AxisHints, Corner, GridInput, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use mixflow_live::Run;
 
 /// A chart as every chart here is drawn: ticks at 1-2-5 steps close enough that a small chart
 /// still shows three or four numbers per axis (egui_plot's default, powers of ten 60 points

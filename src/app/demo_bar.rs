@@ -2,27 +2,13 @@
 //! with Back / Next / Leave demo. Opening a demo replaces the runs by the demo's (from their
 //! cached starts); each caption may move the view or start a measurement (`demo::Step`).
 
-use super::worker::Command;
+use super::action::Action;
 use super::{MixflowApp, demo};
 use eframe::egui;
+use mixflow_live::Command;
 
 impl MixflowApp {
-    /// Opens a guided demo at one of its captions: its runs (from their cached starts) and its view.
-    pub(super) fn open_demo(&mut self, position: demo::Position) {
-        if self.demo.is_none() {
-            self.before_demo = Some(self.settings.clone());
-        }
-        self.settings = position.demo.settings(&self.settings);
-        self.draft = self.settings.config.clone();
-        self.demo = Some(position);
-        self.restart_runs();
-        // Every caption up to this one, so a link to a later caption shows what it says.
-        for step in 0..=position.step {
-            self.apply_demo_step(step);
-        }
-    }
-
-    fn apply_demo_step(&mut self, step: usize) {
+    pub(super) fn apply_demo_step(&mut self, step: usize) {
         let Some(position) = self.demo.as_mut() else {
             return;
         };
@@ -42,13 +28,6 @@ impl MixflowApp {
             Some(demo::Measure::Descriptors) => self.send_all(|| Command::MeasureDescriptors),
             None => {}
         }
-    }
-
-    /// Leaves the demo, if one is on, and restarts the runs as the settings say.
-    pub(super) fn leave_demo(&mut self) {
-        self.demo = None;
-        self.pending_split = None;
-        self.restart_runs();
     }
 
     pub(super) fn set_presenter(&mut self, ctx: &egui::Context, on: bool) {
@@ -75,11 +54,7 @@ impl MixflowApp {
                 self.apply_demo_step(position.step + 1);
             }
             if ui.button("Leave demo").clicked() {
-                if let Some(settings) = self.before_demo.take() {
-                    self.settings = settings;
-                    self.draft = self.settings.config.clone();
-                }
-                self.leave_demo();
+                self.act(Action::LeaveDemo);
             }
         });
         ui.label(egui::RichText::new(steps[position.step].caption).size(16.0));
@@ -90,11 +65,11 @@ impl MixflowApp {
         ui.menu_button("Demos", |ui| {
             for d in demo::DEMOS {
                 if ui.button(d.title).clicked() {
-                    self.open_demo(demo::Position {
+                    self.act(Action::OpenDemo(demo::Position {
                         demo: d,
                         step: 0,
                         presenter: self.presenter,
-                    });
+                    }));
                     ui.close();
                 }
             }

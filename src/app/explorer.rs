@@ -4,10 +4,10 @@
 //! against the descriptor over every split.
 
 use super::charts::run_color;
-use super::run::Run;
 use crate::data::{Condition, Split};
 use eframe::egui;
 use egui_plot::{PlotPoints, Points};
+use mixflow_live::Run;
 
 pub fn split_color(split: Split) -> egui::Color32 {
     match split {

@@ -3,11 +3,11 @@
 //! where they go: a folder on the desktop, a download in the browser. Checkpoints are written by
 //! the run's worker, which owns the model (`Command::Save`).
 
-use super::run::Run;
-use super::worker::View;
 use crate::config::TrainConfig;
 use crate::data::{Points, write_points};
 use eframe::egui;
+use mixflow_live::Run;
+use mixflow_live::View;
 use serde::Serialize;
 
 /// One file to hand to the user.

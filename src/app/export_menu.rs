@@ -6,18 +6,29 @@ use super::MixflowApp;
 use super::export::{self, Export};
 use eframe::egui;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Frames of the play-back GIF (t = 0 to 1), their spacing, and the widest frame kept.
 const GIF_FRAMES: usize = 24;
 const GIF_DELAY_MS: u32 = 100;
 const GIF_MAX_WIDTH: u32 = 640;
+/// How long a screenshot may take before it is asked for again, and how often. The window drops
+/// a requested screenshot when it skips the frame (eframe's web painter does on a surface timeout
+/// or a zero-sized canvas); without a retry the capture would wait, and block every later one,
+/// for ever.
+const SCREENSHOT_PATIENCE: Duration = Duration::from_secs(3);
+const SCREENSHOT_TRIES: usize = 4;
 
 /// A capture of the canvases in progress, one screenshot at a time.
 pub struct Capture {
     gif: bool,
     frames: Vec<image::RgbaImage>,
-    /// The screenshot asked for and not yet arrived.
+    /// The screenshot asked for and not yet arrived, when it was asked for, and how many times
+    /// the current frame has been asked for.
     slot: Option<Arc<Mutex<Option<Arc<egui::ColorImage>>>>>,
+    asked: Instant,
+    tries: usize,
     /// The area cropped, and the time and play-back to restore afterwards.
     rect: Option<egui::Rect>,
     restore: (f32, bool),
@@ -56,7 +67,7 @@ impl MixflowApp {
                 self.start_capture(true);
             }
             ui.separator();
-            type Format = fn(&super::run::Run) -> Result<Export, String>;
+            type Format = fn(&mixflow_live::Run) -> Result<Export, String>;
             let formats: [(&str, Format); 5] = [
                 ("Samples as CSV", |r| view_file(r, "samples.csv", export::samples_csv)),
                 ("Trajectories as CSV", |r| {
@@ -110,7 +121,7 @@ impl MixflowApp {
         {
             for run in &self.runs {
                 let dir = std::path::Path::new(&self.export_folder).join(export::run_stem(run));
-                run.send(super::worker::Command::Save(dir));
+                run.send(mixflow_live::Command::Save(dir));
             }
         }
         ui.horizontal(|ui| {
@@ -122,21 +133,9 @@ impl MixflowApp {
                 .clicked()
             {
                 let dir = std::path::PathBuf::from(self.open_folder.trim());
-                self.open_checkpoint(dir);
+                self.act(super::action::Action::OpenCheckpoint(dir));
             }
         });
-    }
-
-    /// Continues the run in `dir` in place of the first run (leaving any demo or comparison).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(super) fn open_checkpoint(&mut self, dir: std::path::PathBuf) {
-        if self.demo.is_some() || self.settings.comparing {
-            self.settings.comparing = false;
-            self.leave_demo();
-        }
-        if let Some(run) = self.runs.first() {
-            run.send(super::worker::Command::Open(dir));
-        }
     }
 
     fn start_capture(&mut self, gif: bool) {
@@ -147,6 +146,8 @@ impl MixflowApp {
             gif,
             frames: Vec::new(),
             slot: None,
+            asked: Instant::now(),
+            tries: 0,
             rect: None,
             restore: (self.time, self.playback),
         });
@@ -165,6 +166,7 @@ impl MixflowApp {
         let arrived = capture.slot.as_ref().and_then(|s| s.lock().ok()?.take());
         if let Some(image) = arrived {
             capture.slot = None;
+            capture.tries = 0;
             let frame = capture
                 .rect
                 .ok_or_else(|| "the canvas is not on screen".to_string())
@@ -197,8 +199,21 @@ impl MixflowApp {
             return;
         };
         if capture.slot.is_some() {
-            return;
+            if capture.asked.elapsed() < SCREENSHOT_PATIENCE {
+                ctx.request_repaint_after(SCREENSHOT_PATIENCE.saturating_sub(capture.asked.elapsed()));
+                return;
+            }
+            if capture.tries >= SCREENSHOT_TRIES {
+                self.finish_capture(false);
+                self.hand_over(Err(format!(
+                    "the window returned no screenshot in {SCREENSHOT_TRIES} tries of {} s",
+                    SCREENSHOT_PATIENCE.as_secs()
+                )));
+                return;
+            }
         }
+        capture.tries += 1;
+        capture.asked = Instant::now();
         let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
         capture.slot = Some(slot.clone());
         capture.rect = canvases;
@@ -258,9 +273,9 @@ fn shrink(frame: image::RgbaImage) -> image::RgbaImage {
 
 /// A file made from the run's newest view.
 fn view_file(
-    run: &super::run::Run,
+    run: &mixflow_live::Run,
     suffix: &str,
-    format: fn(&super::worker::View) -> Result<Vec<u8>, String>,
+    format: fn(&mixflow_live::View) -> Result<Vec<u8>, String>,
 ) -> Result<Export, String> {
     let view = run
         .view
@@ -274,9 +289,9 @@ fn view_file(
 
 /// A file made from the run's settings and history.
 fn run_file(
-    run: &super::run::Run,
+    run: &mixflow_live::Run,
     suffix: &str,
-    format: impl Fn(&super::run::Run) -> Result<Vec<u8>, String>,
+    format: impl Fn(&mixflow_live::Run) -> Result<Vec<u8>, String>,
 ) -> Result<Export, String> {
     Ok(Export {
         name: format!("{}-{suffix}", export::run_stem(run)),

@@ -3,6 +3,7 @@
 //! The app owns no tensors: workers train and send views (`worker`), the app keeps what they sent
 //! (`run`), turns views into scenes (`scene`) and draws them (`canvas`).
 
+mod action;
 mod bars;
 mod canvas;
 mod charts;
@@ -13,28 +14,26 @@ mod explorer;
 pub mod export;
 mod export_menu;
 mod import;
-pub mod pace;
 mod page;
+mod paint;
 mod panels;
-pub mod run;
 pub mod scene;
 pub mod settings;
 pub mod share;
 mod stepper;
-pub mod worker;
 
 use crate::method::Method;
 use crate::projection::{Plane, Projection};
 use crate::render::{Camera, Scene, Style};
+use action::Action;
 use burn::tensor::Device;
 use eframe::egui;
-use run::Run;
+use mixflow_live::{Command, Run};
 use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use web_time::Instant;
-use worker::Command;
 
 /// What the command line asks of the app.
 #[derive(Clone, Debug, Default)]
@@ -180,7 +179,7 @@ pub struct MixflowApp {
     screenshot: Arc<std::sync::Mutex<Option<Arc<egui::ColorImage>>>>,
     notes: Vec<String>,
     /// The last view request sent, so an unchanged one is not sent again.
-    sent_view: Option<worker::ViewRequest>,
+    sent_view: Option<mixflow_live::ViewRequest>,
     frames: FrameClock,
     /// The graphics API that draws (WebGPU, WebGL2, Vulkan, ...).
     renderer: String,
@@ -207,7 +206,9 @@ pub struct MixflowApp {
     #[cfg(target_arch = "wasm32")]
     dropped: Arc<std::sync::Mutex<Vec<(String, Result<Vec<u8>, String>)>>>,
     /// Repaints the window when a worker has news (see `ui`: nothing else does while idle).
-    waker: worker::Waker,
+    waker: mixflow_live::Waker,
+    /// Changes of what runs asked for in this frame, applied after the panels (see `action`).
+    actions: Vec<Action>,
 }
 
 impl MixflowApp {
@@ -271,7 +272,7 @@ impl MixflowApp {
             settings.comparing = true;
         }
         if let Some(rs) = &cc.wgpu_render_state {
-            crate::render::install(rs);
+            paint::install(rs);
         }
         let renderer = cc
             .wgpu_render_state
@@ -323,6 +324,7 @@ impl MixflowApp {
             drawing: Default::default(),
             #[cfg(target_arch = "wasm32")]
             dropped: Default::default(),
+            actions: Vec::new(),
             waker: {
                 let ctx = cc.egui_ctx.clone();
                 Arc::new(move || ctx.request_repaint())
@@ -330,15 +332,16 @@ impl MixflowApp {
         };
         let presenter = app.launch.presenter || opened_demo.is_some_and(|d| d.presenter);
         app.set_presenter(&cc.egui_ctx, presenter);
-        match opened_demo.take() {
-            Some(position) => app.open_demo(position),
-            None => app.restart_runs(),
-        }
+        app.act(match opened_demo.take() {
+            Some(position) => Action::OpenDemo(position),
+            None => Action::Restart,
+        });
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(dir) = app.launch.checkpoint.clone() {
             app.open_folder = dir.display().to_string();
-            app.open_checkpoint(dir);
+            app.act(Action::OpenCheckpoint(dir));
         }
+        app.apply_actions();
         if let Some(state) = shared {
             app.descriptor = state.descriptor;
             app.time = state.time;
@@ -455,7 +458,7 @@ impl MixflowApp {
         // Side by side, the runs keep in step (see `pace`); one run alone trains freely.
         let paces: Vec<_> = match lineup.len() {
             1 => vec![None],
-            n => pace::Pace::slots(n).into_iter().map(Some).collect(),
+            n => mixflow_live::pace::Pace::slots(n).into_iter().map(Some).collect(),
         };
         for (i, ((label, config, start), pace)) in lineup.into_iter().zip(paces).enumerate() {
             let gpu = self.gpu_for(&config);
@@ -493,7 +496,7 @@ impl MixflowApp {
         }
     }
 
-    fn info(&self) -> Option<Arc<worker::RunInfo>> {
+    fn info(&self) -> Option<Arc<mixflow_live::RunInfo>> {
         self.runs.first().and_then(|r| r.info.clone())
     }
 
@@ -556,7 +559,7 @@ impl MixflowApp {
         });
         let descriptor = (!self.descriptor.is_empty()).then(|| self.descriptor.clone());
         let mut request = self.settings.view_request(descriptor, field_box);
-        request.advect = self.advect_choice().is_ok();
+        request.advect = self.advect_choice().is_ok().then_some(settings::SHADER_LIMITS);
         if self.sent_view.as_ref() != Some(&request) {
             self.send_all(|| Command::View(request.clone()));
             self.sent_view = Some(request);
@@ -578,18 +581,14 @@ impl MixflowApp {
                 ui.label("The demo sets up its runs: changing a run setting leaves the demo.");
             }
             if panels::run_switches(ui, &mut self.draft, self.settings.comparing) {
-                self.settings.config = self.draft.clone();
-                self.leave_demo();
+                self.act(Action::Train(self.draft.clone()));
             }
             let changes = panels::settings(ui, &mut self.draft, &self.settings.config);
             if changes.apply {
-                self.settings.config = self.draft.clone();
-                self.leave_demo();
+                self.act(Action::Train(self.draft.clone()));
             }
             if changes.defaults {
-                self.settings = Settings::default();
-                self.draft = self.settings.config.clone();
-                self.leave_demo();
+                self.act(Action::Defaults);
             }
             ui.separator();
             self.view_settings(ui);
@@ -664,33 +663,26 @@ impl MixflowApp {
 
     fn compare_settings(&mut self, ui: &mut egui::Ui) {
         ui.heading("Compared methods");
-        let mut changed = false;
+        let mut lineup = self.settings.compare.clone();
         for slot in 0..4 {
-            let mut enabled = slot < self.settings.compare.len();
-            ui.horizontal(|ui| {
-                if slot >= self.settings.compare.len() {
-                    if ui.button(format!("add run {}", slot + 1)).clicked() {
-                        self.settings.compare.push(Method::Rf);
-                        changed = true;
-                    }
-                    return;
+            if slot >= lineup.len() {
+                if ui.button(format!("add run {}", slot + 1)).clicked() {
+                    lineup.push(Method::Rf);
                 }
-                changed |= panels::choice(ui, &format!("run {}", slot + 1), &mut self.settings.compare[slot]);
-                if self.settings.compare.len() > 2 && ui.small_button("remove").clicked() {
-                    enabled = false;
-                }
-            });
-            if !enabled && slot < self.settings.compare.len() {
-                self.settings.compare.remove(slot);
-                changed = true;
                 break;
             }
-            if slot >= self.settings.compare.len() {
+            let mut remove = false;
+            ui.horizontal(|ui| {
+                panels::choice(ui, &format!("run {}", slot + 1), &mut lineup[slot]);
+                remove = lineup.len() > 2 && ui.small_button("remove").clicked();
+            });
+            if remove {
+                lineup.remove(slot);
                 break;
             }
         }
-        if changed {
-            self.leave_demo();
+        if lineup != self.settings.compare {
+            self.act(Action::Lineup(lineup));
         }
     }
 
@@ -729,7 +721,7 @@ impl MixflowApp {
         }
     }
 
-    fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &worker::RunInfo) {
+    fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &mixflow_live::RunInfo) {
         ui.heading("Descriptor");
         if explorer::show(ui, &info.conditions, &mut self.descriptor) {
             self.update_view_request();
@@ -785,7 +777,6 @@ impl MixflowApp {
         let mut hover = None;
         let mut canvases: Option<egui::Rect> = None;
         let mut pressed = None;
-        let mut action = bars::MessageAction::None;
         for row in 0..rows {
             ui.horizontal(|ui| {
                 for i in row * cols..((row + 1) * cols).min(n) {
@@ -825,9 +816,8 @@ impl MixflowApp {
                             drawn,
                             sketch,
                         );
-                        let asked = Self::run_message(ui, run, out.rect);
-                        if asked != bars::MessageAction::None {
-                            action = asked;
+                        if let Some(asked) = Self::run_message(ui, run, out.rect) {
+                            self.actions.push(asked);
                         }
                         hover = hover.or(out.hover);
                         pressed = pressed.or(out.pressed.map(|p| (p, out.units_per_point)));
@@ -837,7 +827,6 @@ impl MixflowApp {
             });
         }
         self.canvases = canvases;
-        self.apply(action);
         if let Some((at, units_per_point)) = pressed {
             self.drawing.stroke(at, units_per_point);
             // Keep spraying while the pointer is held still.
@@ -947,7 +936,7 @@ fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Pla
     // The velocity field is recorded at a few times: only a change of the nearest one (with the
     // field shown) rebuilds; trails and particles follow the time on the GPU.
     let field_slot = if settings.layers.field {
-        (time * (worker::FIELD_TIMES - 1) as f32).round() as u32
+        (time * (mixflow_live::FIELD_TIMES - 1) as f32).round() as u32
     } else {
         0
     };
@@ -1003,11 +992,8 @@ impl eframe::App for MixflowApp {
                 if self.drawing.controls(ui) {
                     match self.drawing.run_config(&self.settings.config) {
                         Ok(config) => {
-                            self.settings.config = config;
-                            self.draft = self.settings.config.clone();
-                            self.settings.comparing = false;
                             self.drawing.active = false;
-                            self.leave_demo();
+                            self.act(Action::TrainAlone(config));
                         }
                         Err(e) => self.notes.push(e),
                     }
@@ -1048,11 +1034,9 @@ impl eframe::App for MixflowApp {
         if self.import.open
             && let Some(config) = self.import.show(ui.ctx(), &self.settings.config, &mut self.page)
         {
-            self.settings.config = config;
-            self.draft = self.settings.config.clone();
-            self.settings.comparing = false;
-            self.leave_demo();
+            self.act(Action::TrainAlone(config));
         }
+        self.apply_actions();
         self.capture_after_frame(ui.ctx(), self.canvases);
         self.scripted_exit(ui);
         if self.page.wanted() {

@@ -1,9 +1,10 @@
 //! The settings side panel: dataset, method and every setting of SPEC section 3, network,
 //! optimiser, solver and view. Dataset, method and backend switch the run at once; the other
 //! settings are edited in a draft and applied with one button, so a slider drag does not restart
-//! training at every pixel.
+//! training at every pixel. Each number's range is its setting's declared range (`config::range`),
+//! the one validation checks.
 
-use crate::config::TrainConfig;
+use crate::config::{TrainConfig, range};
 use crate::data::NAMES;
 use crate::method::{Kappa, Method, MixWeight};
 use crate::solve::Solver;
@@ -107,7 +108,7 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
         .show(ui, |ui| {
             if draft.dataset == "lowdim-perturbation" {
                 let mut dim = draft.dim.unwrap_or(8);
-                number(ui, "Dimension", &mut dim, 3..=32);
+                number(ui, "Dimension", &mut dim, range::dim);
                 if dim != draft.dim.unwrap_or(8) {
                     draft.dim = Some(dim);
                 }
@@ -130,26 +131,26 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
     egui::CollapsingHeader::new("Training")
         .default_open(true)
         .show(ui, |ui| {
-            number(ui, "Steps", &mut draft.steps, 1..=1_000_000);
-            number(ui, "Batch (unconditional)", &mut draft.batch, 2..=65_536);
-            number(ui, "Groups", &mut draft.groups, 1..=256);
-            number(ui, "Samples per group", &mut draft.group_size, 1..=8192);
-            log_number(ui, "Learning rate", &mut draft.lr, 1e-6..=10.0);
+            number(ui, "Steps", &mut draft.steps, range::steps);
+            number(ui, "Batch (unconditional)", &mut draft.batch, range::batch);
+            number(ui, "Groups", &mut draft.groups, range::groups);
+            number(ui, "Samples per group", &mut draft.group_size, range::group_size);
+            log_number(ui, "Learning rate", &mut draft.lr, range::lr);
             choice(ui, "Schedule", &mut draft.lr_schedule);
-            number(ui, "β1", &mut draft.beta1, 0.0..=0.999);
-            number(ui, "β2", &mut draft.beta2, 0.0..=0.9999);
+            number(ui, "β1", &mut draft.beta1, range::beta1);
+            number(ui, "β2", &mut draft.beta2, range::beta2);
             let mut clip = draft.grad_clip.is_some();
             ui.horizontal(|ui| {
                 let check = ui.checkbox(&mut clip, "Clip gradient norm at");
                 let mut value = draft.grad_clip.unwrap_or(1.0);
-                ui.add_enabled(clip, egui::DragValue::new(&mut value).range(1e-3..=1e6))
+                ui.add_enabled(clip, egui::DragValue::new(&mut value).range(range::grad_clip))
                     .labelled_by(check.id);
                 draft.grad_clip = clip.then_some(value);
             });
         });
     egui::CollapsingHeader::new("Network").show(ui, |ui| {
-        number(ui, "Width", &mut draft.width, 1..=1024);
-        number(ui, "Hidden layers", &mut draft.hidden_layers, 1..=16);
+        number(ui, "Width", &mut draft.width, range::width);
+        number(ui, "Hidden layers", &mut draft.hidden_layers, range::hidden_layers);
         choice(ui, "Time embedding", &mut draft.time_embedding);
         choice(ui, "Activation", &mut draft.activation);
         ui.checkbox(&mut draft.refeed, "Re-feed the descriptor embedding at every layer");
@@ -159,24 +160,34 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
             egui::CollapsingHeader::new("MixFlow-OOD base")
                 .default_open(true)
                 .show(ui, |ui| {
-                    number(ui, "Components K", &mut draft.components, 1..=64);
+                    number(ui, "Components K", &mut draft.components, range::components);
                     row(
                         ui,
                         "σ",
-                        egui::Slider::new(&mut draft.sigma, 0.01..=1.0).logarithmic(true),
+                        egui::Slider::new(&mut draft.sigma, range::sigma).logarithmic(true),
                     );
                     ui.checkbox(&mut draft.learn_sigma, "Learn a diagonal σ");
                     choice(ui, "Training draw", &mut draft.train_draw);
                     row(
                         ui,
                         "τ (Gumbel-softmax)",
-                        egui::Slider::new(&mut draft.tau, 0.05..=5.0).logarithmic(true),
+                        egui::Slider::new(&mut draft.tau, range::tau).logarithmic(true),
                     );
-                    number(ui, "Encoder dropout", &mut draft.encoder_dropout, 0.0..=0.9);
-                    number(ui, "Warm-up fraction", &mut draft.warmup, 0.0..=0.9);
-                    number(ui, "Cool-down fraction", &mut draft.cooldown, 0.0..=0.9);
-                    number(ui, "Base step every", &mut draft.base_every, 1..=1000);
-                    number(ui, "Pre-training steps", &mut draft.pretrain_steps, 0..=10_000);
+                    number(
+                        ui,
+                        "Encoder dropout",
+                        &mut draft.encoder_dropout,
+                        range::encoder_dropout,
+                    );
+                    number(ui, "Warm-up fraction", &mut draft.warmup, range::warmup);
+                    number(ui, "Cool-down fraction", &mut draft.cooldown, range::cooldown);
+                    number(ui, "Base step every", &mut draft.base_every, range::base_every);
+                    number(
+                        ui,
+                        "Pre-training steps",
+                        &mut draft.pretrain_steps,
+                        range::pretrain_steps,
+                    );
                 });
         }
         Method::MixflowRf | Method::FastOde => {
@@ -184,7 +195,7 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
                 .default_open(true)
                 .show(ui, |ui| {
                     choice::<Kappa>(ui, "κ", &mut draft.kappa);
-                    row(ui, "λ_KL", egui::Slider::new(&mut draft.kl_weight, 0.0..=10.0));
+                    number(ui, "λ_KL", &mut draft.kl_weight, range::kl_weight);
                     if draft.method == Method::MixflowRf {
                         let mut fixed = matches!(draft.w, MixWeight::Fixed(_));
                         ui.horizontal(|ui| {
@@ -199,7 +210,7 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
                         });
                     }
                     ui.checkbox(&mut draft.w_input, "Condition the velocity on w");
-                    number(ui, "Inference w", &mut draft.sample_w, 0.0..=1.0);
+                    number(ui, "Inference w", &mut draft.sample_w, range::sample_w);
                 });
         }
         _ => {}
@@ -207,10 +218,10 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
     egui::CollapsingHeader::new("Evaluation solver").show(ui, |ui| {
         choice::<Solver>(ui, "Solver", &mut draft.solver);
         if draft.solver == Solver::Dopri5 {
-            log_number(ui, "rtol", &mut draft.rtol, 1e-8..=1e-1);
-            log_number(ui, "atol", &mut draft.atol, 1e-8..=1e-1);
+            log_number(ui, "rtol", &mut draft.rtol, range::rtol);
+            log_number(ui, "atol", &mut draft.atol, range::atol);
         } else {
-            number(ui, "Solver steps", &mut draft.solver_steps, 1..=10_000);
+            number(ui, "Solver steps", &mut draft.solver_steps, range::solver_steps);
         }
     });
     ui.separator();

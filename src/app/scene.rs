@@ -2,13 +2,13 @@
 //! plane. Plain data in, plain vertices out, so it is tested without a GPU. The scrubbed time is
 //! not an input: the trail shader applies it, so scrubbing never rebuilds a scene.
 
-use super::worker::{FIELD_GRID, View};
 use crate::data::Points;
 use crate::mixture::Mixture;
 use crate::projection::Plane;
 use crate::render::advect::{self, Job};
 use crate::render::{Advected, DensityLayer, Gaussian2, PointVertex, Scene, Segment, TrailSegment};
 use crate::train::Advection;
+use mixflow_live::{FIELD_GRID, View};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

@@ -3,10 +3,10 @@
 //! the defaults instead of failing the start.
 
 use super::scene::Layers;
-use super::worker::ViewRequest;
 use crate::config::TrainConfig;
 use crate::method::Method;
 use crate::projection::Projection;
+use mixflow_live::{ShaderLimits, ViewRequest};
 use serde::{Deserialize, Serialize};
 
 pub const STORAGE_KEY: &str = "mixflow-settings";
@@ -29,6 +29,12 @@ pub struct Settings {
     pub comparing: bool,
 }
 
+/// What the renderer's advection shader takes, told to the workers with each view request.
+pub const SHADER_LIMITS: ShaderLimits = ShaderLimits {
+    max_width: crate::render::advect::MAX_WIDTH,
+    max_dim: crate::render::advect::MAX_DIM,
+};
+
 /// The default run: MixFlow-OOD on rotating moons, where a mixture base per descriptor is the
 /// whole idea (its components visibly follow the rotating moons).
 pub fn default_config() -> TrainConfig {
@@ -47,7 +53,7 @@ pub fn default_config() -> TrainConfig {
 /// and drawing.
 fn default_backend() -> crate::backend::BackendKind {
     #[cfg(target_arch = "wasm32")]
-    if crate::web::has_hardware_webgpu() {
+    if crate::platform::has_hardware_webgpu() {
         return crate::backend::BackendKind::Gpu;
     }
     crate::backend::BackendKind::Cpu
@@ -150,7 +156,7 @@ impl Settings {
             descriptor,
             source_w: self.source_w,
             field_box,
-            advect: false,
+            advect: None,
         }
     }
 

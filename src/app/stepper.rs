@@ -4,12 +4,12 @@
 //! step" trains on exactly that minibatch and shows the next; slow motion animates each point
 //! along its straight path first and then advances by itself.
 
-use super::run::Run;
 use super::scene::time_color;
-use super::worker::Command;
 use crate::train::Inspection;
 use eframe::egui;
 use egui_plot::{Arrows, Line, Plot, PlotPoints, Points};
+use mixflow_live::Command;
+use mixflow_live::Run;
 
 /// Seconds an animated minibatch takes, from the base points to their interpolants.
 const SLOW_MOTION_S: f32 = 2.5;

@@ -2,7 +2,6 @@
 //! instanced quad per point.
 
 use super::quad_pipeline;
-use eframe::wgpu;
 
 /// One point: where it is (data units) and its colour (sRGB bytes, straight alpha).
 #[repr(C)]
@@ -16,7 +15,7 @@ pub struct Pipeline(wgpu::RenderPipeline);
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let source = include_str!("../../shaders/points.wgsl");
+        let source = include_str!("../../../shaders/points.wgsl");
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Unorm8x4];
         Self(quad_pipeline::<PointVertex>(
             device,

@@ -11,7 +11,6 @@
 //! is the one drawn directly, up to the 8-bit rounding of the cached texture.
 
 use super::ViewUniform;
-use eframe::wgpu;
 
 /// Canvas pixels one composite costs as much as one drawn primitive (point, segment) does, on
 /// lavapipe: 2.2 ms to lay a 1280 × 800 layer over the canvas, 0.4 to 0.6 µs per primitive.
@@ -34,7 +33,7 @@ impl Compositor {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mixflow composite"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/composite.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../../shaders/composite.wgsl").into()),
         });
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("mixflow composite"),

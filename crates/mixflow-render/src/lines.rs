@@ -2,7 +2,6 @@
 //! links, one instanced quad per segment.
 
 use super::quad_pipeline;
-use eframe::wgpu;
 use std::ops::Range;
 
 /// One segment from `a` to `b` (data units), its colour blended from `color_a` to `color_b`.
@@ -19,7 +18,7 @@ pub struct Pipeline(wgpu::RenderPipeline);
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let source = include_str!("../../shaders/lines.wgsl");
+        let source = include_str!("../../../shaders/lines.wgsl");
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Unorm8x4, 3 => Unorm8x4];
         Self(quad_pipeline::<Segment>(
             device,

@@ -2,7 +2,6 @@
 //! rendering tests and for pictures made from the command line.
 
 use super::{Camera, GpuScene, Pipelines, Scene, Style, ViewUniform};
-use eframe::wgpu;
 
 /// A device to draw with when no window provides one (lavapipe on a machine without a GPU), with
 /// what its adapter is.

@@ -1,10 +1,11 @@
-//! GPU drawing of the canvas: a [`Scene`] (plain vertex data in data coordinates, built by the app
-//! from a snapshot) is uploaded once per change and drawn every frame by four layer pipelines
-//! (density heat map, line segments, trajectory trails with their particles, points) whose
-//! shaders live in `shaders/`; what does not move with the scrubbed time is cached in textures
-//! ([`layers`]). The same code draws
-//! inside egui through a paint callback ([`CanvasCallback`]) and into an offscreen image for tests
-//! ([`offscreen::render`]).
+//! GPU drawing of the canvas, with wgpu alone: a [`Scene`] (plain vertex data in data
+//! coordinates, built by the app from a view of the model) is uploaded once per change and drawn
+//! every frame by four layer pipelines (density heat map, line segments, trajectory trails with
+//! their particles, points) whose shaders live in the top-level `shaders/`; what does not move with
+//! the scrubbed time is cached in textures ([`layers`]). The same [`GpuScene`] draws inside the
+//! app's window (its egui paint callback) and into an offscreen image for tests
+//! ([`offscreen::render`]); [`advect`] is the compute pass that carries particles on the GPU.
+//! This crate knows nothing of egui or of training: it draws what it is given.
 
 pub mod advect;
 mod density;
@@ -20,10 +21,6 @@ pub use lines::Segment;
 pub use points::PointVertex;
 pub use trails::TrailSegment;
 
-use eframe::egui;
-use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor};
-use eframe::wgpu;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -150,7 +147,7 @@ pub struct Pipelines {
 
 /// Prepends the shared camera code to a layer's shader.
 fn shader(device: &wgpu::Device, name: &str, source: &str) -> wgpu::ShaderModule {
-    let code = format!("{}\n{}", include_str!("../../shaders/view.wgsl"), source);
+    let code = format!("{}\n{}", include_str!("../../../shaders/view.wgsl"), source);
     device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(name),
         source: wgpu::ShaderSource::Wgsl(code.into()),
@@ -362,8 +359,23 @@ impl TrailSteps {
     }
 }
 
-/// One canvas's GPU copy of its scene.
-struct GpuScene {
+/// Where and how one frame of a canvas is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CanvasFrame {
+    pub camera: Camera,
+    pub style: Style,
+    /// The canvas's size in points, and in the pixels the target will cover (rounded as the
+    /// target rounds them, so that a cached layer lies on the canvas pixel for pixel).
+    pub size_points: [f32; 2],
+    pub size_pixels: [u32; 2],
+    pub pixels_per_point: f32,
+    /// The scrubbed ODE time: where trails end and particles are.
+    pub time: f32,
+}
+
+/// One canvas's GPU copy of its scene: [`GpuScene::prepare_frame`] before the render pass,
+/// [`GpuScene::draw`] inside it.
+pub struct GpuScene {
     view: wgpu::Buffer,
     view_group: wgpu::BindGroup,
     density: density::Buffers,
@@ -404,7 +416,31 @@ struct Counts {
 }
 
 impl GpuScene {
-    fn new(device: &wgpu::Device, pipelines: &Pipelines) -> Self {
+    /// Uploads `scene` if `version` is new and prepares its cached layers for `frame`; returns the
+    /// command buffers (advection, layer caching) to submit before the pass that draws.
+    pub fn prepare_frame(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        pipelines: &Pipelines,
+        scene: &Scene,
+        version: u64,
+        frame: &CanvasFrame,
+    ) -> Vec<wgpu::CommandBuffer> {
+        let advect = self.upload(device, queue, scene, version);
+        let view = ViewUniform::new(
+            &frame.camera,
+            &frame.style,
+            frame.size_points,
+            frame.pixels_per_point,
+            frame.time,
+        );
+        let size = [frame.size_pixels[0].max(1), frame.size_pixels[1].max(1)];
+        let layers = self.prepare(device, queue, pipelines, &view, size);
+        advect.into_iter().chain(layers).collect()
+    }
+
+    pub fn new(device: &wgpu::Device, pipelines: &Pipelines) -> Self {
         let (view, view_group) = uniform::<ViewUniform>(device, &pipelines.view_layout, "mixflow view");
         Self {
             view,
@@ -596,7 +632,7 @@ impl GpuScene {
 
     /// Draws the frame [`GpuScene::prepare`] made ready: the cached layers laid over the canvas,
     /// the rest drawn.
-    fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
+    pub fn draw(&self, pipelines: &Pipelines, pass: &mut wgpu::RenderPass<'_>) {
         let c = &self.counts;
         match self.settled.ready() {
             Some(layer) => pipelines.compositor.draw(pass, layer),
@@ -621,80 +657,6 @@ impl GpuScene {
         }
         if let Some(segments) = &self.segments.buffer {
             pipelines.lines.draw(pass, segments, c.under..c.under + c.over);
-        }
-    }
-}
-
-/// What lives in egui's callback resources: the pipelines and one [`GpuScene`] per canvas.
-struct CanvasResources {
-    pipelines: Pipelines,
-    scenes: HashMap<egui::Id, GpuScene>,
-}
-
-/// Makes the canvas callbacks work with this render state; call once at start-up.
-pub fn install(render_state: &egui_wgpu::RenderState) {
-    let pipelines = Pipelines::new(&render_state.device, render_state.target_format);
-    render_state
-        .renderer
-        .write()
-        .callback_resources
-        .insert(CanvasResources {
-            pipelines,
-            scenes: HashMap::new(),
-        });
-}
-
-/// Draws one canvas's scene inside egui. `version` changes whenever `scene` does, so the upload
-/// happens once per new snapshot, not once per frame.
-pub struct CanvasCallback {
-    pub id: egui::Id,
-    pub scene: Arc<Scene>,
-    pub version: u64,
-    pub camera: Camera,
-    pub style: Style,
-    /// Where the canvas is on the screen, in points (the paint callback's rectangle).
-    pub rect: egui::Rect,
-    /// The scrubbed ODE time: where trails end and particles are.
-    pub time: f32,
-}
-
-impl CallbackTrait for CanvasCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        screen: &ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
-        resources: &mut CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(res) = resources.get_mut::<CanvasResources>() else {
-            return Vec::new();
-        };
-        let CanvasResources { pipelines, scenes } = res;
-        let gpu = scenes
-            .entry(self.id)
-            .or_insert_with(|| GpuScene::new(device, pipelines));
-        let advect = gpu.upload(device, queue, &self.scene, self.version);
-        let ppp = screen.pixels_per_point;
-        let view = ViewUniform::new(&self.camera, &self.style, self.rect.size().into(), ppp, self.time);
-        // The pixels egui's viewport will cover, rounded as egui rounds them, so that a cached
-        // layer lies on the canvas pixel for pixel.
-        let pixels = egui::epaint::ViewportInPixels::from_points(&self.rect, ppp, screen.size_in_pixels);
-        let size = [pixels.width_px.max(1) as u32, pixels.height_px.max(1) as u32];
-        let layers = gpu.prepare(device, queue, pipelines, &view, size);
-        advect.into_iter().chain(layers).collect()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        pass: &mut wgpu::RenderPass<'static>,
-        resources: &CallbackResources,
-    ) {
-        if let Some(res) = resources.get::<CanvasResources>()
-            && let Some(gpu) = res.scenes.get(&self.id)
-        {
-            gpu.draw(&res.pipelines, pass);
         }
     }
 }

@@ -2,7 +2,6 @@
 //! evaluated per pixel in the fragment shader.
 
 use super::{build_pipeline, shader, uniform_entry};
-use eframe::wgpu;
 
 /// Components the shader's uniform holds; more are merged away by keeping the heaviest.
 pub const MAX_COMPONENTS: usize = 64;
@@ -123,7 +122,7 @@ impl Buffers {
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let module = shader(device, "mixflow density", include_str!("../../shaders/density.wgsl"));
+        let module = shader(device, "mixflow density", include_str!("../../../shaders/density.wgsl"));
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("mixflow density"),
             entries: &[uniform_entry(wgpu::ShaderStages::FRAGMENT)],

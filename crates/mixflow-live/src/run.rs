@@ -1,12 +1,13 @@
 //! One training run as the app sees it: a worker handle plus everything its events told us
 //! (settings, losses, metrics, the newest view, status). The UI reads only this.
 
-use super::pace::PaceSlot;
-use super::worker::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, Waker, WorkerHandle};
-use crate::config::TrainConfig;
-use crate::data::Split;
-use crate::train::{Losses, Phase};
+use crate::pace::PaceSlot;
+use crate::protocol::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, Waker};
+use crate::worker::WorkerHandle;
 use burn::tensor::Device;
+use mixflow_core::config::TrainConfig;
+use mixflow_core::data::Split;
+use mixflow_core::train::{Losses, Phase};
 use std::sync::Arc;
 
 pub struct Run {
@@ -28,7 +29,7 @@ pub struct Run {
     pub metrics: Vec<MetricPoint>,
     pub nfe_curve: Vec<(usize, f64)>,
     /// The newest minibatch shown by the step-by-step view.
-    pub inspection: Option<Arc<crate::train::Inspection>>,
+    pub inspection: Option<Arc<mixflow_core::train::Inspection>>,
     pub descriptor_curve: Vec<(Vec<f32>, Split, f64)>,
     pub steps_per_s: f64,
     pub playing: bool,

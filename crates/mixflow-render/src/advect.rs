@@ -4,8 +4,7 @@
 //! to the CPU. The network arrives flattened ([`FlatField`]); `Sampler::flat_field` makes it.
 
 use super::TrailSegment;
-use crate::nn::FlatField;
-use eframe::wgpu;
+use mixflow_core::nn::FlatField;
 
 /// The widest hidden layer and the most dimensions the kernel's private arrays hold.
 pub const MAX_WIDTH: usize = 256;
@@ -114,7 +113,7 @@ impl Advection {
     pub fn new(device: &wgpu::Device) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mixflow advect"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/advect.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../../shaders/advect.wgsl").into()),
         });
         let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
             binding,

@@ -8,191 +8,18 @@
 //! so there a run on WebGPU keeps a CPU mirror of its model for views, updated by one
 //! asynchronous read of the weights per view.
 
-use super::pace::PaceSlot;
-use crate::config::TrainConfig;
-use crate::data::{Points, Split};
-use crate::metrics;
-use crate::rng::{self, Stream};
-use crate::solve::SolveOptions;
-use crate::train::{Snapshot, SnapshotRequest, StepMessage, TrainError, Trainer};
+use crate::pace::PaceSlot;
+use crate::protocol::{Command, Event, RunInfo, ViewRequest, Waker};
+use crate::view::{
+    PendingView, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
+};
 use burn::tensor::Device;
+use mixflow_core::config::TrainConfig;
+use mixflow_core::data::Split;
+use mixflow_core::train::{TrainError, Trainer};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Duration;
 use web_time::Instant;
-
-/// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
-pub const MAX_PARTICLES: usize = 50_000;
-pub const MAX_TRAJECTORIES: usize = 2_000;
-/// Times at which the velocity field is sampled for the scrubber.
-pub const FIELD_TIMES: usize = 11;
-/// Grid points per side of the velocity field.
-pub const FIELD_GRID: usize = 21;
-/// Samples compared for the W2 tracked over training (and for its floor, and W2 against NFE).
-const METRIC_N: usize = 500;
-/// The evaluation stream's key of the fixed base draw behind W2 over training.
-const METRIC_BASE_KEY: u64 = u64::MAX - 1;
-/// Independent true draws the W2 floor is averaged over: one pair alone varies by about 10%.
-const FLOOR_DRAWS: u64 = 4;
-
-/// What a view of the model contains.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ViewRequest {
-    pub particles: usize,
-    pub trajectories: usize,
-    /// Euler steps of the drawn trajectories (uniform, so curvature is read off them).
-    pub euler_steps: usize,
-    /// None: the first training descriptor.
-    pub descriptor: Option<Vec<f32>>,
-    /// MixFlow-RF: the w of the drawn source.
-    pub source_w: f32,
-    /// The data-space box the velocity field is sampled over (min, max) in the canvas plane's
-    /// two data axes; None leaves the field out.
-    pub field_box: Option<([f32; 2], [f32; 2])>,
-    /// The display advects the particles on the GPU (`shaders/advect.wgsl`): the view integrates
-    /// only the first [`METRIC_N`] for the metrics and carries the rest as an [`crate::train::Advection`].
-    pub advect: bool,
-}
-
-impl Default for ViewRequest {
-    fn default() -> Self {
-        Self {
-            particles: 2000,
-            trajectories: 200,
-            euler_steps: 24,
-            descriptor: None,
-            source_w: 0.0,
-            field_box: None,
-            advect: false,
-        }
-    }
-}
-
-impl ViewRequest {
-    /// The request with every count inside its limits, and a note for each value that was changed.
-    pub fn clamped(&self) -> (Self, Vec<String>) {
-        let mut r = self.clone();
-        let mut notes = Vec::new();
-        let mut clamp = |value: &mut usize, lo: usize, hi: usize, what: &str| {
-            let v = (*value).clamp(lo, hi);
-            if v != *value {
-                notes.push(format!("{what} {} is outside {lo}..{hi}: using {v}", *value));
-                *value = v;
-            }
-        };
-        clamp(&mut r.particles, 1, MAX_PARTICLES, "particles");
-        clamp(&mut r.trajectories, 0, MAX_TRAJECTORIES, "trajectories");
-        clamp(&mut r.euler_steps, 1, 200, "Euler steps");
-        r.trajectories = r.trajectories.min(r.particles);
-        (r, notes)
-    }
-}
-
-pub enum Command {
-    Play,
-    Pause,
-    /// One training step, then a fresh view.
-    Step,
-    /// A new run from scratch with these settings (the same seeds give the same run); `gpu` is
-    /// the device for the GPU backend, when the app has one.
-    Reset {
-        config: Box<TrainConfig>,
-        gpu: Option<Device>,
-        /// A cached start to continue from (a demo's bundled weights), instead of step 0.
-        start: Option<&'static [u8]>,
-        /// The run's place in its comparison's lock-step (none for a run on its own).
-        pace: Option<PaceSlot>,
-    },
-    View(ViewRequest),
-    /// The next step's minibatch with its flow-matching terms (the step-by-step view).
-    Inspect,
-    /// W2 after Euler with 1..128 steps.
-    MeasureNfe,
-    /// W2 at each descriptor of every split.
-    MeasureDescriptors,
-    /// Write a checkpoint (a run folder, as `mixflow train` writes) into this folder.
-    #[cfg(not(target_arch = "wasm32"))]
-    Save(std::path::PathBuf),
-    /// Continue from a run folder written by `mixflow train` or by `Save`.
-    #[cfg(not(target_arch = "wasm32"))]
-    Open(std::path::PathBuf),
-}
-
-/// The velocity field on a grid at one time.
-#[derive(Clone, Debug)]
-pub struct FieldSlice {
-    pub t: f32,
-    pub positions: Points,
-    pub velocities: Points,
-}
-
-/// One picture of the model, in original units.
-pub struct View {
-    pub request: ViewRequest,
-    /// Samples, base draws, mixture, κ-FC read-out and trajectories, as the trainer gives them.
-    pub model: Snapshot,
-    /// True data for the viewed descriptor (when the dataset can draw it).
-    pub data: Option<Points>,
-    /// One training minibatch's pairs (x0, x1).
-    pub pairs: Option<(Points, Points)>,
-    pub field: Vec<FieldSlice>,
-}
-
-/// What the app needs to know about a run once, when it starts.
-#[derive(Clone, Debug)]
-pub struct RunInfo {
-    pub config: TrainConfig,
-    pub dim: usize,
-    pub descriptor_dim: usize,
-    pub conditions: Vec<crate::data::Condition>,
-    pub param_counts: Vec<(&'static str, usize)>,
-    /// A sample of the training data, for fitting the canvas and projections.
-    pub data_sample: Points,
-    /// W2 between independent true draws of the metric's size (a mean over [`FLOOR_DRAWS`]): what
-    /// a perfect model scores. One that puts its samples a little too close together can score
-    /// lower, so a W2 just under the floor is not a bug.
-    pub w2_floor: f64,
-    /// The backend actually used, and why it differs from the one asked for.
-    pub backend: String,
-    pub note: Option<String>,
-    /// Steps already trained and their losses (non-zero for a run opened from a checkpoint).
-    pub step: usize,
-    pub history: Vec<crate::train::Losses>,
-}
-
-/// Metrics tracked over training, read off a view.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MetricPoint {
-    pub step: usize,
-    pub w2: f64,
-    pub curvature: f64,
-}
-
-pub enum Event {
-    Started(Box<RunInfo>),
-    Steps {
-        messages: Vec<StepMessage>,
-        steps_per_s: f64,
-    },
-    View(Box<View>),
-    Metric(MetricPoint),
-    Inspection(Box<crate::train::Inspection>),
-    Nfe(Vec<(usize, f64)>),
-    Descriptors(Vec<(Vec<f32>, Split, f64)>),
-    Playing(bool),
-    /// Training stopped by itself (diverged or finished); the message says why and what to do.
-    Stopped(String),
-    /// A command could not be carried out; the run goes on as before.
-    Error(String),
-    /// The worker itself stopped (a bug: a panic); the message is the panic's. Nothing more
-    /// comes from this worker; a reset starts a new one.
-    Crashed(String),
-    /// A command was carried out; what it did, for the user.
-    Done(String),
-}
-
-/// Wakes the app when a worker has news: the window sleeps while nothing moves, instead of
-/// polling the channels ten times a second.
-pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The worker's end of the event channel; each event also wakes the app.
 #[derive(Clone)]
@@ -275,6 +102,22 @@ impl WorkerHandle {
         *self = Self::spawn_from(config, start, pace, gpu, view, play, wake);
     }
 
+    /// Blocks until an event that `pick` accepts arrives (dropping the ones before it), or
+    /// `timeout` passes: for a caller that drives a worker step by step (tests, scripts); the
+    /// app only polls.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait_for<T>(&self, timeout: Duration, mut pick: impl FnMut(Event) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(event) = self.events.recv_timeout(left.min(Duration::from_millis(100)))
+                && let Some(found) = pick(event)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
     pub fn send(&self, command: Command) {
         // A live worker only stops when its handle is dropped; one that crashed has said so
         // through its events, so a failed send loses nothing that is not already reported.
@@ -291,7 +134,7 @@ fn spawn_guarded(body: impl FnOnce() + Send + 'static, crash: Outbox) {
         .name("mixflow-trainer".into())
         .spawn(move || {
             if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-                crash.send(Event::Crashed(crate::backend::panic_text(&panic)));
+                crash.send(Event::Crashed(mixflow_core::backend::panic_text(&panic)));
             }
         })
         .expect("the OS can start a thread");
@@ -382,7 +225,7 @@ impl Worker {
             if !self.tick().await {
                 return;
             }
-            crate::platform::yield_to_page(if idle { 30 } else { 0 }).await;
+            mixflow_core::platform::yield_to_page(if idle { 30 } else { 0 }).await;
         }
     }
 
@@ -549,7 +392,7 @@ impl Worker {
                 trainer.start_from(bytes)?;
             }
             let mirror = match mirrored {
-                true => Some(trainer.mirror_on(crate::backend::BackendKind::Cpu.device()?)?),
+                true => Some(trainer.mirror_on(mixflow_core::backend::BackendKind::Cpu.device()?)?),
                 false => None,
             };
             Ok((trainer, mirror))
@@ -570,7 +413,7 @@ impl Worker {
     /// The device for the configured backend, falling back to the CPU (with a note) when the GPU
     /// cannot be had.
     async fn device_for(&self, config: &TrainConfig) -> (TrainDevice, String, Option<String>) {
-        use crate::backend::BackendKind;
+        use mixflow_core::backend::BackendKind;
         let cpu = || TrainDevice::plain(BackendKind::Cpu.device().expect("the CPU backend always starts"));
         match config.backend {
             BackendKind::Gpu if let Some(lost) = &self.gpu_lost => (cpu(), "cpu".into(), Some(gpu_lost_note(lost))),
@@ -593,7 +436,7 @@ impl Worker {
     /// The window's own wgpu device, shared with burn.
     #[cfg(not(target_arch = "wasm32"))]
     async fn gpu_device(&self) -> Option<Result<(TrainDevice, String), String>> {
-        let device = self.gpu.clone().map(crate::backend::probe)?;
+        let device = self.gpu.clone().map(mixflow_core::backend::probe)?;
         Some(device.map(|d| (TrainDevice::plain(d), "gpu (the window's wgpu device)".into())))
     }
 
@@ -601,7 +444,7 @@ impl Worker {
     /// only asynchronously, and views read a great deal).
     #[cfg(target_arch = "wasm32")]
     async fn gpu_device(&self) -> Option<Result<(TrainDevice, String), String>> {
-        let device = crate::backend::browser_gpu().await.map(|device| TrainDevice {
+        let device = mixflow_core::backend::browser_gpu().await.map(|device| TrainDevice {
             device,
             needs_mirror: true,
         });
@@ -636,13 +479,13 @@ impl Worker {
     fn continue_on_cpu(&mut self, error: &str) -> bool {
         self.gpu_lost = Some(error.to_string());
         #[cfg(target_arch = "wasm32")]
-        crate::backend::lose_browser_gpu(error);
+        mixflow_core::backend::lose_browser_gpu(error);
         let Some(lost) = self.trainer.take() else {
             return true;
         };
         let resumed = match self.mirror.take() {
             Some(mirror) => Ok(mirror),
-            None => crate::backend::BackendKind::Cpu
+            None => mixflow_core::backend::BackendKind::Cpu
                 .device()
                 .and_then(|cpu| Trainer::on_device(lost.config.clone(), cpu)),
         };
@@ -754,7 +597,7 @@ impl Worker {
             && self
                 .trainer
                 .as_ref()
-                .is_some_and(|t| t.config.backend == crate::backend::BackendKind::Gpu)
+                .is_some_and(|t| t.config.backend == mixflow_core::backend::BackendKind::Gpu)
     }
 
     /// Computes and sends a view of the model; false when the app has gone.
@@ -806,20 +649,7 @@ impl Worker {
             return Err("the app has gone".into());
         }
         let trainer = self.viewed().ok_or("no run is loaded")?;
-        let sampler = trainer.sampler();
-        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
-        // The size of the floor's draws: W2 falls as samples grow, so a larger sample than the
-        // floor's would seem to beat it.
-        let (data, _) = reference(trainer, descriptor.as_deref(), METRIC_N)?;
-        let mut rng = rng::seeded(trainer.config.data_seed, Stream::Eval, 1);
-        let base = sampler.base(descriptor.as_deref(), METRIC_N, &mut rng)?.points;
-        crate::eval::NFE_SWEEP
-            .iter()
-            .map(|&steps| {
-                let generated = sampler.generate(descriptor.as_deref(), &base, &SolveOptions::euler(steps), false)?;
-                Ok((generated.nfe, metrics::w2(&generated.samples, &data)))
-            })
-            .collect()
+        w2_against_nfe(trainer, self.view.descriptor.as_deref())
     }
 
     async fn measure_descriptors(&mut self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
@@ -827,24 +657,7 @@ impl Worker {
             return Err("the app has gone".into());
         }
         let trainer = self.viewed().ok_or("no run is loaded")?;
-        if !trainer.dataset.is_conditional() {
-            return Err("W2 against the descriptor needs a conditional dataset".into());
-        }
-        let sampler = trainer.sampler();
-        let solve = SolveOptions::euler(self.view.euler_steps);
-        let mut out = Vec::new();
-        for (i, cond) in trainer.dataset.conditions.iter().enumerate() {
-            let mut rng = rng::seeded(trainer.config.data_seed, Stream::Reference, i as u64);
-            let data = trainer.dataset.sample(Some(i), METRIC_N, &mut rng);
-            let base = sampler.base(Some(&cond.descriptor), METRIC_N, &mut rng)?.points;
-            let generated = sampler.generate(Some(&cond.descriptor), &base, &solve, false)?;
-            out.push((
-                cond.descriptor.clone(),
-                cond.split,
-                metrics::w2(&generated.samples, &data),
-            ));
-        }
-        Ok(out)
+        w2_per_descriptor(trainer, self.view.euler_steps)
     }
 }
 
@@ -856,7 +669,7 @@ fn gpu_lost_note(error: &str) -> String {
 /// What to expect from a GPU that is software (only the page can tell).
 fn slow_gpu_note() -> Option<String> {
     #[cfg(target_arch = "wasm32")]
-    if !crate::web::has_hardware_webgpu() {
+    if !mixflow_core::platform::has_hardware_webgpu() {
         return Some(
             "this browser's WebGPU is a software rasteriser: burn's kernels take minutes to compile \
              and then train far slower than the cpu backend"
@@ -879,208 +692,6 @@ impl TrainDevice {
             needs_mirror: false,
         }
     }
-}
-
-/// The descriptor a view shows: the requested one when it fits this run's data (a request may
-/// still carry the previous dataset's descriptor just after a switch), else the first training one.
-fn viewed_descriptor(trainer: &Trainer, requested: Option<&[f32]>) -> Option<Vec<f32>> {
-    requested
-        .filter(|d| d.len() == trainer.dataset.descriptor_dim && trainer.dataset.is_conditional())
-        .map(<[f32]>::to_vec)
-        .or_else(|| first_train_descriptor(trainer))
-}
-
-fn first_train_descriptor(trainer: &Trainer) -> Option<Vec<f32>> {
-    let train = trainer.dataset.split_indices(Split::Train);
-    train.first().map(|&i| trainer.dataset.conditions[i].descriptor.clone())
-}
-
-/// `n` true points for `descriptor`, and whether they came from the generator (vs. none known).
-fn reference(trainer: &Trainer, descriptor: Option<&[f32]>, n: usize) -> Result<(Points, bool), String> {
-    let mut rng = rng::seeded(trainer.config.data_seed, Stream::Reference, 0);
-    match descriptor {
-        Some(d) => trainer
-            .dataset
-            .sample_at(d, n, &mut rng)
-            .map(|p| (p, true))
-            .ok_or_else(|| "this dataset cannot draw data for that descriptor".to_string()),
-        None => Ok((trainer.dataset.sample(None, n, &mut rng), true)),
-    }
-}
-
-fn run_info(trainer: &Trainer, backend: String, note: Option<String>) -> RunInfo {
-    let descriptor = first_train_descriptor(trainer);
-    let cond = descriptor
-        .as_ref()
-        .and_then(|d| trainer.dataset.conditions.iter().position(|c| &c.descriptor == d));
-    let mut rng = rng::seeded(trainer.config.data_seed, Stream::Display, 0);
-    // The canvas fits every training descriptor's data, so switching descriptors keeps the frame.
-    let data_sample = if trainer.dataset.is_conditional() {
-        let train = trainer.dataset.split_indices(Split::Train);
-        let per = (4000 / train.len().max(1)).max(50);
-        let mut all = Vec::new();
-        for &i in &train {
-            all.extend(trainer.dataset.sample(Some(i), per, &mut rng).data);
-        }
-        Points::new(trainer.dataset.dim, all)
-    } else {
-        trainer.dataset.sample(None, 4000, &mut rng)
-    };
-    let a = trainer.dataset.sample(
-        cond,
-        METRIC_N,
-        &mut rng::seeded(trainer.config.data_seed, Stream::Reference, 0),
-    );
-    let floor = (0..FLOOR_DRAWS)
-        .map(|key| {
-            let b = trainer.dataset.sample(
-                cond,
-                METRIC_N,
-                &mut rng::seeded(trainer.config.data_seed, Stream::Floor, key),
-            );
-            metrics::w2(&a, &b)
-        })
-        .sum::<f64>()
-        / FLOOR_DRAWS as f64;
-    RunInfo {
-        config: trainer.config.clone(),
-        dim: trainer.dataset.dim,
-        descriptor_dim: trainer.dataset.descriptor_dim,
-        conditions: trainer.dataset.conditions.clone(),
-        param_counts: trainer.param_counts(),
-        data_sample,
-        w2_floor: floor,
-        backend,
-        // The data's own note (a file cut at the row limit) after the device's.
-        note: note
-            .into_iter()
-            .chain(trainer.dataset.note.clone())
-            .reduce(|a, b| format!("{a}; {b}")),
-        step: trainer.steps_done(),
-        history: trainer.history().to_vec(),
-    }
-}
-
-/// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
-pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
-    let descriptor = viewed_descriptor(trainer, req.descriptor.as_deref());
-    let take = |advect: bool| {
-        trainer.snapshot(&SnapshotRequest {
-            particles: req.particles,
-            trajectories: if advect {
-                METRIC_N.min(req.particles)
-            } else {
-                req.trajectories
-            },
-            solve: SolveOptions::euler(req.euler_steps),
-            descriptor: descriptor.clone(),
-            source_w: req.source_w,
-            advect,
-        })
-    };
-    let mut snapshot = take(req.advect)?;
-    // A network too wide for the shader's arrays is drawn from the CPU instead.
-    if let Some(a) = &snapshot.advection
-        && crate::render::advect::takes(&a.field).is_err()
-    {
-        snapshot = take(false)?;
-    }
-    let data = reference(trainer, descriptor.as_deref(), req.particles.min(10_000))
-        .ok()
-        .map(|(p, _)| p);
-    let pairs = trainer.minibatch_pairs(req.source_w).ok();
-    let field = match req.field_box {
-        Some((lo, hi)) if trainer.dataset.dim == 2 => field(trainer, descriptor.as_deref(), lo, hi)?,
-        _ => Vec::new(),
-    };
-    Ok(View {
-        request: req.clone(),
-        model: snapshot,
-        data,
-        pairs,
-        field,
-    })
-}
-
-/// The velocity field on a grid over `lo..hi` at [`FIELD_TIMES`] evenly spaced times.
-fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 2]) -> Result<Vec<FieldSlice>, String> {
-    let sampler = trainer.sampler();
-    let g = FIELD_GRID;
-    let mut grid = Vec::with_capacity(g * g * 2);
-    for iy in 0..g {
-        for ix in 0..g {
-            let fx = (ix as f32 + 0.5) / g as f32;
-            let fy = (iy as f32 + 0.5) / g as f32;
-            grid.push(lo[0] + fx * (hi[0] - lo[0]));
-            grid.push(lo[1] + fy * (hi[1] - lo[1]));
-        }
-    }
-    let positions = Points::new(2, grid);
-    (0..FIELD_TIMES)
-        .map(|i| {
-            let t = i as f32 / (FIELD_TIMES - 1) as f32;
-            Ok(FieldSlice {
-                t,
-                velocities: sampler.velocity(descriptor, &positions, t)?,
-                positions: positions.clone(),
-            })
-        })
-        .collect()
-}
-
-/// A new view waiting for its metrics, measured in the next round and sent just before it (so the
-/// charts always hold the view's step): W2's exact assignment is the dearest part, and in the page
-/// each round is one task, so the two never add up to one long one.
-struct PendingView {
-    view: Box<View>,
-    step: usize,
-    /// [`metric_samples`] of the model the view shows (None when they could not be drawn).
-    samples: Option<Points>,
-    descriptor: Option<Vec<f32>>,
-    curvature: f64,
-}
-
-impl PendingView {
-    fn of(view: View, descriptor: Option<Vec<f32>>, samples: Option<Points>) -> Self {
-        let m = &view.model;
-        let curvature = if m.trajectories.len() >= 2 && !m.trajectories[0].is_empty() {
-            metrics::mean_std(&metrics::curvature(&m.trajectories)).0
-        } else {
-            f64::NAN
-        };
-        Self {
-            step: m.step,
-            samples,
-            descriptor,
-            curvature,
-            view: Box::new(view),
-        }
-    }
-
-    /// W2 of the metric samples against the reference draw the floor is measured on, of the
-    /// same size.
-    fn measure(&self, trainer: &Trainer) -> Option<MetricPoint> {
-        let samples = self.samples.as_ref()?;
-        let (data, _) = reference(trainer, self.descriptor.as_deref(), samples.len()).ok()?;
-        Some(MetricPoint {
-            step: self.step,
-            w2: metrics::w2(samples, &data),
-            curvature: self.curvature,
-        })
-    }
-}
-
-/// The samples W2 over training is measured on: [`METRIC_N`] of them, from one base draw that is
-/// the same at every step. With a fresh draw per view the curve showed the draw, not the model:
-/// on moons a converged RF run's W2 wandered between 0.37 and 0.66 over its last 500 steps, so
-/// the last point often looked like a jump.
-fn metric_samples(trainer: &Trainer, descriptor: Option<&[f32]>, euler_steps: usize) -> Result<Points, String> {
-    let sampler = trainer.sampler();
-    let mut rng = rng::seeded(trainer.config.data_seed, Stream::Eval, METRIC_BASE_KEY);
-    let base = sampler.base(descriptor, METRIC_N, &mut rng)?.points;
-    Ok(sampler
-        .generate(descriptor, &base, &SolveOptions::euler(euler_steps), false)?
-        .samples)
 }
 
 /// Steps per second of wall time (views included) over the last two seconds of playing.
@@ -1117,8 +728,8 @@ impl RateMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::BackendKind;
-    use crate::method::Method;
+    use mixflow_core::backend::BackendKind;
+    use mixflow_core::method::Method;
 
     fn cpu() -> Device {
         BackendKind::Cpu.device().unwrap()

@@ -4,7 +4,6 @@
 //! last step's ends are the samples, drawn from the same buffer when the GPU advected them.
 
 use super::{build_pipeline, instanced, shader};
-use eframe::wgpu;
 use std::ops::Range;
 
 /// One step of a trajectory: from `a` at time `t[0]` to `b` at time `t[1]` (data units).
@@ -24,7 +23,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
-        let module = shader(device, "mixflow trails", include_str!("../../shaders/trails.wgsl"));
+        let module = shader(device, "mixflow trails", include_str!("../../../shaders/trails.wgsl"));
         let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Float32x2];
         let buffer = instanced::<TrailSegment>(&attributes);
         let build = |label, vs, fs| {

@@ -1,0 +1,20 @@
+//! MixFlow Explorer's live runs: the app's training runs as a stream of messages. The app sends a
+//! run [`Command`]s and reads its [`Event`]s (steps, [`View`]s of the model, metrics), folded
+//! into a [`Run`]; a [`worker`] owns the trainer, on a thread of its own natively and as a task
+//! on the page's event loop in the browser, with the GPU fallback and the CPU mirror a browser's
+//! WebGPU needs. The runs of a comparison keep in lock-step through a shared [`pace::Pace`].
+//! No egui and no drawing here: the app turns views into pictures.
+
+pub mod pace;
+mod protocol;
+mod run;
+mod view;
+pub mod worker;
+
+pub use protocol::{
+    Command, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, MAX_PARTICLES, MAX_TRAJECTORIES, MetricPoint, RunInfo,
+    ShaderLimits, View, ViewRequest, Waker,
+};
+pub use run::Run;
+pub use view::make_view;
+pub use worker::WorkerHandle;

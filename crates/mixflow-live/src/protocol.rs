@@ -1,0 +1,194 @@
+//! The protocol between the app and a live run: what the app asks ([`Command`], [`ViewRequest`]),
+//! and what the run tells it ([`Event`]: steps, [`View`]s of the model, metrics, its [`RunInfo`]).
+//! Plain data only: the app never touches a tensor, and nothing here trains or draws.
+
+use crate::pace::PaceSlot;
+use burn::tensor::Device;
+use mixflow_core::config::TrainConfig;
+use mixflow_core::data::{Points, Split};
+use mixflow_core::nn::FlatField;
+use mixflow_core::train::{Snapshot, StepMessage};
+
+/// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
+pub const MAX_PARTICLES: usize = 50_000;
+pub const MAX_TRAJECTORIES: usize = 2_000;
+/// Times at which the velocity field is sampled for the scrubber.
+pub const FIELD_TIMES: usize = 11;
+/// Grid points per side of the velocity field.
+pub const FIELD_GRID: usize = 21;
+
+/// What a view of the model contains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewRequest {
+    pub particles: usize,
+    pub trajectories: usize,
+    /// Euler steps of the drawn trajectories (uniform, so curvature is read off them).
+    pub euler_steps: usize,
+    /// None: the first training descriptor.
+    pub descriptor: Option<Vec<f32>>,
+    /// MixFlow-RF: the w of the drawn source.
+    pub source_w: f32,
+    /// The data-space box the velocity field is sampled over (min, max) in the canvas plane's
+    /// two data axes; None leaves the field out.
+    pub field_box: Option<([f32; 2], [f32; 2])>,
+    /// Set when the display advects the particles on the GPU (`shaders/advect.wgsl`), with what
+    /// its shader takes: the view integrates only the first of them for the metrics and carries
+    /// the rest as an [`mixflow_core::train::Advection`]. A network the shader cannot take is
+    /// integrated on the CPU as without it.
+    pub advect: Option<ShaderLimits>,
+}
+
+/// The largest network the display's advection shader evaluates (its arrays are fixed in size):
+/// told by the renderer through the request, so this layer never calls the renderer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShaderLimits {
+    pub max_width: usize,
+    pub max_dim: usize,
+}
+
+impl ShaderLimits {
+    pub fn fits(&self, field: &FlatField) -> bool {
+        field.width <= self.max_width && (1..=self.max_dim).contains(&field.dim)
+    }
+}
+
+impl Default for ViewRequest {
+    fn default() -> Self {
+        Self {
+            particles: 2000,
+            trajectories: 200,
+            euler_steps: 24,
+            descriptor: None,
+            source_w: 0.0,
+            field_box: None,
+            advect: None,
+        }
+    }
+}
+
+impl ViewRequest {
+    /// The request with every count inside its limits, and a note for each value that was changed.
+    pub fn clamped(&self) -> (Self, Vec<String>) {
+        let mut r = self.clone();
+        let mut notes = Vec::new();
+        let mut clamp = |value: &mut usize, lo: usize, hi: usize, what: &str| {
+            let v = (*value).clamp(lo, hi);
+            if v != *value {
+                notes.push(format!("{what} {} is outside {lo}..{hi}: using {v}", *value));
+                *value = v;
+            }
+        };
+        clamp(&mut r.particles, 1, MAX_PARTICLES, "particles");
+        clamp(&mut r.trajectories, 0, MAX_TRAJECTORIES, "trajectories");
+        clamp(&mut r.euler_steps, 1, 200, "Euler steps");
+        r.trajectories = r.trajectories.min(r.particles);
+        (r, notes)
+    }
+}
+
+pub enum Command {
+    Play,
+    Pause,
+    /// One training step, then a fresh view.
+    Step,
+    /// A new run from scratch with these settings (the same seeds give the same run); `gpu` is
+    /// the device for the GPU backend, when the app has one.
+    Reset {
+        config: Box<TrainConfig>,
+        gpu: Option<Device>,
+        /// A cached start to continue from (a demo's bundled weights), instead of step 0.
+        start: Option<&'static [u8]>,
+        /// The run's place in its comparison's lock-step (none for a run on its own).
+        pace: Option<PaceSlot>,
+    },
+    View(ViewRequest),
+    /// The next step's minibatch with its flow-matching terms (the step-by-step view).
+    Inspect,
+    /// W2 after Euler with 1..128 steps.
+    MeasureNfe,
+    /// W2 at each descriptor of every split.
+    MeasureDescriptors,
+    /// Write a checkpoint (a run folder, as `mixflow train` writes) into this folder.
+    #[cfg(not(target_arch = "wasm32"))]
+    Save(std::path::PathBuf),
+    /// Continue from a run folder written by `mixflow train` or by `Save`.
+    #[cfg(not(target_arch = "wasm32"))]
+    Open(std::path::PathBuf),
+}
+
+/// The velocity field on a grid at one time.
+#[derive(Clone, Debug)]
+pub struct FieldSlice {
+    pub t: f32,
+    pub positions: Points,
+    pub velocities: Points,
+}
+
+/// One picture of the model, in original units.
+pub struct View {
+    pub request: ViewRequest,
+    /// Samples, base draws, mixture, κ-FC read-out and trajectories, as the trainer gives them.
+    pub model: Snapshot,
+    /// True data for the viewed descriptor (when the dataset can draw it).
+    pub data: Option<Points>,
+    /// One training minibatch's pairs (x0, x1).
+    pub pairs: Option<(Points, Points)>,
+    pub field: Vec<FieldSlice>,
+}
+
+/// What the app needs to know about a run once, when it starts.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub config: TrainConfig,
+    pub dim: usize,
+    pub descriptor_dim: usize,
+    pub conditions: Vec<mixflow_core::data::Condition>,
+    pub param_counts: Vec<(&'static str, usize)>,
+    /// A sample of the training data, for fitting the canvas and projections.
+    pub data_sample: Points,
+    /// W2 between independent true draws of the metric's size (a mean over [`FLOOR_DRAWS`]): what
+    /// a perfect model scores. One that puts its samples a little too close together can score
+    /// lower, so a W2 just under the floor is not a bug.
+    pub w2_floor: f64,
+    /// The backend actually used, and why it differs from the one asked for.
+    pub backend: String,
+    pub note: Option<String>,
+    /// Steps already trained and their losses (non-zero for a run opened from a checkpoint).
+    pub step: usize,
+    pub history: Vec<mixflow_core::train::Losses>,
+}
+
+/// Metrics tracked over training, read off a view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricPoint {
+    pub step: usize,
+    pub w2: f64,
+    pub curvature: f64,
+}
+
+pub enum Event {
+    Started(Box<RunInfo>),
+    Steps {
+        messages: Vec<StepMessage>,
+        steps_per_s: f64,
+    },
+    View(Box<View>),
+    Metric(MetricPoint),
+    Inspection(Box<mixflow_core::train::Inspection>),
+    Nfe(Vec<(usize, f64)>),
+    Descriptors(Vec<(Vec<f32>, Split, f64)>),
+    Playing(bool),
+    /// Training stopped by itself (diverged or finished); the message says why and what to do.
+    Stopped(String),
+    /// A command could not be carried out; the run goes on as before.
+    Error(String),
+    /// The worker itself stopped (a bug: a panic); the message is the panic's. Nothing more
+    /// comes from this worker; a reset starts a new one.
+    Crashed(String),
+    /// A command was carried out; what it did, for the user.
+    Done(String),
+}
+
+/// Wakes the app when a worker has news: the window sleeps while nothing moves, instead of
+/// polling the channels ten times a second.
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
