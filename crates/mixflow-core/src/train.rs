@@ -8,11 +8,11 @@ use crate::data::{Dataset, Points, Scaler, Split};
 use crate::method::cfm::Cfm;
 use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, MixflowOod};
 use crate::method::mixflow_rf::MixflowRf;
-use crate::method::{Batch, Method};
+use crate::method::{Batch, Method, Start, TrainMethod};
 use crate::mixture::Mixture;
 use crate::nn::FlatField;
 use crate::rng::{self, Rng, Stream};
-use crate::sample::{Inference, KappaView, Sampler};
+use crate::sample::{KappaView, Sampler};
 use crate::solve::{SolveOptions, read_points, read_scalar};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
@@ -128,11 +128,39 @@ pub struct Inspection {
     pub note: Option<String>,
 }
 
-/// The method-specific state: networks and optimisers.
-enum Model {
-    Cfm(Cfm),
-    KappaFc(MixflowRf),
-    Ood(MixflowOod),
+/// Registers each method (a type implementing [`TrainMethod`]) with the `Method`s it trains:
+/// makes the enum [`Model`] of their states, its constructor, and `each_model!`, which runs the
+/// same code on whichever method a run holds. (`$d` is a literal `$` for the inner macro.)
+macro_rules! methods {
+    ($d:tt $($variant:ident($method:ty) for $methods:pat),+ $(,)?) => {
+        /// The method-specific state: networks and optimisers.
+        enum Model {
+            $($variant($method),)+
+        }
+
+        impl Model {
+            fn new(config: &TrainConfig, start: &Start<'_>, init: &mut Rng, device: &Device) -> Self {
+                match config.method {
+                    $($methods => Model::$variant(<$method as TrainMethod>::new(config, start, init, device)),)+
+                }
+            }
+        }
+
+        macro_rules! each_model {
+            ($d model:expr, $d m:ident => $d body:expr) => {
+                match $d model {
+                    $(Model::$variant($d m) => $d body,)+
+                }
+            };
+        }
+    };
+}
+
+// The one registration line of each method.
+methods! {$
+    Cfm(Cfm) for Method::Rf | Method::OtCfm | Method::COt,
+    KappaFc(MixflowRf) for Method::MixflowRf | Method::FastOde,
+    Ood(MixflowOod) for Method::MixflowOod,
 }
 
 pub struct Trainer {
@@ -170,23 +198,17 @@ impl Trainer {
         let scaler = scaled.then(|| Scaler::fit(&training_data));
         let device = device.autodiff();
         let mut init = rng::seeded(config.seed, Stream::Init, 0);
-        let (dim, descriptor_dim) = (dataset.dim, dataset.descriptor_dim);
-        let model = match config.method {
-            Method::Rf | Method::OtCfm | Method::COt => {
-                Model::Cfm(Cfm::new(&config, dim, descriptor_dim, &mut init, &device))
-            }
-            Method::MixflowRf | Method::FastOde => {
-                Model::KappaFc(MixflowRf::new(&config, dim, descriptor_dim, &mut init, &device))
-            }
-            Method::MixflowOod => {
-                let scaled = match &scaler {
-                    Some(s) => s.forward(&training_data),
-                    None => training_data,
-                };
-                let descriptors = training_descriptors(&dataset);
-                Model::Ood(MixflowOod::new(&config, &scaled, &descriptors, &mut init, &device))
-            }
+        let data = match &scaler {
+            Some(s) => s.forward(&training_data),
+            None => training_data,
         };
+        let start = Start {
+            dim: dataset.dim,
+            descriptor_dim: dataset.descriptor_dim,
+            data: &data,
+            descriptors: &training_descriptors(&dataset),
+        };
+        let model = Model::new(&config, &start, &mut init, &device);
         Ok(Self {
             dataset,
             scaler,
@@ -213,35 +235,13 @@ impl Trainer {
     /// MixFlow-OOD's base steps so far (the steps that trained the mixture, not the flow); none
     /// for the other methods.
     pub fn base_steps(&self) -> Option<usize> {
-        matches!(self.model, Model::Ood(_)).then(|| self.history.iter().filter(|l| l.base.is_some()).count())
+        each_model!(&self.model, m => m.trains_a_base())
+            .then(|| self.history.iter().filter(|l| l.base.is_some()).count())
     }
 
     /// Parameter counts of each network, by name.
     pub fn param_counts(&self) -> Vec<(&'static str, usize)> {
-        match &self.model {
-            Model::Cfm(m) => {
-                let (v, e) = m.model.param_counts();
-                vec![("velocity field", v), ("descriptor encoder", e)]
-            }
-            Model::KappaFc(m) => {
-                let (v, e) = m.model.flow.param_counts();
-                vec![
-                    ("velocity field", v),
-                    ("descriptor encoder", e),
-                    ("κ-FC encoder", m.model.kappa.num_params()),
-                ]
-            }
-            Model::Ood(m) => {
-                let b = &m.model.base;
-                let heads =
-                    b.weights.num_params() + b.means.num_params() + b.log_sigma.as_ref().map_or(0, |h| h.num_params());
-                vec![
-                    ("velocity field", m.model.velocity.num_params()),
-                    ("descriptor encoder", b.encoder.num_params()),
-                    ("base heads", heads),
-                ]
-            }
-        }
+        each_model!(&self.model, m => m.param_counts())
     }
 
     /// One training iteration, blocking until its reads are done: at once on the CPU backends.
@@ -262,12 +262,9 @@ impl Trainer {
         let batch = self.draw_batch(&mut rng);
         let lr = self.config.lr_at(self.step);
         let dev = &self.device;
-        let outcome = match &mut self.model {
-            Model::Cfm(m) => m.step(&batch, lr, &mut rng, dev).await,
-            Model::KappaFc(m) => m.step(&batch, lr, &mut rng, dev).await,
-            Model::Ood(m) => m.step(self.step, &batch, lr, &mut rng, dev).await,
-        }
-        .map_err(TrainError::Device)?;
+        let step = self.step;
+        let outcome = each_model!(&mut self.model, m => m.train_step(step, &batch, lr, &mut rng, dev).await)
+            .map_err(TrainError::Device)?;
         if let Some(loss) = outcome.losses.non_finite() {
             return Err(TrainError::Diverged {
                 step: self.step + 1,
@@ -292,11 +289,7 @@ impl Trainer {
         let mut rng = rng::seeded(self.config.seed, Stream::Train, self.step as u64);
         let batch = self.draw_batch(&mut rng);
         let dev = &self.device;
-        let (terms, base_step) = match &self.model {
-            Model::Cfm(m) => (m.flow_terms(&batch, &mut rng, dev), false),
-            Model::KappaFc(m) => (m.flow_terms(&batch, &mut rng, dev).0, false),
-            Model::Ood(m) => m.inspect(self.step, &batch, &mut rng, dev).await?,
-        };
+        let (terms, base_step) = each_model!(&self.model, m => m.next_terms(self.step, &batch, &mut rng, dev).await)?;
         let loss = read_scalar(terms.loss()).await?;
         let t = read_points(terms.t).await?.data;
         let target = read_points(terms.target).await?;
@@ -358,17 +351,7 @@ impl Trainer {
 
     /// An inference view of the current model (no autodiff), for sampling and evaluation.
     pub fn sampler(&self) -> Sampler {
-        let inference = match &self.model {
-            Model::Cfm(m) => Inference::Flow {
-                model: m.model.valid(),
-                source: m.source,
-            },
-            Model::KappaFc(m) => Inference::KappaFc {
-                model: m.model.valid(),
-                settings: m.settings,
-            },
-            Model::Ood(m) => Inference::Mixture { model: m.model.valid() },
-        };
+        let inference = each_model!(&self.model, m => m.inference());
         Sampler {
             inference,
             device: self.device.clone().inner(),
@@ -450,25 +433,7 @@ impl Trainer {
         let mut rng = rng::seeded(self.config.data_seed, Stream::Display, self.step as u64);
         let mut batch = self.draw_batch(&mut rng);
         let sampler = self.sampler();
-        let x0 = match &self.model {
-            Model::Cfm(m) => sampler.to_original(&m.paired_source(&batch, &mut rng)),
-            Model::KappaFc(_) => {
-                let x1 = sampler.to_original(&batch.x1);
-                match sampler.kappa_view(&x1, w, &mut rng) {
-                    Some(view) => view.source,
-                    None => sampler.to_original(&sampler.base(None, x1.len(), &mut rng)?.points),
-                }
-            }
-            Model::Ood(_) => {
-                // A mixture is per descriptor: show the first group only.
-                let group = batch.groups[0].clone();
-                let dim = batch.x1.dim;
-                batch.x1 = Points::new(dim, batch.x1.data[group.start * dim..group.end * dim].to_vec());
-                let descriptor = batch.descriptors.as_ref().map(|d| d.row(group.start).to_vec());
-                let base = sampler.base(descriptor.as_deref(), group.len(), &mut rng)?;
-                sampler.to_original(&base.points)
-            }
-        };
+        let x0 = each_model!(&self.model, m => m.paired_sources(&mut batch, &sampler, w, &mut rng))?;
         Ok((x0, sampler.to_original(&batch.x1)))
     }
 
@@ -487,12 +452,9 @@ impl Trainer {
     /// Copies this trainer's weights, step and history into `mirror` (made by [`Self::mirror_on`]),
     /// reading the weights in one asynchronous transfer.
     pub async fn update_mirror(&self, mirror: &mut Trainer) -> Result<(), String> {
-        match (&self.model, &mut mirror.model) {
-            (Model::Cfm(a), Model::Cfm(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
-            (Model::KappaFc(a), Model::KappaFc(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
-            (Model::Ood(a), Model::Ood(b)) => b.model = copy_weights(&a.model, b.model.clone()).await?,
-            _ => return Err("the mirror was made for another method".into()),
-        }
+        let weights = each_model!(&self.model, m => read_floats(m.net()).await)?;
+        let refused = || "the weights do not fit the mirror's network".to_string();
+        each_model!(&mut mirror.model, m => *m.net_mut() = write_floats(m.net().clone(), weights).ok_or_else(refused)?);
         mirror.step = self.step;
         mirror.history.clone_from(&self.history);
         Ok(())
@@ -500,11 +462,7 @@ impl Trainer {
 
     /// The model's weights and step as a cached start (see [`Self::start_from`]).
     pub async fn cached_start(&self) -> Result<Vec<u8>, String> {
-        let tensors = match &self.model {
-            Model::Cfm(m) => read_floats(&m.model).await,
-            Model::KappaFc(m) => read_floats(&m.model).await,
-            Model::Ood(m) => read_floats(&m.model).await,
-        }?;
+        let tensors = each_model!(&self.model, m => read_floats(m.net()).await)?;
         encode_start(self.step, &tensors)
     }
 
@@ -514,11 +472,7 @@ impl Trainer {
         let refused = || "the cached start does not fit this run's network".to_string();
         let (step, values) = decode_start(bytes).ok_or("the cached start is damaged")?;
         let mut shapes = Vec::new();
-        match &self.model {
-            Model::Cfm(m) => m.model.visit(&mut Shapes(&mut shapes)),
-            Model::KappaFc(m) => m.model.visit(&mut Shapes(&mut shapes)),
-            Model::Ood(m) => m.model.visit(&mut Shapes(&mut shapes)),
-        }
+        each_model!(&self.model, m => m.net().visit(&mut Shapes(&mut shapes)));
         if shapes.len() != values.len() {
             return Err(refused());
         }
@@ -528,11 +482,7 @@ impl Trainer {
             .map(|(v, shape)| (v.len() == shape.iter().product::<usize>()).then(|| TensorData::new(v, shape)))
             .collect::<Option<_>>()
             .ok_or_else(refused)?;
-        match &mut self.model {
-            Model::Cfm(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
-            Model::KappaFc(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
-            Model::Ood(m) => m.model = write_floats(m.model.clone(), data).ok_or_else(refused)?,
-        }
+        each_model!(&mut self.model, m => *m.net_mut() = write_floats(m.net().clone(), data).ok_or_else(refused)?);
         self.step = step;
         Ok(())
     }
@@ -543,13 +493,9 @@ impl Trainer {
         let io = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
         write_json(&dir.join("config.json"), &self.config)?;
         let model = dir.join("model.bpk");
-        let saved = match &self.model {
-            Model::Cfm(m) => m.model.clone().save_file(model),
-            Model::KappaFc(m) => m.model.clone().save_file(model),
-            Model::Ood(m) => m.model.clone().save_file(model),
-        };
+        let saved = each_model!(&self.model, m => m.net().clone().save_file(model));
         saved.map_err(|e| io("model.bpk", &e))?;
-        for (file, optim) in self.optimizers() {
+        for (file, optim) in each_model!(&self.model, m => m.optimizers()) {
             optim.save(dir.join(file)).map_err(|e| io(file, &e))?;
         }
         write_json(
@@ -559,14 +505,6 @@ impl Trainer {
                 history: self.history.clone(),
             },
         )
-    }
-
-    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)> {
-        match &self.model {
-            Model::Cfm(m) => vec![("optimizer.bpk", &m.optim)],
-            Model::KappaFc(m) => vec![("optimizer.bpk", &m.optim)],
-            Model::Ood(m) => vec![("optimizer.bpk", &m.flow_optim), ("base-optimizer.bpk", &m.base_optim)],
-        }
     }
 
     /// Reopens a run folder written by [`save`](Self::save) with its weights, for evaluation and
@@ -597,11 +535,8 @@ impl Trainer {
         let mut trainer = Self::new(config)?;
         let bad = |file: &str, e: &dyn std::fmt::Display| format!("{}: {e}", dir.join(file).display());
         let path = dir.join("model.bpk");
-        let loaded = match &mut trainer.model {
-            Model::Cfm(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
-            Model::KappaFc(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
-            Model::Ood(m) => m.model.clone().try_load_file(&path).map(|x| m.model = x),
-        };
+        let loaded =
+            each_model!(&mut trainer.model, m => m.net().clone().try_load_file(&path).map(|x| *m.net_mut() = x));
         loaded.map_err(|e| bad("model.bpk", &e))?;
         if with_optimizer {
             // burn materialises this state on its default device and moves it to the model's
@@ -610,24 +545,14 @@ impl Trainer {
                 *optim = optim.clone().load(dir.join(file)).map_err(|e| bad(file, &e))?;
                 Ok(())
             };
-            match &mut trainer.model {
-                Model::Cfm(m) => load("optimizer.bpk", &mut m.optim)?,
-                Model::KappaFc(m) => load("optimizer.bpk", &mut m.optim)?,
-                Model::Ood(m) => {
-                    load("optimizer.bpk", &mut m.flow_optim)?;
-                    load("base-optimizer.bpk", &mut m.base_optim)?;
-                }
+            for (file, optim) in each_model!(&mut trainer.model, m => m.optimizers_mut()) {
+                load(file, optim)?;
             }
         }
         trainer.step = state.step;
         trainer.history = state.history;
         Ok(trainer)
     }
-}
-
-/// `into` with the float parameters of `from` (a module of the same shape), on `into`'s device.
-async fn copy_weights<M: Module>(from: &M, into: M) -> Result<M, String> {
-    write_floats(into, read_floats(from).await?).ok_or_else(|| "the weights do not fit the mirror's network".into())
 }
 
 /// Every float parameter of `module`, in visiting order, read in one asynchronous transfer.

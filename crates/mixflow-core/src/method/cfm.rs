@@ -1,13 +1,15 @@
 //! The baselines' conditional flow-matching step (RF / I-CFM, OT-CFM, C-OT): x0 from the source,
 //! paired with x1 by the method's coupling, one Adam over the velocity field and descriptor encoder.
 
-use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
+use super::{Batch, FlowTerms, Losses, Phase, Start, StepOutcome, TrainMethod};
 use crate::config::TrainConfig;
 use crate::coupling::{self, Coupling};
 use crate::data::{Points, Toy};
 use crate::nn::FlowModel;
 use crate::rng::{self, Rng};
+use crate::sample::{Inference, Sampler};
 use crate::solve::{read_scalar, to_tensor};
+use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 
@@ -61,6 +63,67 @@ impl Cfm {
             phase: Phase::Flow,
             warning: None,
         })
+    }
+}
+
+impl TrainMethod for Cfm {
+    type Net = FlowModel;
+
+    fn new(config: &TrainConfig, start: &Start<'_>, init: &mut Rng, device: &Device) -> Self {
+        Cfm::new(config, start.dim, start.descriptor_dim, init, device)
+    }
+
+    fn net(&self) -> &FlowModel {
+        &self.model
+    }
+
+    fn net_mut(&mut self) -> &mut FlowModel {
+        &mut self.model
+    }
+
+    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)> {
+        vec![("optimizer.bpk", &self.optim)]
+    }
+
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)> {
+        vec![("optimizer.bpk", &mut self.optim)]
+    }
+
+    fn param_counts(&self) -> Vec<(&'static str, usize)> {
+        let (v, e) = self.model.param_counts();
+        vec![("velocity field", v), ("descriptor encoder", e)]
+    }
+
+    async fn train_step(
+        &mut self,
+        _step: usize,
+        batch: &Batch,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<StepOutcome, String> {
+        self.step(batch, lr, rng, dev).await
+    }
+
+    async fn next_terms(
+        &self,
+        _step: usize,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<(FlowTerms, bool), String> {
+        Ok((self.flow_terms(batch, rng, dev), false))
+    }
+
+    fn inference(&self) -> Inference {
+        Inference::Flow {
+            model: self.model.valid(),
+            source: self.source,
+        }
+    }
+
+    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, _w: f32, rng: &mut Rng) -> Result<Points, String> {
+        Ok(sampler.to_original(&self.paired_source(batch, rng)))
     }
 }
 

@@ -3,7 +3,7 @@
 //! trained by a geodesic loss (a minibatch W2² to the data of each descriptor) in alternation with
 //! flow matching on per-descriptor OT pairs. Two Adam optimisers: flow (betas 0, 0.99) and base.
 
-use super::{Batch, FlowTerms, Losses, Phase, StepOutcome};
+use super::{Batch, FlowTerms, Losses, Phase, Start, StepOutcome, TrainMethod};
 use crate::config::{TrainConfig, TrainDraw};
 use crate::coupling::group_assignments;
 use crate::data::Points;
@@ -11,6 +11,7 @@ use crate::kmeans::kmeans;
 use crate::mixture::{Mixture, gumbel};
 use crate::nn::{MixtureBase, MixtureParams, VelocityField, dropout_mask};
 use crate::rng::{self, Rng};
+use crate::sample::{Inference, Sampler};
 use crate::solve::{read_points, read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -240,6 +241,88 @@ struct PairedDraw {
     z: Tensor<2>,
     x1: Tensor<2>,
     weights: Tensor<2>,
+}
+
+impl TrainMethod for MixflowOod {
+    type Net = OodModel;
+
+    fn new(config: &TrainConfig, start: &Start<'_>, init: &mut Rng, device: &Device) -> Self {
+        MixflowOod::new(config, start.data, start.descriptors, init, device)
+    }
+
+    fn net(&self) -> &OodModel {
+        &self.model
+    }
+
+    fn net_mut(&mut self) -> &mut OodModel {
+        &mut self.model
+    }
+
+    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)> {
+        vec![
+            ("optimizer.bpk", &self.flow_optim),
+            ("base-optimizer.bpk", &self.base_optim),
+        ]
+    }
+
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)> {
+        vec![
+            ("optimizer.bpk", &mut self.flow_optim),
+            ("base-optimizer.bpk", &mut self.base_optim),
+        ]
+    }
+
+    fn param_counts(&self) -> Vec<(&'static str, usize)> {
+        let b = &self.model.base;
+        let heads = b.weights.num_params() + b.means.num_params() + b.log_sigma.as_ref().map_or(0, |h| h.num_params());
+        vec![
+            ("velocity field", self.model.velocity.num_params()),
+            ("descriptor encoder", b.encoder.num_params()),
+            ("base heads", heads),
+        ]
+    }
+
+    async fn train_step(
+        &mut self,
+        step: usize,
+        batch: &Batch,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<StepOutcome, String> {
+        self.step(step, batch, lr, rng, dev).await
+    }
+
+    async fn next_terms(
+        &self,
+        step: usize,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<(FlowTerms, bool), String> {
+        self.inspect(step, batch, rng, dev).await
+    }
+
+    fn inference(&self) -> Inference {
+        Inference::Mixture {
+            model: self.model.valid(),
+        }
+    }
+
+    /// Independent draws from the first group's mixture (a mixture is per descriptor), paired
+    /// with that group's data only.
+    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, _w: f32, rng: &mut Rng) -> Result<Points, String> {
+        let group = batch.groups[0].clone();
+        let dim = batch.x1.dim;
+        batch.x1 = Points::new(dim, batch.x1.data[group.start * dim..group.end * dim].to_vec());
+        let descriptor = batch.descriptors.as_ref().map(|d| d.row(group.start).to_vec());
+        let base = sampler.base(descriptor.as_deref(), group.len(), rng)?;
+        Ok(sampler.to_original(&base.points))
+    }
+
+    fn trains_a_base(&self) -> bool {
+        true
+    }
 }
 
 /// A training step's draw z = Σ_k g_k μ_k + (Σ_k g_k σ_k) ε from Gumbel noise and ε; returns

@@ -3,11 +3,12 @@
 //! x0 = w·μ + sqrt(w·σ² + 1 - w)·ε'. Flow loss plus λ_KL·KL, one Adam over v and the encoder.
 //! w ≡ 0 is plain RF, w ≡ 1 is Fast-ODE. With κ = data point, inference starts from N(0, I).
 
-use super::{Batch, FlowTerms, Kappa, Losses, MixWeight, Phase, StepOutcome};
+use super::{Batch, FlowTerms, Kappa, Losses, MixWeight, Phase, Start, StepOutcome, TrainMethod};
 use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::nn::{FlowModel, KappaEncoder};
 use crate::rng::{self, Rng};
+use crate::sample::{Inference, Sampler};
 use crate::solve::{read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -114,6 +115,76 @@ impl MixflowRf {
             },
             phase: Phase::Flow,
             warning: None,
+        })
+    }
+}
+
+impl TrainMethod for MixflowRf {
+    type Net = KappaFcModel;
+
+    fn new(config: &TrainConfig, start: &Start<'_>, init: &mut Rng, device: &Device) -> Self {
+        MixflowRf::new(config, start.dim, start.descriptor_dim, init, device)
+    }
+
+    fn net(&self) -> &KappaFcModel {
+        &self.model
+    }
+
+    fn net_mut(&mut self) -> &mut KappaFcModel {
+        &mut self.model
+    }
+
+    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)> {
+        vec![("optimizer.bpk", &self.optim)]
+    }
+
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)> {
+        vec![("optimizer.bpk", &mut self.optim)]
+    }
+
+    fn param_counts(&self) -> Vec<(&'static str, usize)> {
+        let (v, e) = self.model.flow.param_counts();
+        vec![
+            ("velocity field", v),
+            ("descriptor encoder", e),
+            ("κ-FC encoder", self.model.kappa.num_params()),
+        ]
+    }
+
+    async fn train_step(
+        &mut self,
+        _step: usize,
+        batch: &Batch,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<StepOutcome, String> {
+        self.step(batch, lr, rng, dev).await
+    }
+
+    async fn next_terms(
+        &self,
+        _step: usize,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<(FlowTerms, bool), String> {
+        Ok((self.flow_terms(batch, rng, dev).0, false))
+    }
+
+    fn inference(&self) -> Inference {
+        Inference::KappaFc {
+            model: self.model.valid(),
+            settings: self.settings,
+        }
+    }
+
+    /// The κ-FC source at `w` of each data point (N(0, I) draws where κ reads no data).
+    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, w: f32, rng: &mut Rng) -> Result<Points, String> {
+        let x1 = sampler.to_original(&batch.x1);
+        Ok(match sampler.kappa_view(&x1, w, rng) {
+            Some(view) => view.source,
+            None => sampler.to_original(&sampler.base(None, x1.len(), rng)?.points),
         })
     }
 }

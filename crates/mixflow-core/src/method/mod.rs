@@ -1,13 +1,19 @@
 //! The training methods: the baselines of SPEC section 3.1 (one conditional flow-matching step,
 //! three couplings), MixFlow-RF (3.3) and MixFlow-OOD (3.2). Each method file owns its networks,
-//! its optimisers and its training step; this file holds what they share.
+//! its optimisers and its training step, and implements [`TrainMethod`], all the trainer asks of
+//! a method; one line of `methods!` in `train.rs` registers it. This file holds what they share.
 
 pub mod cfm;
 pub mod mixflow_ood;
 pub mod mixflow_rf;
 
+use crate::config::TrainConfig;
 use crate::data::Points;
-use burn::tensor::Tensor;
+use crate::rng::Rng;
+use crate::sample::{Inference, Sampler};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -119,6 +125,62 @@ impl FlowTerms {
     pub fn loss(&self) -> Tensor<1> {
         flow_loss(self.predicted.clone(), self.target.clone())
     }
+}
+
+/// What the trainer asks of a training method: to build its networks, train a step, show the
+/// step it would take, give an inference copy for sampling, pair a minibatch for display, and
+/// hand its networks and optimisers to checkpoints, cached starts and view mirrors.
+// The trainer awaits these futures where it stands, never across threads: no Send bound needed.
+#[allow(async_fn_in_trait)]
+pub trait TrainMethod: Sized {
+    /// All of the method's networks as one module: what a checkpoint, a cached start and a view
+    /// mirror hold.
+    type Net: Module;
+
+    fn new(config: &TrainConfig, start: &Start<'_>, init: &mut Rng, device: &Device) -> Self;
+    fn net(&self) -> &Self::Net;
+    fn net_mut(&mut self) -> &mut Self::Net;
+    /// Each optimiser with the checkpoint file it is saved in.
+    fn optimizers(&self) -> Vec<(&'static str, &ModuleOptimizer)>;
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)>;
+    /// Parameter counts of each network, by name.
+    fn param_counts(&self) -> Vec<(&'static str, usize)>;
+    /// Training step `step` (0-based) on `batch`.
+    async fn train_step(
+        &mut self,
+        step: usize,
+        batch: &Batch,
+        lr: f64,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<StepOutcome, String>;
+    /// The flow-matching terms step `step` would compute from `batch`, and whether that step
+    /// trains something else instead (MixFlow-OOD's base steps).
+    async fn next_terms(
+        &self,
+        step: usize,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> Result<(FlowTerms, bool), String>;
+    /// The copy of the networks (no autodiff) that sampling uses.
+    fn inference(&self) -> Inference;
+    /// The source points (original units) training pairs with `batch`'s data, row by row; may
+    /// narrow `batch` to what it pairs (a mixture pairs one descriptor group).
+    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, w: f32, rng: &mut Rng) -> Result<Points, String>;
+    /// Whether some steps train a base rather than the flow (counted as base steps).
+    fn trains_a_base(&self) -> bool {
+        false
+    }
+}
+
+/// What a method starts from: the data's shape, and the training sample and its descriptors in
+/// model space (MixFlow-OOD starts its mixture at their K-means centres).
+pub struct Start<'a> {
+    pub dim: usize,
+    pub descriptor_dim: usize,
+    pub data: &'a Points,
+    pub descriptors: &'a Points,
 }
 
 /// Mean over batch and dimensions of ‖v - u‖².
