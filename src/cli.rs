@@ -34,6 +34,8 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per process: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a model into a run folder (config.json, model.bpk, optimizer.bpk, state.json, metrics.json).

@@ -410,7 +410,7 @@ fn points_drawn_on_the_canvas_train_once_there_are_enough() {
         .unwrap()
         .rect()
         .center();
-    let at = |dx: f32| Pos2::from(centre) + vec2(dx, 0.0);
+    let at = |dx: f32| centre + vec2(dx, 0.0);
     let press = |pos: Pos2, pressed: bool| Event::PointerButton {
         pos,
         button: PointerButton::Primary,

@@ -41,6 +41,8 @@ pub struct Drawn {
     pub legend: Vec<super::scene::LegendEntry>,
 }
 
+// The canvas's parts come from different owners (camera, fit, scene, sketch): one call site.
+#[allow(clippy::too_many_arguments)]
 pub fn show(
     ui: &mut egui::Ui,
     id: egui::Id,

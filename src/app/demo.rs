@@ -9,6 +9,9 @@ use crate::config::{LrSchedule, TrainConfig};
 use crate::data::Split;
 use crate::method::{Method, MixWeight};
 
+/// How one of a demo's runs differs from the demo's base config.
+pub type Variant = fn(&mut TrainConfig);
+
 pub struct Demo {
     /// What `--demo NAME` and the link `#demo=NAME` take.
     pub name: &'static str,
@@ -16,7 +19,7 @@ pub struct Demo {
     /// The dataset every run trains on.
     pub dataset: &'static str,
     /// One run per entry: its legend, and how it differs from the demo's base config.
-    pub runs: &'static [(&'static str, fn(&mut TrainConfig))],
+    pub runs: &'static [(&'static str, Variant)],
     pub steps: &'static [Step],
 }
 

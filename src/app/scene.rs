@@ -260,9 +260,9 @@ impl Default for Fit {
 impl Fit {
     pub fn add(&mut self, p: [f32; 2]) {
         if p.iter().all(|v| v.is_finite()) {
-            for d in 0..2 {
-                self.lo[d] = self.lo[d].min(p[d]);
-                self.hi[d] = self.hi[d].max(p[d]);
+            for (d, v) in p.into_iter().enumerate() {
+                self.lo[d] = self.lo[d].min(v);
+                self.hi[d] = self.hi[d].max(v);
             }
         }
     }

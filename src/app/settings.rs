@@ -92,7 +92,7 @@ impl Adapter {
                 .get_downlevel_capabilities()
                 .flags
                 .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS),
-            max_storage_binding: render_state.device.limits().max_storage_buffer_binding_size as u64,
+            max_storage_binding: render_state.device.limits().max_storage_buffer_binding_size,
         }
     }
 }

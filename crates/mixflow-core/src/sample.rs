@@ -15,6 +15,8 @@ use burn::backend::DispatchDevice;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// The inference copy (no autodiff) of each kind of model.
+// One per sampler, never in a collection: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Inference {
     Flow {
         model: FlowModel,

@@ -134,6 +134,8 @@ pub struct Inspection {
 macro_rules! methods {
     ($d:tt $($variant:ident($method:ty) for $methods:pat),+ $(,)?) => {
         /// The method-specific state: networks and optimisers.
+        // One per trainer, never in a collection: the variants' sizes do not matter.
+        #[allow(clippy::large_enum_variant)]
         enum Model {
             $($variant($method),)+
         }

@@ -143,10 +143,10 @@ struct GradCounter<'a> {
 
 impl burn::module::ModuleVisitor for GradCounter<'_> {
     fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        if let Some(g) = param.val().grad(self.grads) {
-            if g.abs().sum().into_scalar::<f32>() > 0.0 {
-                *self.nonzero += 1;
-            }
+        if let Some(g) = param.val().grad(self.grads)
+            && g.abs().sum().into_scalar::<f32>() > 0.0
+        {
+            *self.nonzero += 1;
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Run {
 }
 
 impl Run {
+    // Each part is one the app holds apart (label, settings, cached start, pace, device, view).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         label: String,
         config: TrainConfig,

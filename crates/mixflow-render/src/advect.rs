@@ -66,7 +66,7 @@ impl Job {
     pub fn new(field: FlatField, x0: Vec<f32>, plane: Plane) -> Result<Self, String> {
         takes(&field)?;
         let dim = field.dim;
-        if x0.is_empty() || x0.len() % dim != 0 || plane.rows.iter().any(|r| r.len() != dim) {
+        if x0.is_empty() || !x0.len().is_multiple_of(dim) || plane.rows.iter().any(|r| r.len() != dim) {
             return Err(format!(
                 "advection needs whole points of {dim} coordinates and a plane over them"
             ));
@@ -164,7 +164,7 @@ impl Advection {
         let (field, x0, plane) = (&job.field, &job.x0, &job.plane);
         let n = x0.len() / field.dim;
         let bytes = trail_bytes(n, field.steps);
-        if bytes > device.limits().max_storage_buffer_binding_size as u64 {
+        if bytes > device.limits().max_storage_buffer_binding_size {
             return Err(format!(
                 "{n} particles × {} steps do not fit one GPU buffer ({bytes} bytes)",
                 field.steps

@@ -56,7 +56,7 @@ pub struct Points {
 impl Points {
     pub fn new(dim: usize, data: Vec<f32>) -> Self {
         assert!(
-            dim > 0 && data.len() % dim == 0,
+            dim > 0 && data.len().is_multiple_of(dim),
             "points of dim {dim} from {} numbers",
             data.len()
         );

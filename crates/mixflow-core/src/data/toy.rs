@@ -71,14 +71,14 @@ impl Toy {
             Toy::Spirals => {
                 // FFJORD's 2spirals.
                 let t = uniform(rng).sqrt() * 540.0 * 2.0 * PI / 360.0;
-                let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
                 let x = -t.cos() * t + uniform(rng) * 0.5;
                 let y = t.sin() * t + uniform(rng) * 0.5;
                 [sign * x / 3.0, sign * y / 3.0]
             }
             Toy::Circles => {
                 // Two rings (radii 3 and 1.5) with noise, as sklearn's make_circles(factor=0.5)·3.
-                let r = if i % 2 == 0 { 3.0 } else { 1.5 };
+                let r = if i.is_multiple_of(2) { 3.0 } else { 1.5 };
                 let a = uniform(rng) * 2.0 * PI;
                 [r * a.cos() + 0.24 * normal(rng), r * a.sin() + 0.24 * normal(rng)]
             }
