@@ -129,13 +129,13 @@ fn checkpoints_go_from_the_app_to_the_cli_and_back() {
     // A folder that is not a run leaves the run as it was, with a message.
     worker.send(Command::Open(dir.join("nothing-here")));
     let e = wait_for(&worker, "the refusal", |e| match e {
-        Event::Error(e) => Some(e),
+        Event::Error(e) => Some(e.to_string()),
         _ => None,
     });
     assert!(e.contains("no such run folder"), "{e}");
     worker.send(Command::Save(std::path::PathBuf::from("/proc/forbidden/run")));
     let e = wait_for(&worker, "the failed save", |e| match e {
-        Event::Error(e) => Some(e),
+        Event::Error(e) => Some(e.to_string()),
         _ => None,
     });
     assert!(

@@ -131,6 +131,31 @@ settings! {
     sample_w: f64 = 0.0, range 0.0..=1.0;
 }
 
+/// A setting a run cannot take, and why: shown as "setting `KEY`: WHY".
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("setting `{setting}`: {why}")]
+pub struct SettingError {
+    /// The TOML key (and flag) of the setting.
+    pub setting: String,
+    pub why: String,
+}
+
+impl SettingError {
+    pub fn new(setting: &str, why: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            why: why.into(),
+        }
+    }
+}
+
+/// The front ends' errors are still text: a setting's error reads as its message there.
+impl From<SettingError> for String {
+    fn from(e: SettingError) -> String {
+        e.to_string()
+    }
+}
+
 /// The declaration of the setting behind the field `name`.
 #[cfg_attr(not(feature = "clap"), allow(dead_code))]
 fn setting(name: &str) -> declare::Setting {
@@ -241,8 +266,8 @@ impl TrainConfig {
     }
 
     /// Checks every setting on its own and against the dataset; the message names the setting.
-    pub fn validate(&self, dataset: &Dataset) -> Result<(), String> {
-        let bad = |setting: &str, why: String| Err(format!("setting `{setting}`: {why}"));
+    pub fn validate(&self, dataset: &Dataset) -> Result<(), SettingError> {
+        let bad = |setting: &str, why: String| Err(SettingError::new(setting, why));
         self.check_ranges()?;
         let (source, _) = self.source_and_target();
         if source != "gaussian" && source != "normal" {

@@ -34,29 +34,17 @@ pub struct StepMessage {
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Why a training step did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
     /// A loss became NaN or inf; the model keeps the weights of the step before.
-    Diverged {
-        step: usize,
-        loss: f32,
-    },
+    #[error("training diverged at step {step} (loss {loss}); lower the learning rate or turn on grad-clip")]
+    Diverged { step: usize, loss: f32 },
+    #[error("training already reached its last step")]
     Finished,
     /// The device failed (a GPU read that did not complete, a lost device).
+    #[error("the training device failed: {0}")]
     Device(String),
-}
-
-impl std::fmt::Display for TrainError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrainError::Diverged { step, loss } => write!(
-                f,
-                "training diverged at step {step} (loss {loss}); lower the learning rate or turn on grad-clip"
-            ),
-            TrainError::Finished => write!(f, "training already reached its last step"),
-            TrainError::Device(e) => write!(f, "the training device failed: {e}"),
-        }
-    }
 }
 
 /// What a snapshot should contain.

@@ -487,7 +487,7 @@ fn config_errors_name_the_file_and_setting() {
     let check = |edit: fn(&mut TrainConfig), setting: &str| {
         let mut c = TrainConfig::default();
         edit(&mut c);
-        let err = c.validate(&moons).unwrap_err();
+        let err = c.validate(&moons).unwrap_err().to_string();
         assert!(err.contains(&format!("`{setting}`")), "{setting}: {err}");
     };
     check(|c| c.lr = -1.0, "lr");
@@ -502,7 +502,7 @@ fn config_errors_name_the_file_and_setting() {
         ..TrainConfig::default()
     };
     let letters = dataset("letters");
-    assert!(c.validate(&letters).unwrap_err().contains("`groups`"));
+    assert_eq!(c.validate(&letters).unwrap_err().setting, "groups");
     c.groups = 8;
     c.validate(&letters).unwrap();
     for (setting, edit) in [
@@ -514,10 +514,7 @@ fn config_errors_name_the_file_and_setting() {
     ] {
         let mut bad = c.clone();
         edit(&mut bad);
-        assert!(
-            bad.validate(&letters).unwrap_err().contains(&format!("`{setting}`")),
-            "{setting}"
-        );
+        assert!(bad.validate(&letters).unwrap_err().setting == setting, "{setting}");
     }
     let cosine = TrainConfig {
         lr: 0.1,

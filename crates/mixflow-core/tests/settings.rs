@@ -56,22 +56,18 @@ fn a_setting_outside_its_declared_range_is_refused_with_the_range() {
         ..TrainConfig::default()
     };
     assert_eq!(
-        c.validate(&dataset).unwrap_err(),
+        c.validate(&dataset).unwrap_err().to_string(),
         "setting `steps`: must be between 1 and 10,000,000, got 0"
     );
     c.steps = 100;
     c.grad_clip = Some(-1.0);
     assert_eq!(
-        c.validate(&dataset).unwrap_err(),
+        c.validate(&dataset).unwrap_err().to_string(),
         "setting `grad-clip`: must be between 1e-6 and 1e6, got -1"
     );
     c.grad_clip = None;
     c.sigma = f64::NAN;
-    assert!(
-        c.validate(&dataset)
-            .unwrap_err()
-            .starts_with("setting `sigma`: must be between")
-    );
+    assert_eq!(c.validate(&dataset).unwrap_err().setting, "sigma");
     c.sigma = 0.1;
     assert_eq!(c.validate(&dataset), Ok(()));
 }

@@ -12,8 +12,8 @@ mod view;
 pub mod worker;
 
 pub use protocol::{
-    Command, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, MAX_PARTICLES, MAX_TRAJECTORIES, MetricPoint, RunInfo,
-    ShaderLimits, View, ViewRequest, Waker,
+    Command, CommandError, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, MAX_PARTICLES, MAX_TRAJECTORIES, MetricPoint,
+    RunInfo, ShaderLimits, View, ViewRequest, Waker,
 };
 pub use run::Run;
 pub use view::make_view;

@@ -181,7 +181,7 @@ pub enum Event {
     /// Training stopped by itself (diverged or finished); the message says why and what to do.
     Stopped(String),
     /// A command could not be carried out; the run goes on as before.
-    Error(String),
+    Error(CommandError),
     /// The worker itself stopped (a bug: a panic); the message is the panic's. Nothing more
     /// comes from this worker; a reset starts a new one.
     Crashed(String),
@@ -192,3 +192,27 @@ pub enum Event {
 /// Wakes the app when a worker has news: the window sleeps while nothing moves, instead of
 /// polling the channels ten times a second.
 pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// Why a command was not carried out (or not as asked); the run goes on as before.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("training has reached its last step: raise Steps and restart to train longer")]
+    LastStep,
+    /// A view request's count outside its limits, and the value used instead.
+    #[error("{0}")]
+    ViewClamped(String),
+    #[error("cannot start this run: {0}")]
+    Start(String),
+    #[error("cannot draw the model: {0}")]
+    Draw(String),
+    #[error("cannot show the next minibatch: {0}")]
+    Inspect(String),
+    #[error("{0}")]
+    Measure(String),
+    #[error("the run has not started yet: there is no checkpoint to save")]
+    NothingToSave,
+    #[error("the checkpoint was not saved: {0}")]
+    Save(String),
+    #[error("cannot open the checkpoint: {0}")]
+    Open(String),
+}

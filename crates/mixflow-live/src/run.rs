@@ -188,7 +188,8 @@ impl Run {
                     }
                 }
                 Event::Stopped(reason) => self.stopped = Some(reason),
-                Event::Error(e) | Event::Done(e) => self.notes.push(e),
+                Event::Error(e) => self.notes.push(e.to_string()),
+                Event::Done(done) => self.notes.push(done),
                 Event::Crashed(why) => {
                     self.worker_stopped(&why);
                 }

@@ -9,7 +9,7 @@
 //! asynchronous read of the weights per view.
 
 use crate::pace::PaceSlot;
-use crate::protocol::{Command, Event, RunInfo, ViewRequest, Waker};
+use crate::protocol::{Command, CommandError, Event, RunInfo, ViewRequest, Waker};
 use crate::view::{
     PendingView, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
 };
@@ -268,9 +268,7 @@ impl Worker {
         match command {
             Command::Play => {
                 if self.trainer.as_ref().is_some_and(|t| t.is_finished()) {
-                    return self.emit(Event::Error(
-                        "training has reached its last step: raise Steps and restart to train longer".into(),
-                    ));
+                    return self.emit(Event::Error(CommandError::LastStep));
                 }
                 self.set_playing(true)
             }
@@ -298,12 +296,14 @@ impl Worker {
                 let (request, notes) = request.clamped();
                 self.view = request;
                 self.stale = true;
-                notes.into_iter().all(|n| self.emit(Event::Error(n)))
+                notes
+                    .into_iter()
+                    .all(|n| self.emit(Event::Error(CommandError::ViewClamped(n))))
             }
             Command::Inspect => match &self.trainer {
                 Some(trainer) => match trainer.inspect_next_step().await {
                     Ok(seen) => self.emit(Event::Inspection(Box::new(seen))),
-                    Err(e) => self.emit(Event::Error(format!("cannot show the next minibatch: {e}"))),
+                    Err(e) => self.emit(Event::Error(CommandError::Inspect(e))),
                 },
                 None => true,
             },
@@ -316,21 +316,19 @@ impl Worker {
                         dir.display(),
                         dir.display()
                     ))),
-                    Err(e) => self.emit(Event::Error(format!("the checkpoint was not saved: {e}"))),
+                    Err(e) => self.emit(Event::Error(CommandError::Save(e))),
                 },
-                None => self.emit(Event::Error(
-                    "the run has not started yet: there is no checkpoint to save".into(),
-                )),
+                None => self.emit(Event::Error(CommandError::NothingToSave)),
             },
             #[cfg(not(target_arch = "wasm32"))]
             Command::Open(dir) => self.open(&dir),
             Command::MeasureNfe => match self.measure_nfe().await {
                 Ok(curve) => self.emit(Event::Nfe(curve)),
-                Err(e) => self.emit(Event::Error(e)),
+                Err(e) => self.emit(Event::Error(CommandError::Measure(e))),
             },
             Command::MeasureDescriptors => match self.measure_descriptors().await {
                 Ok(curve) => self.emit(Event::Descriptors(curve)),
-                Err(e) => self.emit(Event::Error(e)),
+                Err(e) => self.emit(Event::Error(CommandError::Measure(e))),
             },
         }
     }
@@ -361,7 +359,7 @@ impl Worker {
                 let info = run_info(&trainer, trainer.config.backend.name().into(), Some(note));
                 self.install(trainer, None, info)
             }
-            Err(e) => self.emit(Event::Error(format!("cannot open the checkpoint: {e}"))),
+            Err(e) => self.emit(Event::Error(CommandError::Open(e))),
         }
     }
 
@@ -404,7 +402,7 @@ impl Worker {
             }
             Err(e) => {
                 self.playing = false;
-                self.emit(Event::Error(format!("cannot start this run: {e}")));
+                self.emit(Event::Error(CommandError::Start(e)));
                 self.emit(Event::Playing(false));
             }
         }
@@ -640,7 +638,7 @@ impl Worker {
                     "cannot draw the model: {e}. Paused: press Reset to start again"
                 ))) && self.emit(Event::Playing(false))
             }
-            (Err(e), _) => self.emit(Event::Error(format!("cannot draw the model: {e}"))),
+            (Err(e), _) => self.emit(Event::Error(CommandError::Draw(e))),
         }
     }
 

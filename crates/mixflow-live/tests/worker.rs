@@ -109,7 +109,7 @@ fn out_of_range_view_requests_are_clamped_with_a_note() {
     let notes: Vec<String> = (0..2)
         .map(|_| {
             wait_for(&worker, "a clamping note", |e| match e {
-                Event::Error(note) => Some(note),
+                Event::Error(note) => Some(note.to_string()),
                 _ => None,
             })
         })

@@ -47,11 +47,14 @@ impl Method {
     }
 
     /// Refuses method and dataset combinations that make no sense.
-    pub fn check(self, dataset: &Dataset) -> Result<(), String> {
+    pub fn check(self, dataset: &Dataset) -> Result<(), super::SettingError> {
         if self == Method::COt && !dataset.is_conditional() {
-            return Err(format!(
-                "setting `method`: c-ot pairs inside descriptor groups, but `{}` has no descriptors (use ot-cfm)",
-                dataset.name
+            return Err(super::SettingError::new(
+                "method",
+                format!(
+                    "c-ot pairs inside descriptor groups, but `{}` has no descriptors (use ot-cfm)",
+                    dataset.name
+                ),
             ));
         }
         Ok(())

@@ -185,15 +185,17 @@ macro_rules! settings {
 
         impl TrainConfig {
             /// The first setting outside its declared range, as `setting `key`: must be ...`.
-            fn check_ranges(&self) -> Result<(), String> {
+            fn check_ranges(&self) -> Result<(), SettingError> {
                 $($(
                     if let Some(value) = declare::values(&self.$name) {
                         if !range::$name.contains(value) {
-                            return Err(format!(
-                                "setting `{}`: must be between {} and {}, got {value}",
+                            return Err(SettingError::new(
                                 kebab!(stringify!($name)),
-                                declare::number_text(stringify!($lo)),
-                                declare::number_text(stringify!($hi)),
+                                format!(
+                                    "must be between {} and {}, got {value}",
+                                    declare::number_text(stringify!($lo)),
+                                    declare::number_text(stringify!($hi)),
+                                ),
                             ));
                         }
                     }
