@@ -282,6 +282,10 @@ async function main() {
     180_000,
   );
   check(true, "the dropped file trains in the page", `${imported.status.dataset}, step ${imported.status.step}`);
+  // Exports of a paused run: its window is idle between inputs, which a capture must not wait on
+  // (a screenshot is read back only when a later frame submits its work).
+  await click(drop, await status(drop), "play-pause");
+  await waitFor(drop, "the dropped run to pause", (s) => !s.playing, 20_000);
   for (const [item, suffix] of [["export-toml", "config.toml"], ["export-png", "canvas.png"]]) {
     // A click on a menu that has just opened can miss at a few frames per second: try again.
     let file = null;

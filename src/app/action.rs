@@ -6,7 +6,6 @@
 use super::{MixflowApp, demo};
 use crate::config::TrainConfig;
 use crate::method::Method;
-use mixflow_live::Command;
 
 /// A change of what runs, asked for by the UI.
 pub enum Action {
@@ -69,7 +68,7 @@ impl MixflowApp {
         if let Some(dir) = due.checkpoint
             && let Some(run) = self.runs.first()
         {
-            run.send(Command::Open(dir));
+            run.send(mixflow_live::Command::Open(dir));
         }
     }
 

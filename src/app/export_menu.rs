@@ -16,7 +16,7 @@ const GIF_MAX_WIDTH: u32 = 640;
 /// How long a screenshot may take before it is asked for again, and how often. The window drops
 /// a requested screenshot when it skips the frame (eframe's web painter does on a surface timeout
 /// or a zero-sized canvas); without a retry the capture would wait, and block every later one,
-/// for ever.
+/// for ever; after the last try it gives up with a message.
 const SCREENSHOT_PATIENCE: Duration = Duration::from_secs(3);
 const SCREENSHOT_TRIES: usize = 4;
 
@@ -198,12 +198,13 @@ impl MixflowApp {
         let Some(capture) = &mut self.capture else {
             return;
         };
-        if capture.slot.is_some() {
-            if capture.asked.elapsed() < SCREENSHOT_PATIENCE {
-                ctx.request_repaint_after(SCREENSHOT_PATIENCE.saturating_sub(capture.asked.elapsed()));
-                return;
-            }
-            if capture.tries >= SCREENSHOT_TRIES {
+        // A screenshot is read back from the GPU, and in the browser that read completes only
+        // when a later frame submits its work: a window idle (a finished run, say) never
+        // delivered it. So frames keep coming while one is on its way.
+        ctx.request_repaint();
+        let slot = match &capture.slot {
+            Some(_) if capture.asked.elapsed() < SCREENSHOT_PATIENCE => return,
+            Some(_) if capture.tries >= SCREENSHOT_TRIES => {
                 self.finish_capture(false);
                 self.hand_over(Err(format!(
                     "the window returned no screenshot in {SCREENSHOT_TRIES} tries of {} s",
@@ -211,12 +212,15 @@ impl MixflowApp {
                 )));
                 return;
             }
-        }
+            // Asked again into the same slot: a late answer to an earlier request counts too.
+            Some(slot) => slot.clone(),
+            None => {
+                capture.rect = canvases;
+                capture.slot.insert(Arc::default()).clone()
+            }
+        };
         capture.tries += 1;
         capture.asked = Instant::now();
-        let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
-        capture.slot = Some(slot.clone());
-        capture.rect = canvases;
         let waker = ctx.clone();
         ctx.request_screenshot(move |image| {
             if let Ok(mut s) = slot.lock() {
