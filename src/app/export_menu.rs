@@ -20,6 +20,27 @@ const GIF_MAX_WIDTH: u32 = 640;
 const SCREENSHOT_PATIENCE: Duration = Duration::from_secs(3);
 const SCREENSHOT_TRIES: usize = 4;
 
+/// What the Export menu keeps between frames.
+pub struct ExportMenu {
+    /// Where files go on the desktop.
+    pub folder: String,
+    /// The run folder to open.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub open_folder: String,
+    capture: Option<Capture>,
+}
+
+impl ExportMenu {
+    pub fn new(folder: String) -> Self {
+        Self {
+            folder,
+            #[cfg(not(target_arch = "wasm32"))]
+            open_folder: String::new(),
+            capture: None,
+        }
+    }
+}
+
 /// A capture of the canvases in progress, one screenshot at a time.
 pub struct Capture {
     gif: bool,
@@ -55,7 +76,7 @@ impl MixflowApp {
             #[cfg(not(target_arch = "wasm32"))]
             ui.horizontal(|ui| {
                 ui.label("Folder");
-                ui.text_edit_singleline(&mut self.export_folder);
+                ui.text_edit_singleline(&mut self.export.folder);
             });
             let mut files: Vec<Result<Export, String>> = Vec::new();
             let png = ui.button("Canvas as PNG");
@@ -120,29 +141,29 @@ impl MixflowApp {
             .clicked()
         {
             for run in &self.runs {
-                let dir = std::path::Path::new(&self.export_folder).join(export::run_stem(run));
+                let dir = std::path::Path::new(&self.export.folder).join(export::run_stem(run));
                 run.send(mixflow_live::Command::Save(dir));
             }
         }
         ui.horizontal(|ui| {
             ui.label("Run folder");
-            ui.text_edit_singleline(&mut self.open_folder);
+            ui.text_edit_singleline(&mut self.export.open_folder);
             if ui
                 .button("Open")
                 .on_hover_text("Continue a run saved by `mixflow train` or by this menu")
                 .clicked()
             {
-                let dir = std::path::PathBuf::from(self.open_folder.trim());
+                let dir = std::path::PathBuf::from(self.export.open_folder.trim());
                 self.act(super::action::Action::OpenCheckpoint(dir));
             }
         });
     }
 
     fn start_capture(&mut self, gif: bool) {
-        if self.capture.is_some() {
+        if self.export.capture.is_some() {
             return;
         }
-        self.capture = Some(Capture {
+        self.export.capture = Some(Capture {
             gif,
             frames: Vec::new(),
             slot: None,
@@ -160,7 +181,7 @@ impl MixflowApp {
 
     /// Before drawing: takes a screenshot that arrived, and sets the time of the next frame.
     pub(super) fn capture_before_frame(&mut self, ctx: &egui::Context) {
-        let Some(capture) = &mut self.capture else {
+        let Some(capture) = &mut self.export.capture else {
             return;
         };
         let arrived = capture.slot.as_ref().and_then(|s| s.lock().ok()?.take());
@@ -180,7 +201,7 @@ impl MixflowApp {
                 }
             }
         }
-        let Some(capture) = &mut self.capture else {
+        let Some(capture) = &mut self.export.capture else {
             return;
         };
         if capture.slot.is_none() {
@@ -195,7 +216,7 @@ impl MixflowApp {
 
     /// After drawing: asks for a screenshot of the frame just drawn, when one is due.
     pub(super) fn capture_after_frame(&mut self, ctx: &egui::Context, canvases: Option<egui::Rect>) {
-        let Some(capture) = &mut self.capture else {
+        let Some(capture) = &mut self.export.capture else {
             return;
         };
         // A screenshot is read back from the GPU, and in the browser that read completes only
@@ -231,7 +252,7 @@ impl MixflowApp {
     }
 
     fn finish_capture(&mut self, deliver: bool) {
-        let Some(capture) = self.capture.take() else {
+        let Some(capture) = self.export.capture.take() else {
             return;
         };
         (self.time, self.playback) = capture.restore;
@@ -259,7 +280,7 @@ impl MixflowApp {
 
     /// Delivers an export (or says why there is none) and notes what happened.
     fn hand_over(&mut self, file: Result<Export, String>) {
-        let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export_folder)));
+        let outcome = file.and_then(|f| export::deliver(&f, std::path::Path::new(&self.export.folder)));
         self.notes
             .push(outcome.unwrap_or_else(|e| format!("not exported: {e}")));
     }

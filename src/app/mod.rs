@@ -18,6 +18,7 @@ mod page;
 mod paint;
 mod panels;
 pub mod scene;
+mod script;
 pub mod settings;
 pub mod share;
 mod stepper;
@@ -33,7 +34,6 @@ use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use web_time::Instant;
 
 /// What the command line asks of the app.
 #[derive(Clone, Debug, Default)]
@@ -69,61 +69,6 @@ pub struct Launch {
     pub checkpoint: Option<PathBuf>,
     /// Where the Export menu writes (default `exports`).
     pub exports: Option<PathBuf>,
-}
-
-/// Frame intervals of the last few seconds, for the frame-time readout.
-#[derive(Default)]
-struct FrameClock {
-    last: Option<Instant>,
-    intervals: std::collections::VecDeque<f64>,
-    /// Every interval since the newest view of the first run arrived, for the summary printed
-    /// by `--exit-after` (so it measures drawing what the settings ask for, not the start-up).
-    all: Vec<f64>,
-    measured_version: u64,
-    reported: bool,
-}
-
-impl FrameClock {
-    fn tick(&mut self) {
-        let now = Instant::now();
-        if let Some(last) = self.last {
-            let ms = (now - last).as_secs_f64() * 1e3;
-            self.intervals.push_back(ms);
-            self.all.push(ms);
-            if self.intervals.len() > 120 {
-                self.intervals.pop_front();
-            }
-        }
-        self.last = Some(now);
-    }
-
-    fn mean_ms(&self) -> f64 {
-        self.intervals.iter().sum::<f64>() / self.intervals.len().max(1) as f64
-    }
-
-    fn longest_ms(&self) -> f64 {
-        self.intervals.iter().copied().fold(0.0, f64::max)
-    }
-
-    /// Starts measuring afresh when the first run shows a view at the requested size for the
-    /// first time.
-    fn measure_from(&mut self, view_version: u64) {
-        if self.measured_version == 0 && view_version > 0 {
-            self.measured_version = view_version;
-            self.all.clear();
-        }
-    }
-
-    /// Mean and 95th percentile of the frame intervals after the first `skip`.
-    fn summary(&self, skip: usize) -> Option<(f64, f64, usize)> {
-        let mut v: Vec<f64> = self.all.iter().skip(skip).copied().collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
-        Some((mean, v[(v.len() * 95 / 100).min(v.len() - 1)], v.len()))
-    }
 }
 
 /// The window's wgpu device, registered with burn the first time the GPU backend is chosen.
@@ -173,14 +118,11 @@ pub struct MixflowApp {
     descriptor: Vec<f32>,
     plane: Option<(usize, Projection, Arc<Plane>)>,
     launch: Launch,
-    started: Instant,
-    screenshot_requested: bool,
-    /// Where the window's screenshot arrives from the integration.
-    screenshot: Arc<std::sync::Mutex<Option<Arc<egui::ColorImage>>>>,
+    script: script::Script,
     notes: Vec<String>,
     /// The last view request sent, so an unchanged one is not sent again.
     sent_view: Option<mixflow_live::ViewRequest>,
-    frames: FrameClock,
+    frames: script::FrameClock,
     /// The graphics API that draws (WebGPU, WebGL2, Vulkan, ...).
     renderer: String,
     /// What the web page is told and shown about the app.
@@ -193,11 +135,7 @@ pub struct MixflowApp {
     /// The settings from before the demo, which "Leave demo" restores.
     before_demo: Option<Settings>,
     stepper: stepper::Stepper,
-    /// Where exports go on the desktop, and the run folder to open (the Export menu's fields).
-    export_folder: String,
-    #[cfg(not(target_arch = "wasm32"))]
-    open_folder: String,
-    capture: Option<export_menu::Capture>,
+    export: export_menu::ExportMenu,
     /// The canvases' area in the last frame.
     canvases: Option<egui::Rect>,
     import: import::Import,
@@ -302,12 +240,10 @@ impl MixflowApp {
             descriptor: Vec::new(),
             plane: None,
             launch,
-            started: Instant::now(),
-            screenshot_requested: false,
-            screenshot: Default::default(),
+            script: script::Script::default(),
             notes,
             sent_view: None,
-            frames: FrameClock::default(),
+            frames: script::FrameClock::default(),
             renderer,
             page: Default::default(),
             demo: None,
@@ -315,10 +251,7 @@ impl MixflowApp {
             pending_split: None,
             before_demo: None,
             stepper: Default::default(),
-            export_folder,
-            #[cfg(not(target_arch = "wasm32"))]
-            open_folder: String::new(),
-            capture: None,
+            export: export_menu::ExportMenu::new(export_folder),
             canvases: None,
             import: Default::default(),
             drawing: Default::default(),
@@ -338,7 +271,7 @@ impl MixflowApp {
         });
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(dir) = app.launch.checkpoint.clone() {
-            app.open_folder = dir.display().to_string();
+            app.export.open_folder = dir.display().to_string();
             app.act(Action::OpenCheckpoint(dir));
         }
         app.apply_actions();
@@ -836,72 +769,6 @@ impl MixflowApp {
             ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
         }
     }
-
-    /// Frame times of a scripted run, from the first view drawn as the settings ask (its first
-    /// 10 frames left out).
-    fn print_frame_summary(&mut self) {
-        if std::mem::replace(&mut self.frames.reported, true) {
-            return;
-        }
-        if let Some((mean, p95, n)) = self.frames.summary(10) {
-            let view = self.runs.first().and_then(|r| r.view.as_ref());
-            let (particles, traced) = view.map_or((0, 0), |v| match &v.model.advection {
-                Some(a) => (a.x0.len(), v.request.trajectories.min(a.x0.len())),
-                None => (
-                    v.model.samples.len(),
-                    v.model.trajectories.first().map_or(0, |p| p.len()),
-                ),
-            });
-            let on = if view.is_some_and(|v| v.model.advection.is_some()) {
-                "GPU"
-            } else {
-                "CPU"
-            };
-            println!(
-                "frames: {n}, mean interval {mean:.1} ms ({:.0} fps), 95th percentile {p95:.1} ms; \
-                 {} canvas(es), {particles} particles and {traced} trajectories drawn (advected on the {on})",
-                1e3 / mean,
-                self.runs.len()
-            );
-        }
-    }
-
-    /// The screenshot and exit timer of `--screenshot PATH --exit-after SECONDS`.
-    fn scripted_exit(&mut self, ui: &mut egui::Ui) {
-        let Some(after) = self.launch.exit_after else {
-            return;
-        };
-        let due = self.started.elapsed() >= Duration::from_secs_f64(after);
-        let ctx = ui.ctx().clone();
-        match self.launch.screenshot.clone() {
-            Some(path) => {
-                let shot = self.screenshot.lock().map(|mut s| s.take()).ok().flatten();
-                if let Some(image) = shot {
-                    self.print_frame_summary();
-                    match save_png(&path, &image) {
-                        Ok(()) => println!("saved the window to {}", path.display()),
-                        Err(e) => eprintln!("error: {e}"),
-                    }
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                } else if due && !self.screenshot_requested {
-                    self.screenshot_requested = true;
-                    let (slot, waker) = (self.screenshot.clone(), ctx.clone());
-                    ctx.request_screenshot(move |image| {
-                        if let Ok(mut s) = slot.lock() {
-                            *s = Some(image);
-                        }
-                        waker.request_repaint();
-                    });
-                }
-            }
-            None if due => {
-                self.print_frame_summary();
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            }
-            None => {}
-        }
-        ctx.request_repaint_after(Duration::from_millis(100));
-    }
 }
 
 fn renderer_name(backend: eframe::wgpu::Backend) -> String {
@@ -953,17 +820,6 @@ fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Pla
         cache.version += 1;
     }
     (cache.scene.clone(), cache.version)
-}
-
-fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), String> {
-    let [w, h] = image.size;
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-    let img = image::RgbaImage::from_raw(w as u32, h as u32, bytes).ok_or("the screenshot has no pixels")?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    img.save(path)
-        .map_err(|e| format!("{}: cannot save the screenshot: {e}", path.display()))
 }
 
 impl eframe::App for MixflowApp {
