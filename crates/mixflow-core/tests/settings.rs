@@ -22,7 +22,7 @@ fn the_readme_table_of_settings_is_the_declaration() {
         readme[start..end],
         table,
         "the README's table of settings differs from the declaration in config.rs; \
-         UPDATE_README=1 cargo test -p mixflow-core --test settings rewrites it"
+         UPDATE_README=1 cargo test --test settings rewrites it"
     );
 }
 

@@ -47,23 +47,6 @@ impl Cfm {
             self.model.velocity(xt, t, c, None)
         })
     }
-
-    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
-        let loss = self.flow_terms(batch, rng, dev).loss();
-        let value = read_scalar(loss.clone()).await?;
-        if value.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optim.step(lr, self.model.clone(), grads);
-        }
-        Ok(StepOutcome {
-            losses: Losses {
-                flow: Some(value),
-                ..Losses::default()
-            },
-            phase: Phase::Flow,
-            warning: None,
-        })
-    }
 }
 
 impl TrainMethod for Cfm {
@@ -102,7 +85,20 @@ impl TrainMethod for Cfm {
         rng: &mut Rng,
         dev: &Device,
     ) -> Result<StepOutcome, String> {
-        self.step(batch, lr, rng, dev).await
+        let loss = self.flow_terms(batch, rng, dev).loss();
+        let value = read_scalar(loss.clone()).await?;
+        if value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+        }
+        Ok(StepOutcome {
+            losses: Losses {
+                flow: Some(value),
+                ..Losses::default()
+            },
+            phase: Phase::Flow,
+            warning: None,
+        })
     }
 
     async fn next_terms(

@@ -187,53 +187,6 @@ impl MixflowOod {
             self.model.velocity.forward(xt, t, Some(embedding))
         })
     }
-
-    /// What flow step `step` (0-based) computes, and whether that step trains the base instead.
-    pub async fn inspect(
-        &self,
-        step: usize,
-        batch: &Batch,
-        rng: &mut Rng,
-        dev: &Device,
-    ) -> Result<(FlowTerms, bool), String> {
-        let (_, base_step) = self.schedule.at(step);
-        let draw = self.paired_draw(batch, rng, dev, false).await?;
-        Ok((self.flow_terms(draw, rng, dev), base_step))
-    }
-
-    pub async fn step(
-        &mut self,
-        step: usize,
-        batch: &Batch,
-        lr: f64,
-        rng: &mut Rng,
-        dev: &Device,
-    ) -> Result<StepOutcome, String> {
-        let (phase, base_step) = self.schedule.at(step);
-        let k = self.model.base.components;
-        let draw = self.paired_draw(batch, rng, dev, base_step).await?;
-        let mut losses = Losses::default();
-        let mut warning = None;
-        if base_step {
-            let geodesic = (draw.x1 - draw.z).powi_scalar(2).sum_dim(1).mean();
-            let value = read_scalar(geodesic.clone()).await?;
-            losses.base = Some(value);
-            if value.is_finite() {
-                let grads = GradientsParams::from_grads(geodesic.backward(), &self.model.base);
-                self.model.base = self.base_optim.step(lr, self.model.base.clone(), grads);
-            }
-            warning = collapse_warning(draw.weights, k).await;
-        } else {
-            let loss = self.flow_terms(draw, rng, dev).loss();
-            let value = read_scalar(loss.clone()).await?;
-            losses.flow = Some(value);
-            if value.is_finite() {
-                let grads = GradientsParams::from_grads(loss.backward(), &self.model.velocity);
-                self.model.velocity = self.flow_optim.step(lr, self.model.velocity.clone(), grads);
-            }
-        }
-        Ok(StepOutcome { losses, phase, warning })
-    }
 }
 
 struct PairedDraw {
@@ -290,7 +243,30 @@ impl TrainMethod for MixflowOod {
         rng: &mut Rng,
         dev: &Device,
     ) -> Result<StepOutcome, String> {
-        self.step(step, batch, lr, rng, dev).await
+        let (phase, base_step) = self.schedule.at(step);
+        let k = self.model.base.components;
+        let draw = self.paired_draw(batch, rng, dev, base_step).await?;
+        let mut losses = Losses::default();
+        let mut warning = None;
+        if base_step {
+            let geodesic = (draw.x1 - draw.z).powi_scalar(2).sum_dim(1).mean();
+            let value = read_scalar(geodesic.clone()).await?;
+            losses.base = Some(value);
+            if value.is_finite() {
+                let grads = GradientsParams::from_grads(geodesic.backward(), &self.model.base);
+                self.model.base = self.base_optim.step(lr, self.model.base.clone(), grads);
+            }
+            warning = collapse_warning(draw.weights, k).await;
+        } else {
+            let loss = self.flow_terms(draw, rng, dev).loss();
+            let value = read_scalar(loss.clone()).await?;
+            losses.flow = Some(value);
+            if value.is_finite() {
+                let grads = GradientsParams::from_grads(loss.backward(), &self.model.velocity);
+                self.model.velocity = self.flow_optim.step(lr, self.model.velocity.clone(), grads);
+            }
+        }
+        Ok(StepOutcome { losses, phase, warning })
     }
 
     async fn next_terms(
@@ -300,7 +276,9 @@ impl TrainMethod for MixflowOod {
         rng: &mut Rng,
         dev: &Device,
     ) -> Result<(FlowTerms, bool), String> {
-        self.inspect(step, batch, rng, dev).await
+        let (_, base_step) = self.schedule.at(step);
+        let draw = self.paired_draw(batch, rng, dev, false).await?;
+        Ok((self.flow_terms(draw, rng, dev), base_step))
     }
 
     fn inference(&self) -> Inference {

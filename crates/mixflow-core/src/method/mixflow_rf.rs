@@ -97,26 +97,6 @@ impl MixflowRf {
         });
         (terms, kl_to_standard_normal(mu, log_var))
     }
-
-    pub async fn step(&mut self, batch: &Batch, lr: f64, rng: &mut Rng, dev: &Device) -> Result<StepOutcome, String> {
-        let (terms, kl) = self.flow_terms(batch, rng, dev);
-        let flow = terms.loss();
-        let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
-        let (flow_value, kl_value) = (read_scalar(flow).await?, read_scalar(kl).await?);
-        if flow_value.is_finite() && kl_value.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optim.step(lr, self.model.clone(), grads);
-        }
-        Ok(StepOutcome {
-            losses: Losses {
-                flow: Some(flow_value),
-                kl: Some(kl_value),
-                base: None,
-            },
-            phase: Phase::Flow,
-            warning: None,
-        })
-    }
 }
 
 impl TrainMethod for MixflowRf {
@@ -159,7 +139,23 @@ impl TrainMethod for MixflowRf {
         rng: &mut Rng,
         dev: &Device,
     ) -> Result<StepOutcome, String> {
-        self.step(batch, lr, rng, dev).await
+        let (terms, kl) = self.flow_terms(batch, rng, dev);
+        let flow = terms.loss();
+        let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
+        let (flow_value, kl_value) = (read_scalar(flow).await?, read_scalar(kl).await?);
+        if flow_value.is_finite() && kl_value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+        }
+        Ok(StepOutcome {
+            losses: Losses {
+                flow: Some(flow_value),
+                kl: Some(kl_value),
+                base: None,
+            },
+            phase: Phase::Flow,
+            warning: None,
+        })
     }
 
     async fn next_terms(
