@@ -1,7 +1,8 @@
 //! The desktop app (eframe/egui): one or more live training runs, each drawn on a canvas by the
 //! WGSL layers of `render`, with the settings, charts and the descriptor explorer around them.
-//! The app owns no tensors: workers train and send views (`worker`), the app keeps what they sent
-//! (`run`), turns views into scenes (`scene`) and draws them (`canvas`).
+//! The app owns no tensors: the live runs (`mixflow_live`: workers, and the `Run` that keeps what
+//! they sent) train and send views; the app turns views into scenes (`scene`), draws them
+//! (`canvas`, `paint`), and changes what runs only through its action queue (`action`).
 
 mod action;
 mod bars;

@@ -146,7 +146,7 @@ pub struct RunInfo {
     pub param_counts: Vec<(&'static str, usize)>,
     /// A sample of the training data, for fitting the canvas and projections.
     pub data_sample: Points,
-    /// W2 between independent true draws of the metric's size (a mean over [`FLOOR_DRAWS`]): what
+    /// W2 between independent true draws of the metric's size (a mean over [`crate::view::FLOOR_DRAWS`]): what
     /// a perfect model scores. One that puts its samples a little too close together can score
     /// lower, so a W2 just under the floor is not a bug.
     pub w2_floor: f64,

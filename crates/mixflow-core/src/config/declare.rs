@@ -62,6 +62,11 @@ impl Flag for Vec<String> {
     }
 }
 
+/// The defaults as TOML, serialised once: every flag's help reads its default from here when the
+/// command line is built.
+static DEFAULTS: std::sync::LazyLock<toml::Table> =
+    std::sync::LazyLock::new(|| toml::Table::try_from(super::TrainConfig::default()).expect("the defaults serialise"));
+
 /// One setting as the README and the command line's help describe it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Setting {
@@ -76,8 +81,7 @@ impl Setting {
     /// The default value as a TOML file writes it (`4000`, `"moons"`, `false`); empty when the
     /// setting is off by default.
     pub fn default_text(&self) -> String {
-        let defaults = toml::Value::try_from(super::TrainConfig::default()).expect("the defaults serialise");
-        defaults.get(self.key).map(toml::Value::to_string).unwrap_or_default()
+        DEFAULTS.get(self.key).map(toml::Value::to_string).unwrap_or_default()
     }
 
     /// What `--help` says of the flag: its doc, its range and its default.
