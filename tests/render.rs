@@ -479,7 +479,7 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
         ..ViewRequest::default()
     };
     let on_gpu = ViewRequest {
-        advect: Some(mixflow::app::settings::SHADER_LIMITS),
+        advect: Some(mixflow::render::advect::LIMITS),
         ..on_cpu.clone()
     };
     let (cpu, gpu) = (

@@ -493,7 +493,7 @@ impl MixflowApp {
         });
         let descriptor = (!self.descriptor.is_empty()).then(|| self.descriptor.clone());
         let mut request = self.settings.view_request(descriptor, field_box);
-        request.advect = self.advect_choice().is_ok().then_some(settings::SHADER_LIMITS);
+        request.advect = self.advect_choice().is_ok().then_some(crate::render::advect::LIMITS);
         if self.sent_view.as_ref() != Some(&request) {
             self.send_all(|| Command::View(request.clone()));
             self.sent_view = Some(request);

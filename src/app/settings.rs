@@ -6,7 +6,7 @@ use super::scene::Layers;
 use crate::config::TrainConfig;
 use crate::method::Method;
 use crate::projection::Projection;
-use mixflow_live::{ShaderLimits, ViewRequest};
+use mixflow_live::ViewRequest;
 use serde::{Deserialize, Serialize};
 
 pub const STORAGE_KEY: &str = "mixflow-settings";
@@ -28,12 +28,6 @@ pub struct Settings {
     pub compare: Vec<Method>,
     pub comparing: bool,
 }
-
-/// What the renderer's advection shader takes, told to the workers with each view request.
-pub const SHADER_LIMITS: ShaderLimits = ShaderLimits {
-    max_width: crate::render::advect::MAX_WIDTH,
-    max_dim: crate::render::advect::MAX_DIM,
-};
 
 /// The default run: MixFlow-OOD on rotating moons, where a mixture base per descriptor is the
 /// whole idea (its components visibly follow the rotating moons).

@@ -180,6 +180,21 @@ pub struct FlatField {
     pub step_bias: Vec<f32>,
 }
 
+/// The largest network a fixed-size evaluator of [`FlatField`]s takes (the display's advection
+/// shader sizes its arrays at compile time): the renderer declares its own, and the live runs
+/// receive them with each view request, so neither has to ask the other.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShaderLimits {
+    pub max_width: usize,
+    pub max_dim: usize,
+}
+
+impl ShaderLimits {
+    pub fn fits(&self, field: &FlatField) -> bool {
+        field.width <= self.max_width && (1..=self.max_dim).contains(&field.dim)
+    }
+}
+
 impl VelocityField {
     /// The field for `steps` uniform Euler steps (t_k = k / steps, as [`crate::solve::integrate`])
     /// with one conditioning row `cond` (the descriptor embedding, and MixFlow-RF's w), read to

@@ -13,7 +13,7 @@ pub mod worker;
 
 pub use protocol::{
     Command, CommandError, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, MAX_PARTICLES, MAX_TRAJECTORIES, MetricPoint,
-    RunInfo, ShaderLimits, View, ViewRequest, Waker,
+    RunInfo, View, ViewRequest, Waker,
 };
 pub use run::Run;
 pub use view::make_view;

@@ -6,7 +6,7 @@ use crate::pace::PaceSlot;
 use burn::tensor::Device;
 use mixflow_core::config::TrainConfig;
 use mixflow_core::data::{Points, Split};
-use mixflow_core::nn::FlatField;
+use mixflow_core::nn::ShaderLimits;
 use mixflow_core::train::{Snapshot, StepMessage};
 
 /// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
@@ -36,20 +36,6 @@ pub struct ViewRequest {
     /// the rest as an [`mixflow_core::train::Advection`]. A network the shader cannot take is
     /// integrated on the CPU as without it.
     pub advect: Option<ShaderLimits>,
-}
-
-/// The largest network the display's advection shader evaluates (its arrays are fixed in size):
-/// told by the renderer through the request, so this layer never calls the renderer.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ShaderLimits {
-    pub max_width: usize,
-    pub max_dim: usize,
-}
-
-impl ShaderLimits {
-    pub fn fits(&self, field: &FlatField) -> bool {
-        field.width <= self.max_width && (1..=self.max_dim).contains(&field.dim)
-    }
 }
 
 impl Default for ViewRequest {

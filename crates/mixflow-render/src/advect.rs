@@ -4,11 +4,13 @@
 //! to the CPU. The network arrives flattened ([`FlatField`]); `Sampler::flat_field` makes it.
 
 use super::TrailSegment;
-use mixflow_core::nn::FlatField;
+use mixflow_core::nn::{FlatField, ShaderLimits};
 
 /// The widest hidden layer and the most dimensions the kernel's private arrays hold.
-pub const MAX_WIDTH: usize = 256;
-pub const MAX_DIM: usize = 8;
+pub const LIMITS: ShaderLimits = ShaderLimits {
+    max_width: 256,
+    max_dim: 8,
+};
 const WORKGROUP: u32 = 64;
 /// Every step's parameters sit at their own offset of one uniform buffer (bound with a dynamic
 /// offset), so all the steps of an advection are recorded into one command buffer.
@@ -77,11 +79,10 @@ impl Job {
 
 /// Whether the kernel takes this network (its private arrays are sized at compile time).
 pub fn takes(field: &FlatField) -> Result<(), String> {
-    let dim = field.dim;
-    if field.width > MAX_WIDTH || !(1..=MAX_DIM).contains(&dim) {
+    if !LIMITS.fits(field) {
         return Err(format!(
-            "the advection shader takes widths up to {MAX_WIDTH} and 1 to {MAX_DIM} dimensions, not width {} in {dim} dimensions",
-            field.width
+            "the advection shader takes widths up to {} and 1 to {} dimensions, not width {} in {} dimensions",
+            LIMITS.max_width, LIMITS.max_dim, field.width, field.dim
         ));
     }
     Ok(())
