@@ -14,6 +14,7 @@ use crate::solve::Solver;
 use crate::train::{Trainer, write_json};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use mixflow_live::{Event, StopReason, WorkerHandle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -478,7 +479,7 @@ fn list_demos() {
 }
 
 fn train(args: &TrainArgs) -> Result<Report, String> {
-    let (mut trainer, out) = match &args.resume {
+    let (trainer, out) = match &args.resume {
         Some(dir) => {
             let steps = args.settings.steps;
             let backend = args.settings.backend;
@@ -527,41 +528,24 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}  eta {eta}")
             .expect("valid template"),
     );
-    let every = trainer.config.checkpoint_every;
     let (started, first_step) = (std::time::Instant::now(), trainer.steps_done());
-    let mut last_warning: Option<String> = None;
-    while !trainer.is_finished() {
-        match trainer.step() {
-            Ok(msg) => {
-                bar.set_position(msg.step as u64);
-                if msg.step % 10 == 0 || msg.step == total {
-                    bar.set_message(msg.losses.to_string());
-                }
-                if msg.step % every == 0 && msg.step < total {
-                    trainer.save(&out)?;
-                }
-                // Each distinct warning is shown once.
-                if let Some(w) = msg.warning
-                    && last_warning.as_ref() != Some(&w)
-                {
-                    bar.println(format!("warning at step {}: {w}", msg.step));
-                    last_warning = Some(w);
-                }
-            }
-            Err(e) => {
-                bar.abandon();
-                let kept = if out.join("state.json").exists() {
-                    format!("; the last good checkpoint is kept in {}", out.display())
-                } else {
-                    "; no checkpoint had been written yet".into()
-                };
-                return Err(format!("{e}{kept}"));
-            }
-        }
+    // The same live-run worker as the app's, without views: divergence, a lost GPU and the
+    // checkpoints (every `checkpoint_every` steps and at the end) are handled there, once.
+    let worker = WorkerHandle::train_headless(trainer, out.clone());
+    let followed = follow_training(&worker, &bar);
+    drop(worker); // its thread sees the channel close and ends, freeing the model it trained
+    if let Err(e) = followed {
+        bar.abandon();
+        let kept = if out.join("state.json").exists() {
+            format!("; the last good checkpoint is kept in {}", out.display())
+        } else {
+            "; no checkpoint had been written yet".into()
+        };
+        return Err(format!("{e}{kept}"));
     }
     bar.finish_and_clear();
-    let rate = (total - first_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    trainer.save(&out)?;
+    let rate = total.saturating_sub(first_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let trainer = Trainer::load(&out)?;
     println!(
         "trained to step {total} at {rate:.0} steps/s; run saved in {}",
         out.display()
@@ -570,6 +554,43 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
     write_json(&out.join("metrics.json"), &report)?;
     print_report(&report);
     Ok(report)
+}
+
+/// Shows a headless run's progress until it finishes; why it stopped otherwise.
+fn follow_training(worker: &WorkerHandle, bar: &ProgressBar) -> Result<(), String> {
+    let mut last_warning: Option<String> = None;
+    loop {
+        let event = worker
+            .events
+            .recv()
+            .map_err(|_| "the training thread ended without a word".to_string())?;
+        match event {
+            Event::Started(info) => {
+                if let Some(note) = info.note {
+                    bar.println(note);
+                }
+            }
+            Event::Steps { messages, .. } => {
+                let Some(last) = messages.last() else { continue };
+                bar.set_position(last.step as u64);
+                bar.set_message(last.losses.to_string());
+                // Each distinct warning is shown once.
+                for (step, w) in messages.into_iter().filter_map(|m| Some(m.step).zip(m.warning)) {
+                    if last_warning.as_ref() != Some(&w) {
+                        bar.println(format!("warning at step {step}: {w}"));
+                        last_warning = Some(w);
+                    }
+                }
+            }
+            Event::Stopped(StopReason::Finished { .. }) => return Ok(()),
+            // The app's wording tells its user to press Reset; here the error alone says it.
+            Event::Stopped(StopReason::Failed(e)) => return Err(e.to_string()),
+            Event::Stopped(why) => return Err(why.to_string()),
+            Event::Error(e) => return Err(e.to_string()),
+            Event::Crashed(why) => return Err(format!("training stopped with an internal error: {why}")),
+            _ => {}
+        }
+    }
 }
 
 fn eval_run(run: &Path, json: bool) -> Result<(), String> {
@@ -633,6 +654,23 @@ fn print_report(r: &Report) {
         r.quality.w2_floor,
         sweep.join("  ")
     );
+    if let Some(m) = &r.memorisation {
+        let held_out = m
+            .measures
+            .to_held_out
+            .map(|d| format!(", held-out set {d:.4}"))
+            .unwrap_or_default();
+        println!(
+            "  memorised      {:.1}% of samples (train-n {}); mean distance to the training set {:.4}{held_out}",
+            100.0 * m.measures.memorised,
+            m.train_n,
+            m.measures.to_train
+        );
+        if let Some(gap) = &m.gap_by_t {
+            let bins: Vec<String> = gap.iter().map(|[t, g]| format!("{t:.2}: {g:.3}")).collect();
+            println!("  gap to u* by t {}", bins.join("  "));
+        }
+    }
 }
 
 fn sample(
@@ -725,6 +763,12 @@ fn run_experiment(
     if experiment == Experiment::E4 {
         table += "\nExtrapolation against the dimension:\n\n";
         table += &protocol::sweep_table(&results);
+    }
+    if experiment == Experiment::E5 {
+        table += "\nMemorisation against the training set's size:\n\n";
+        table += &protocol::memorisation_table(&results);
+        table += "\nThe gap E‖v_θ − u*‖² to the exact field, by time:\n\n";
+        table += &protocol::gap_table(&results);
     }
     std::fs::write(&files[1], &table).map_err(|e| format!("{}: cannot write: {e}", files[1].display()))?;
     if json {

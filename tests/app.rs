@@ -469,3 +469,47 @@ fn clicking_the_descriptor_pad_or_track_between_listed_descriptors_keeps_trainin
         );
     }
 }
+
+/// The memorised share (in %) a lab label gives for `sampler`, once the lab shows it.
+fn memorised(h: &mut Harness<'_, MixflowApp>, sampler: &str) -> f64 {
+    let prefix = format!("{sampler}: ");
+    wait_for_label(h, &prefix);
+    let text = h
+        .query_all_by_label_contains(&prefix)
+        .find_map(|n| n.accesskit_node().value())
+        .unwrap();
+    text.trim_start_matches(&prefix)
+        .split('%')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_memorisation_lab_fixes_a_training_set_and_its_controls_restart_and_resample() {
+    use eframe::egui::accesskit::Role;
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    // Opening the lab fixes a training set (64 points) and restarts the run on it.
+    h.get_by_label("Memorisation lab").click();
+    wait_for_label(&mut h, "64 training points");
+    // The exact field reproduces its training points; the untrained network copies few of them.
+    let (exact, learned) = (
+        memorised(&mut h, "exact field u*"),
+        memorised(&mut h, "learned field v_θ"),
+    );
+    assert!(exact > 95.0 && learned < 50.0, "exact {exact}%, learned {learned}%");
+    // τ = 0 switches to the exact field at once: the hybrid memorises as the exact field does.
+    h.get_by_role_and_label(Role::Slider, "τ (hybrid: learned, then exact)")
+        .set_value_accesskit(0.0);
+    wait_for_label(&mut h, &format!("hybrid: {exact:.1}% memorised"));
+    // A new size restarts the run on a set of that size.
+    h.get_by_role_and_label(Role::Slider, "training points")
+        .set_value_accesskit(16.0);
+    wait_for_label(&mut h, "step 0 · 16 training points");
+    for n in 1..=2 {
+        h.get_by_label("Step").click();
+        wait_for_label(&mut h, &format!("step {n} · 16 training points"));
+    }
+}

@@ -3,7 +3,7 @@
 
 use mixflow_core::config::TrainConfig;
 use mixflow_core::method::Method;
-use mixflow_live::{Command, Event, ViewRequest, WorkerHandle};
+use mixflow_live::{Command, CommandError, Event, ViewRequest, WorkerHandle};
 use std::time::Duration;
 
 /// Waits for the first event `pick` accepts, failing after a minute.
@@ -121,10 +121,10 @@ fn checkpoints_go_from_the_app_to_the_cli_and_back() {
     // It finished its 12 steps: stepping says so instead of training past them.
     worker.send(Command::Step);
     let why = wait_for(&worker, "the finished run's answer", |e| match e {
-        Event::Stopped(why) => Some(why),
+        Event::Error(e) => Some(e),
         _ => None,
     });
-    assert_eq!(why, "training already reached its last step");
+    assert_eq!(why, CommandError::LastStep);
 
     // A folder that is not a run leaves the run as it was, with a message.
     worker.send(Command::Open(dir.join("nothing-here")));

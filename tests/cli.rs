@@ -117,6 +117,46 @@ fn train_eval_sample_round_trip() {
 }
 
 #[test]
+fn a_diverging_run_stops_with_its_last_good_checkpoint_kept() {
+    let dir = workdir("diverge");
+    let o = mixflow(
+        &[
+            "train",
+            "--dataset",
+            "moons",
+            "--method",
+            "rf",
+            "--lr",
+            "1e5",
+            "--steps",
+            "500",
+            "--checkpoint-every",
+            "1",
+            "--out",
+            "runs/hot",
+        ],
+        &dir,
+    );
+    assert_error(&o, "training diverged at step");
+    let line = stderr(&o);
+    assert!(line.contains("the last good checkpoint is kept in runs/hot"), "{line}");
+    // The step that diverged is not saved; the one before it is, and it can be evaluated.
+    let diverged: usize = line
+        .split("diverged at step ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {line}"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/hot/state.json")).unwrap()).unwrap();
+    assert_eq!(state["step"], diverged - 1);
+    assert!(
+        !dir.join("runs/hot/metrics.json").exists(),
+        "no metrics for a run that did not finish"
+    );
+}
+
+#[test]
 fn config_file_accepts_the_flag_settings() {
     let dir = workdir("config");
     std::fs::write(

@@ -91,6 +91,24 @@ impl MixflowApp {
                 _ => self.stepper.open = false,
             }
         }
+        let mut lab = self.lab.open;
+        if ui
+            .toggle_value(&mut lab, "Memorisation lab")
+            .on_hover_text(
+                "Train on a finite set and compare the learned field with the exact one that only \
+                 reproduces the training points",
+            )
+            .changed()
+        {
+            match (lab, self.runs.first()) {
+                (true, Some(run)) => {
+                    if let Some(n) = self.lab.open(run) {
+                        self.train_on_finite_set(n);
+                    }
+                }
+                (_, run) => self.lab.close(run),
+            }
+        }
         ui.toggle_value(&mut self.drawing.active, "Draw data")
             .on_hover_text("Draw your own 2D data on the canvas, then train on it");
         let import = ui

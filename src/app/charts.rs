@@ -1,5 +1,6 @@
-//! Charts of training (egui_plot): losses, W2 (with its floor) and curvature over steps, W2
-//! against NFE, and the metrics table, for one run or several side by side.
+//! Charts of training (egui_plot): losses, W2 (with its floor), curvature and, on a finite
+//! training set, the memorised share over steps, W2 against NFE, and the metrics table, for one
+//! run or several side by side.
 
 use eframe::egui;
 use egui_plot::{AxisHints, Corner, GridInput, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points};
@@ -168,6 +169,20 @@ pub fn curvature(ui: &mut egui::Ui, runs: &[Run], height: f32) {
                 .iter()
                 .filter(|m| m.curvature.is_finite())
                 .map(|m| [m.step as f64, m.curvature])
+                .collect();
+            series(plot, run.label(), pts, run_color(i));
+        }
+    });
+}
+
+/// The share of samples that copy a training point, for runs on a finite training set.
+pub fn memorised(ui: &mut egui::Ui, runs: &[Run], height: f32) {
+    plot("memorised", "step", "memorised", runs.len() > 1, height).show(ui, |plot| {
+        for (i, run) in runs.iter().enumerate() {
+            let pts: Vec<[f64; 2]> = run
+                .metrics
+                .iter()
+                .filter_map(|m| Some([m.step as f64, m.memorised?]))
                 .collect();
             series(plot, run.label(), pts, run_color(i));
         }

@@ -77,9 +77,25 @@ struct MetricsFile<'a> {
     rows: Vec<MetricsRow>,
     w2_by_euler_steps: &'a [(usize, f64)],
     w2_by_descriptor: Vec<DescriptorRow<'a>>,
+    /// The memorisation lab's newest numbers, when it is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lab: Option<LabNumbers<'a>>,
 }
 
-/// One training step: its losses, and W2 and curvature where the app measured them.
+/// What the memorisation lab measured at one step.
+#[derive(Serialize)]
+struct LabNumbers<'a> {
+    step: usize,
+    train_n: usize,
+    /// [t, E‖v_θ − u*‖²] per time bin.
+    gap_by_t: Option<&'a [[f64; 2]]>,
+    memorised_exact: f64,
+    memorised_learned: f64,
+    memorised_hybrid: f64,
+    tau: f32,
+}
+
+/// One training step: its losses, and W2, curvature and memorisation where the app measured them.
 #[derive(Serialize)]
 struct MetricsRow {
     step: usize,
@@ -88,6 +104,8 @@ struct MetricsRow {
     kl: Option<f32>,
     w2: Option<f64>,
     curvature: Option<f64>,
+    /// On a finite training set: the share of samples that copy a training point.
+    memorised: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -108,6 +126,7 @@ fn metric_rows(run: &Run) -> Vec<MetricsRow> {
                 kl: l.kl,
                 w2: measured.map(|m| m.w2),
                 curvature: measured.map(|m| m.curvature),
+                memorised: measured.and_then(|m| m.memorised),
             }
         })
         .collect()
@@ -130,6 +149,15 @@ pub fn metrics_json(run: &Run) -> Result<Vec<u8>, String> {
                 w2: *w2,
             })
             .collect(),
+        lab: run.lab.as_deref().map(|lab| LabNumbers {
+            step: lab.step,
+            train_n: lab.train.len(),
+            gap_by_t: lab.gap_by_t.as_deref(),
+            memorised_exact: lab.exact_samples.fraction(),
+            memorised_learned: lab.learned_samples.fraction(),
+            memorised_hybrid: lab.hybrid_samples.fraction(),
+            tau: lab.request.tau,
+        }),
     };
     serde_json::to_vec_pretty(&file).map_err(|e| format!("cannot write the metrics: {e}"))
 }

@@ -15,6 +15,7 @@ mod explorer;
 pub mod export;
 mod export_menu;
 mod import;
+mod lab;
 mod page;
 mod paint;
 mod panels;
@@ -136,6 +137,7 @@ pub struct MixflowApp {
     /// The settings from before the demo, which "Leave demo" restores.
     before_demo: Option<Settings>,
     stepper: stepper::Stepper,
+    lab: lab::Lab,
     export: export_menu::ExportMenu,
     /// The canvases' area in the last frame.
     canvases: Option<egui::Rect>,
@@ -252,6 +254,7 @@ impl MixflowApp {
             pending_split: None,
             before_demo: None,
             stepper: Default::default(),
+            lab: Default::default(),
             export: export_menu::ExportMenu::new(export_folder),
             canvases: None,
             import: Default::default(),
@@ -422,6 +425,16 @@ impl MixflowApp {
         self.descriptor.clear();
         self.plane = None;
         self.sent_view = None;
+        self.lab.forget_sent();
+    }
+
+    /// Restarts the run on a finite training set of `n` points (the lab's size control).
+    fn train_on_finite_set(&mut self, n: usize) {
+        let config = crate::config::TrainConfig {
+            train_n: Some(n),
+            ..self.settings.config.clone()
+        };
+        self.act(Action::Train(config));
     }
 
     fn send_all(&self, command: impl Fn() -> Command) {
@@ -631,18 +644,21 @@ impl MixflowApp {
             }
         });
         type Chart = (&'static str, fn(&mut egui::Ui, &[Run], f32));
-        const CHARTS: [Chart; 4] = [
+        let mut all: Vec<Chart> = vec![
             ("loss (solid: flow, dashed: base / KL)", charts::losses),
             ("W2 (dashed: floor)", charts::w2_over_training),
             ("curvature", charts::curvature),
             ("W2 vs NFE", charts::w2_by_nfe),
         ];
-        // A projector needs the room for the canvases: the three charts the demos speak of,
-        // shorter, and no table (its numbers are in the charts).
+        if self.runs.iter().any(|r| r.config.train_n.is_some()) {
+            all.insert(3, ("memorised (share of samples)", charts::memorised));
+        }
+        // A projector needs the room for the canvases: the charts the demos speak of, shorter,
+        // and no table (its numbers are in the charts).
         let (shown, height) = if self.presenter {
-            (&CHARTS[1..], 100.0)
+            (&all[1..], 100.0)
         } else {
-            (&CHARTS[..], 150.0)
+            (&all[..], 150.0)
         };
         ui.columns(shown.len(), |columns| {
             for (ui, (title, draw)) in columns.iter_mut().zip(shown) {
@@ -886,6 +902,14 @@ impl eframe::App for MixflowApp {
             && let Some(run) = self.runs.first()
         {
             self.stepper.show(ui.ctx(), run);
+        }
+        if self.lab.open
+            && let Some(run) = self.runs.first()
+        {
+            self.lab.request(run, self.time);
+            if let Some(n) = self.lab.show(ui.ctx(), run) {
+                self.train_on_finite_set(n);
+            }
         }
         self.take_dropped_files(ui.ctx());
         if self.import.open

@@ -125,6 +125,16 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
                     .response
                     .labelled_by(text.id);
             });
+            let mut finite = draft.train_n.is_some();
+            ui.horizontal(|ui| {
+                let check = ui
+                    .checkbox(&mut finite, "Finite training set of")
+                    .on_hover_text("Train on a fixed set of points drawn once (off: fresh draws every step)");
+                let mut n = draft.train_n.unwrap_or(256);
+                ui.add_enabled(finite, egui::DragValue::new(&mut n).range(range::train_n))
+                    .labelled_by(check.id);
+                draft.train_n = finite.then_some(n);
+            });
             number(ui, "Data seed", &mut draft.data_seed, 0..=u64::MAX);
             number(ui, "Init seed", &mut draft.seed, 0..=u64::MAX);
         });

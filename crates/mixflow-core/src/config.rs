@@ -23,6 +23,8 @@ settings! {
     source: String = "gaussian".into();
     /// Dimension of `lowdim-perturbation` (8 when not set).
     dim: Option<usize> = None, range 2..=32;
+    /// Train on a fixed set of this many points per training descriptor, drawn once with the data seed (a table's rows: n of them); minibatches sample from it and the memorisation metrics compare against it. Not set: every target is drawn fresh at each step (infinite data).
+    train_n: Option<usize> = None, range 2..=1_000_000;
     /// CSV columns used as data dimensions (every column that is not a descriptor when empty).
     data_cols: Vec<String> = Vec::new();
     /// CSV columns used as the descriptor.
@@ -242,6 +244,7 @@ impl TrainConfig {
                 descriptor_cols: self.descriptor_cols.clone(),
             }),
             data_seed: self.data_seed,
+            train_n: self.train_n,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Evaluation of a trained model against its dataset (SPEC section 5): W2 beside its finite-sample
-//! floor, MMD², energy distance, curvature, W2 against NFE, and per-split averages for conditional
-//! data. Every draw comes from the data seed's evaluation streams, so reports are reproducible.
+//! floor, MMD², energy distance, curvature, W2 against NFE, per-split averages for conditional
+//! data, and memorisation for a finite training set. Every draw comes from the data seed's evaluation streams, so reports are reproducible.
 
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Points, Split};
@@ -53,6 +53,9 @@ pub struct Report {
     /// run's history; the sampler alone cannot know).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub base_steps: Option<usize>,
+    /// A run with a finite training set (`train-n`): memorisation and the gap to the exact field.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub memorisation: Option<crate::memorisation::MemorisationReport>,
 }
 
 /// The target draw, a second independent draw (for the floor), and the base noise of one comparison.
@@ -127,8 +130,9 @@ pub fn evaluate_reporting(
     };
     // Generations: each split's conditions, the NFE sweep's on the headline conditions, and the
     // curvature's.
-    let total =
-        splits.iter().map(|&s| split_conditions(s).len()).sum::<usize>() + (NFE_SWEEP.len() + 2) * conditions.len();
+    let total = splits.iter().map(|&s| split_conditions(s).len()).sum::<usize>()
+        + (NFE_SWEEP.len() + 2) * conditions.len()
+        + usize::from(cfg.train_n.is_some());
     let mut done = 0;
     let mut report = |stage: &'static str| {
         progress(Progress { done, total, stage });
@@ -204,6 +208,10 @@ pub fn evaluate_reporting(
         curvatures.extend(metrics::curvature(&states));
     }
     let (curvature_mean, curvature_std) = metrics::mean_std(&curvatures);
+    if cfg.train_n.is_some() {
+        report("memorisation and the gap to the exact field");
+    }
+    let memorisation = crate::memorisation::measure(sampler, dataset, cfg)?;
 
     Ok(Report {
         quality: headline,
@@ -215,6 +223,7 @@ pub fn evaluate_reporting(
         w2_by_nfe,
         splits: dataset.is_conditional().then_some(per_split),
         base_steps: None,
+        memorisation,
     })
 }
 
@@ -261,7 +270,7 @@ fn scale(q: Quality, n: usize) -> Quality {
 }
 
 /// At most `k` items of `from`, evenly spaced, first and last included.
-fn pick(from: &[usize], k: usize) -> Vec<usize> {
+pub(crate) fn pick(from: &[usize], k: usize) -> Vec<usize> {
     if from.len() <= k {
         return from.to_vec();
     }

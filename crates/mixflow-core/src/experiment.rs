@@ -1,11 +1,12 @@
 //! The evaluation protocols of SPEC section 7: E1 (out-of-distribution descriptors), E2 (path
-//! curvature), E3 (mixture base versus MixFlow-RF), E4 (dimension sweep), and MixFlow-OOD's
-//! ablation. Every method gets the same network, steps and batch; E1, E3 and E4 choose each arm's
+//! curvature), E3 (mixture base versus MixFlow-RF), E4 (dimension sweep), E5 (memorisation against
+//! the training set's size), and MixFlow-OOD's ablation. Every method gets the same network, steps and batch; E1, E3 and E4 choose each arm's
 //! learning rate on seed 0's interpolation split (never on extrapolation). Results are rows of
 //! one JSON schema and Markdown tables.
 
 use crate::config::{TrainConfig, TrainDraw};
 use crate::eval::{self, Report};
+use crate::memorisation::{GAP_BINS, MemorisationReport};
 use crate::method::Method;
 use crate::nn::Activation;
 use crate::train::Trainer;
@@ -20,6 +21,8 @@ pub enum Experiment {
     E3,
     /// Dimension sweep: lowdim-perturbation at D = 2, 8, 16, 32.
     E4,
+    /// Memorisation against generalisation: RF on finite training sets of 16 to 4,096 points.
+    E5,
     /// MixFlow-OOD's training draw and the official network's options, one at a time.
     Ablation,
 }
@@ -34,6 +37,10 @@ const CONDITIONAL: [&str; 5] = [
 const CURVATURE_TARGETS: [&str; 4] = ["8gaussians", "moons", "checkerboard", "8gaussians->moons"];
 /// E4's dimensions (SPEC section 7).
 pub const SWEEP_DIMS: [usize; 4] = [2, 8, 16, 32];
+/// E5's training-set sizes (SPEC section 7).
+pub const TRAIN_SIZES: [usize; 5] = [16, 64, 256, 1024, 4096];
+/// E5's targets.
+const MEMORISATION_TARGETS: [&str; 2] = ["moons", "8gaussians"];
 /// The learning rates each tuned arm chooses from, on seed 0's selection split.
 pub const LR_CANDIDATES: [f64; 3] = [3e-4, 1e-3, 3e-3];
 
@@ -94,6 +101,8 @@ impl Variant {
 pub struct Arm {
     pub dataset: &'static str,
     pub dim: Option<usize>,
+    /// The finite training set's size (E5).
+    pub train_n: Option<usize>,
     pub method: Method,
     pub variant: Variant,
 }
@@ -103,6 +112,7 @@ impl Arm {
         Self {
             dataset,
             dim: None,
+            train_n: None,
             method,
             variant: Variant::Default,
         }
@@ -110,9 +120,10 @@ impl Arm {
 
     /// The dataset as the tables name it.
     pub fn dataset_label(&self) -> String {
-        match self.dim {
-            Some(d) => format!("{} (D={d})", self.dataset),
-            None => self.dataset.to_string(),
+        match (self.dim, self.train_n) {
+            (Some(d), _) => format!("{} (D={d})", self.dataset),
+            (None, Some(n)) => format!("{} (n={n})", self.dataset),
+            (None, None) => self.dataset.to_string(),
         }
     }
 
@@ -127,6 +138,7 @@ impl Arm {
         let mut c = TrainConfig {
             dataset: self.dataset.into(),
             dim: self.dim,
+            train_n: self.train_n,
             method: self.method,
             seed,
             steps,
@@ -145,6 +157,7 @@ impl Experiment {
             Experiment::E2 => "e2",
             Experiment::E3 => "e3",
             Experiment::E4 => "e4",
+            Experiment::E5 => "e5",
             Experiment::Ablation => "ablation",
         }
     }
@@ -175,6 +188,15 @@ impl Experiment {
                     ood_baselines.iter().map(move |&m| Arm {
                         dim: Some(d),
                         ..Arm::new("lowdim-perturbation", m)
+                    })
+                })
+                .collect(),
+            Experiment::E5 => MEMORISATION_TARGETS
+                .iter()
+                .flat_map(|&d| {
+                    TRAIN_SIZES.map(|n| Arm {
+                        train_n: Some(n),
+                        ..Arm::new(d, Method::Rf)
                     })
                 })
                 .collect(),
@@ -233,6 +255,9 @@ pub struct Row {
     /// MixFlow-OOD's base steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_steps: Option<usize>,
+    /// A finite training set's memorisation and gap to the exact field (E5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memorisation: Option<MemorisationReport>,
 }
 
 /// How an arm's learning rate was chosen: seed 0's W2 on `split` for each candidate.
@@ -355,6 +380,7 @@ fn rows_of(arm: &Arm, seed: u64, lr: f64, r: &Report) -> Vec<Row> {
         curvature_std: r.curvature_std,
         w2_by_nfe: r.w2_by_nfe.clone(),
         base_steps: r.base_steps,
+        memorisation: r.memorisation.clone(),
     };
     match &r.splits {
         Some(splits) => splits.iter().map(|(name, s)| row(name, &s.quality)).collect(),
@@ -429,6 +455,73 @@ pub fn lr_table(results: &Results) -> String {
         );
     }
     out
+}
+
+/// Memorisation against the training set's size (E5): one row per (dataset, n), with the mean
+/// distance to the training set over the distance to the held-out set (below 1: samples sit
+/// closer to what was trained on).
+pub fn memorisation_table(results: &Results) -> String {
+    let mut out = String::from(
+        "| dataset | memorised | distance to train | distance to held-out | ratio | W2 | W2 floor |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for (dataset, rows) in memorisation_groups(results) {
+        let stat = |f: &dyn Fn(&Row) -> f64, digits: usize| mean_std(&rows, f, digits);
+        let m = |r: &Row| {
+            r.memorisation
+                .as_ref()
+                .map(|m| m.measures)
+                .expect("E5 rows carry memorisation")
+        };
+        out += &format!(
+            "| {dataset} | {} | {} | {} | {} | {} | {} |\n",
+            stat(&|r| 100.0 * m(r).memorised, 1).replace(" ±", "% ±") + "%",
+            stat(&|r| m(r).to_train, 3),
+            stat(&|r| m(r).to_held_out.unwrap_or(f64::NAN), 3),
+            stat(&|r| m(r).to_train / m(r).to_held_out.unwrap_or(f64::NAN), 2),
+            stat(&|r| r.w2, 3),
+            stat(&|r| r.w2_floor, 3)
+        );
+    }
+    out
+}
+
+/// The gap E‖v_θ − u*‖² against t (E5): one row per (dataset, n), one column per time bin.
+pub fn gap_table(results: &Results) -> String {
+    let groups = memorisation_groups(results);
+    let times: Vec<String> = (0..GAP_BINS)
+        .map(|b| format!("t={:.2}", (b as f64 + 0.5) / GAP_BINS as f64))
+        .collect();
+    let mut out = format!(
+        "| dataset | {} |\n|---|{}\n",
+        times.join(" | "),
+        "---|".repeat(GAP_BINS)
+    );
+    for (dataset, rows) in groups {
+        let bins: Vec<String> = (0..GAP_BINS)
+            .map(|b| {
+                let v: Vec<f64> = rows
+                    .iter()
+                    .filter_map(|r| Some(r.memorisation.as_ref()?.gap_by_t.as_ref()?.get(b)?[1]))
+                    .collect();
+                format!("{:.3}", crate::metrics::mean_std(&v).0)
+            })
+            .collect();
+        out += &format!("| {dataset} | {} |\n", bins.join(" | "));
+    }
+    out
+}
+
+/// E5's rows grouped by dataset (named with n), in order of n.
+fn memorisation_groups(results: &Results) -> Vec<(String, Vec<&Row>)> {
+    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for row in results.rows.iter().filter(|r| r.memorisation.is_some()) {
+        groups.entry(natural(&row.dataset)).or_default().push(row);
+    }
+    groups
+        .into_values()
+        .map(|rows| (rows[0].dataset.clone(), rows))
+        .collect()
 }
 
 /// Extrapolation quality against the dimension (E4): one row per (D, method).

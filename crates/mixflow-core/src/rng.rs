@@ -21,6 +21,8 @@ pub enum Stream {
     Layout = 7,
     /// Pictures of training (e.g. one minibatch's pairing), apart from every metric's draws.
     Display = 8,
+    /// A finite training set and its held-out twin (`train-n`).
+    TrainingSet = 9,
 }
 
 /// A generator for `stream` of `seed`, optionally advanced to a `step` (used when resuming).

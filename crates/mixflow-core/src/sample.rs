@@ -217,21 +217,16 @@ impl Sampler {
     /// The velocity field at time `t` for points in original units, in original units per unit
     /// time (the field the ODE follows, as the canvas draws it).
     pub fn velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
-        let n = x.len();
-        if n == 0 {
-            return Ok(x.clone());
-        }
-        let (velocity, cond) = self.conditioning(descriptor, n)?;
         let model_x = match &self.scaler {
             Some(s) => s.forward(x),
             None => x.clone(),
         };
-        let v = to_points(velocity.forward(
-            to_tensor(&model_x, &self.device),
-            Tensor::<2>::full([n, 1], t, &self.device),
-            cond,
-        ));
-        Ok(match &self.scaler {
+        Ok(self.velocity_to_original(self.model_velocity(descriptor, &model_x, t)?))
+    }
+
+    /// Velocities in model space as velocities in original units.
+    pub fn velocity_to_original(&self, v: Points) -> Points {
+        match &self.scaler {
             // x = lo + (y + 1) * half_range, so dx/dt = half_range * dy/dt.
             Some(s) => Points::new(
                 v.dim,
@@ -242,7 +237,29 @@ impl Sampler {
                     .collect(),
             ),
             None => v,
-        })
+        }
+    }
+
+    /// The network's velocity at time `t` for points in model space, in model space.
+    pub fn model_velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
+        let n = x.len();
+        if n == 0 {
+            return Ok(x.clone());
+        }
+        let (velocity, cond) = self.conditioning(descriptor, n)?;
+        Ok(to_points(velocity.forward(
+            to_tensor(x, &self.device),
+            Tensor::<2>::full([n, 1], t, &self.device),
+            cond,
+        )))
+    }
+
+    /// Whether the model flows from N(0, I) along the linear path with independent pairs, the
+    /// setting in which the exact empirical field ([`crate::exact`]) is the loss's minimiser: the
+    /// baselines with the Gaussian source (OT-CFM and C-OT pair by transport, so for them it is
+    /// the independent coupling's minimiser, a reference rather than their own).
+    pub fn flows_from_gaussian(&self) -> bool {
+        matches!(self.inference, Inference::Flow { source: None, .. })
     }
 
     /// Integrates base samples `x0` (model space) to data, for `descriptor` on conditional models.

@@ -317,7 +317,7 @@ impl Trainer {
             let mut desc = Vec::new();
             let mut groups = Vec::new();
             for (i, &cond) in chosen.iter().enumerate() {
-                x1.extend(self.dataset.sample(Some(cond), per, rng).data);
+                x1.extend(self.dataset.train_sample(Some(cond), per, rng).data);
                 for _ in 0..per {
                     desc.extend_from_slice(&self.dataset.conditions[cond].descriptor);
                 }
@@ -326,7 +326,7 @@ impl Trainer {
             let x1 = Points::new(self.dataset.dim, x1);
             (x1, Some(Points::new(self.dataset.descriptor_dim, desc)), groups)
         } else {
-            (self.dataset.sample(None, b, rng), None, vec![0..b])
+            (self.dataset.train_sample(None, b, rng), None, vec![0..b])
         };
         let x1 = match &self.scaler {
             Some(s) => s.forward(&x1),
@@ -639,11 +639,19 @@ fn decode_start(bytes: &[u8]) -> Option<(usize, Vec<Vec<f32>>)> {
     rest.is_empty().then_some((step, tensors))
 }
 
-/// A draw of the training data (original units), from the data seed: what the [-1, 1] scaler and
-/// MixFlow-OOD's K-means are fitted on.
+/// A draw of the training data (original units), from the data seed, or the fixed training sets
+/// where the run has them: what the [-1, 1] scaler and MixFlow-OOD's K-means are fitted on.
 fn training_sample(dataset: &Dataset, data_seed: u64) -> Points {
     let mut rng = rng::seeded(data_seed, Stream::Data, 0);
     let conds = dataset.split_indices(Split::Train);
+    // A finite training set is all the data there is.
+    if let Some(set) = dataset.training_set(None).filter(|_| conds.is_empty()) {
+        return set.clone();
+    }
+    let sets: Option<Vec<&Points>> = conds.iter().map(|&c| dataset.training_set(Some(c))).collect();
+    if let Some(sets) = sets.filter(|s| !s.is_empty()) {
+        return Points::new(dataset.dim, sets.iter().flat_map(|p| p.data.clone()).collect());
+    }
     if conds.is_empty() {
         return dataset.sample(None, 4096, &mut rng);
     }

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use mixflow_core::config::TrainConfig;
 use mixflow_core::data::{Points, Split};
 use mixflow_core::nn::ShaderLimits;
-use mixflow_core::train::{Snapshot, StepMessage};
+use mixflow_core::train::{Snapshot, StepMessage, TrainError};
 
 /// Limits on what a view may ask for, so no slider can stall the worker or exhaust memory.
 pub const MAX_PARTICLES: usize = 50_000;
@@ -100,6 +100,74 @@ pub enum Command {
     /// Continue from a run folder written by `mixflow train` or by `Save`.
     #[cfg(not(target_arch = "wasm32"))]
     Open(std::path::PathBuf),
+    /// Show the memorisation lab with every view (none: stop).
+    Lab(Option<LabRequest>),
+}
+
+/// What the memorisation lab asks of a run on a finite training set (`train-n`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabRequest {
+    /// The time the learned and exact fields are compared at (the scrubbed time).
+    pub t: f32,
+    /// The hybrid sampler's switch time: the learned field before it, the exact one after.
+    pub tau: f32,
+    /// Samples per sampler, the three from the same noise.
+    pub samples: usize,
+    pub euler_steps: usize,
+    /// The data-space box of the field grid (min, max).
+    pub field_box: ([f32; 2], [f32; 2]),
+}
+
+impl Default for LabRequest {
+    fn default() -> Self {
+        Self {
+            t: 0.5,
+            tau: 0.5,
+            samples: 400,
+            // u*'s last Euler step lands on the posterior mean at t = 1 - 1/steps: 100 steps
+            // separate training points 0.01 apart (40 left 3% of a 64-point moons set between two).
+            euler_steps: 100,
+            field_box: ([-4.0, -4.0], [4.0, 4.0]),
+        }
+    }
+}
+
+/// One sampler's samples in the lab, each marked memorised (a copy of a training point) or not.
+#[derive(Clone, Debug)]
+pub struct LabSamples {
+    pub points: Points,
+    pub memorised: Vec<bool>,
+}
+
+impl LabSamples {
+    /// The memorised fraction.
+    pub fn fraction(&self) -> f64 {
+        self.memorised.iter().filter(|&&m| m).count() as f64 / self.memorised.len().max(1) as f64
+    }
+}
+
+/// The memorisation lab's picture of a run at one step, in original units.
+#[derive(Clone, Debug)]
+pub struct LabView {
+    pub request: LabRequest,
+    pub step: usize,
+    /// The time the fields are shown at (the request's, kept below 1).
+    pub t: f32,
+    pub train: Points,
+    pub held_out: Option<Points>,
+    /// The grid of [`FIELD_GRID`]² points, and the learned and exact velocities there.
+    pub grid: Points,
+    pub learned: Points,
+    pub exact: Points,
+    /// ‖v_θ − u*‖² at each grid point.
+    pub gap: Vec<f32>,
+    /// E‖v_θ − u*‖² against t (model space), where the model flows from N(0, I).
+    pub gap_by_t: Option<Vec<[f64; 2]>>,
+    pub exact_samples: LabSamples,
+    pub learned_samples: LabSamples,
+    pub hybrid_samples: LabSamples,
+    /// What the picture does not show as asked, and why.
+    pub note: Option<String>,
 }
 
 /// The velocity field on a grid at one time.
@@ -150,6 +218,8 @@ pub struct MetricPoint {
     pub step: usize,
     pub w2: f64,
     pub curvature: f64,
+    /// On a finite training set: the share of the samples that copy a training point.
+    pub memorised: Option<f64>,
 }
 
 pub enum Event {
@@ -163,9 +233,10 @@ pub enum Event {
     Inspection(Box<mixflow_core::train::Inspection>),
     Nfe(Vec<(usize, f64)>),
     Descriptors(Vec<(Vec<f32>, Split, f64)>),
+    Lab(Box<LabView>),
     Playing(bool),
-    /// Training stopped by itself (diverged or finished); the message says why and what to do.
-    Stopped(String),
+    /// Training stopped by itself: finished, diverged, or cannot go on.
+    Stopped(StopReason),
     /// A command could not be carried out; the run goes on as before.
     Error(CommandError),
     /// The worker itself stopped (a bug: a panic); the message is the panic's. Nothing more
@@ -173,6 +244,28 @@ pub enum Event {
     Crashed(String),
     /// A command was carried out; what it did, for the user.
     Done(String),
+}
+
+/// Why a run stopped training by itself. What it says is for the app's user; the command line
+/// words the failures itself from the variant.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StopReason {
+    /// Every configured step is trained (the one stop that is not a problem).
+    #[error("finished all {steps} steps")]
+    Finished { steps: usize },
+    /// A step failed: the loss diverged, or the device failed with no CPU to take over from it.
+    #[error("{0}. Paused: press Reset to start again")]
+    Failed(TrainError),
+    /// The model produced NaN or inf where a view evaluates it.
+    #[error("cannot draw the model: {0}. Paused: press Reset to start again")]
+    Undrawable(String),
+    /// A run that keeps checkpoints (the command line's) could not write one, and stops rather
+    /// than train on unsaved.
+    #[error("the checkpoint was not saved: {0}")]
+    Unsaved(String),
+    /// The GPU failed, and a CPU run could not be made from the GPU run's weights.
+    #[error("the GPU failed ({gpu}) and the CPU cannot take over: {cpu}")]
+    NoFallback { gpu: String, cpu: String },
 }
 
 /// Wakes the app when a worker has news: the window sleeps while nothing moves, instead of
@@ -201,4 +294,6 @@ pub enum CommandError {
     Save(String),
     #[error("cannot open the checkpoint: {0}")]
     Open(String),
+    #[error("the memorisation lab: {0}")]
+    Lab(String),
 }

@@ -2,7 +2,7 @@
 //! (settings, losses, metrics, the newest view, status). The UI reads only this.
 
 use crate::pace::PaceSlot;
-use crate::protocol::{Command, Event, MetricPoint, RunInfo, View, ViewRequest, Waker};
+use crate::protocol::{Command, Event, MetricPoint, RunInfo, StopReason, View, ViewRequest, Waker};
 use crate::worker::WorkerHandle;
 use burn::tensor::Device;
 use mixflow_core::config::TrainConfig;
@@ -28,13 +28,17 @@ pub struct Run {
     pub first_loss_step: usize,
     pub metrics: Vec<MetricPoint>,
     pub nfe_curve: Vec<(usize, f64)>,
+    /// The newest picture of the memorisation lab, while it is open.
+    pub lab: Option<Arc<crate::protocol::LabView>>,
     /// The newest minibatch shown by the step-by-step view.
     pub inspection: Option<Arc<mixflow_core::train::Inspection>>,
     pub descriptor_curve: Vec<(Vec<f32>, Split, f64)>,
     pub steps_per_s: f64,
     pub playing: bool,
-    /// Why training stopped by itself (diverged, finished), shown until the next reset.
+    /// Why training stopped by itself (diverged, finished, crashed), shown until the next reset.
     pub stopped: Option<String>,
+    /// It stopped because every step is trained.
+    finished: bool,
     /// Problems and notes (clamped values, a GPU that could not start), newest last.
     pub notes: Vec<String>,
     pub warning: Option<String>,
@@ -71,11 +75,13 @@ impl Run {
             first_loss_step: 1,
             metrics: Vec::new(),
             nfe_curve: Vec::new(),
+            lab: None,
             inspection: None,
             descriptor_curve: Vec::new(),
             steps_per_s: 0.0,
             playing: play,
             stopped: None,
+            finished: false,
             notes: Vec::new(),
             warning: None,
             crashed: false,
@@ -106,9 +112,11 @@ impl Run {
         self.first_loss_step = 1;
         self.metrics.clear();
         self.nfe_curve.clear();
+        self.lab = None;
         self.inspection = None;
         self.descriptor_curve.clear();
         self.stopped = None;
+        self.finished = false;
         self.warning = None;
         if self.crashed {
             // The dead worker's events are gone with it: the new one's are the first to come.
@@ -179,6 +187,7 @@ impl Run {
                 }
                 Event::Metric(point) => self.metrics.push(point),
                 Event::Inspection(seen) => self.inspection = Some(Arc::from(seen)),
+                Event::Lab(lab) => self.lab = Some(Arc::from(lab)),
                 Event::Nfe(curve) => self.nfe_curve = curve,
                 Event::Descriptors(curve) => self.descriptor_curve = curve,
                 Event::Playing(playing) => {
@@ -187,7 +196,10 @@ impl Run {
                         self.steps_per_s = 0.0;
                     }
                 }
-                Event::Stopped(reason) => self.stopped = Some(reason),
+                Event::Stopped(reason) => {
+                    self.finished = matches!(reason, StopReason::Finished { .. });
+                    self.stopped = Some(reason.to_string());
+                }
                 Event::Error(e) => self.notes.push(e.to_string()),
                 Event::Done(done) => self.notes.push(done),
                 Event::Crashed(why) => {
@@ -203,7 +215,7 @@ impl Run {
 
     /// Whether the run trained all its steps (the one stop that is not a problem).
     pub fn finished(&self) -> bool {
-        self.stopped.as_deref().is_some_and(|why| why.starts_with("finished"))
+        self.finished
     }
 
     /// Whether the worker stopped for good, so that only a reset brings the run back.

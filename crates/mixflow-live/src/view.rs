@@ -197,10 +197,19 @@ impl PendingView {
     pub(crate) fn measure(&self, trainer: &Trainer) -> Option<MetricPoint> {
         let samples = self.samples.as_ref()?;
         let (data, _) = reference(trainer, self.descriptor.as_deref(), samples.len()).ok()?;
+        let dataset = &trainer.dataset;
+        let cond = self
+            .descriptor
+            .as_ref()
+            .and_then(|d| dataset.conditions.iter().position(|c| &c.descriptor == d));
+        let memorised = dataset
+            .training_set(cond)
+            .map(|train| metrics::memorisation(samples, train, None).memorised);
         Some(MetricPoint {
             step: self.step,
             w2: metrics::w2(samples, &data),
             curvature: self.curvature,
+            memorised,
         })
     }
 }

@@ -9,7 +9,7 @@
 //! asynchronous read of the weights per view.
 
 use crate::pace::PaceSlot;
-use crate::protocol::{Command, CommandError, Event, RunInfo, ViewRequest, Waker};
+use crate::protocol::{Command, CommandError, Event, RunInfo, StopReason, ViewRequest, Waker};
 use crate::view::{
     PendingView, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
 };
@@ -102,6 +102,40 @@ impl WorkerHandle {
         *self = Self::spawn_from(config, start, pace, gpu, view, play, wake);
     }
 
+    /// A worker for a run without a window (`mixflow train`): it trains `trainer` to its last
+    /// step at once, computes no views, and writes a checkpoint into `dir` every
+    /// `checkpoint_every` steps and when it finishes. Divergence, a lost GPU and failed saves
+    /// are handled as in the app's runs, and reported by the same events.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn train_headless(trainer: Trainer, dir: std::path::PathBuf) -> Self {
+        let (commands, command_rx) = channel();
+        let (event_tx, events) = channel();
+        let outbox = Outbox {
+            events: event_tx,
+            wake: None,
+        };
+        let crash = outbox.clone();
+        let view = ViewRequest::default();
+        let mut worker = Worker::new(command_rx, outbox, None, view.clone(), true);
+        worker.views = false;
+        worker.autosave = Some(Autosave { dir, saved_step: None });
+        spawn_guarded(
+            move || {
+                let info = run_info(&trainer, trainer.config.backend.name().into(), None);
+                worker.install(trainer, None, info);
+                worker.run();
+            },
+            crash,
+        );
+        Self {
+            commands,
+            events,
+            gpu: None,
+            view,
+            wake: None,
+        }
+    }
+
     /// Blocks until an event that `pick` accepts arrives (dropping the ones before it), or
     /// `timeout` passes: for a caller that drives a worker step by step (tests, scripts); the
     /// app only polls.
@@ -148,6 +182,12 @@ struct Worker {
     /// CPU, until the app hands over another device.
     gpu_lost: Option<String>,
     view: ViewRequest,
+    /// False for a run without a window (the command line): no views are computed.
+    views: bool,
+    /// Where such a run keeps its checkpoints, if anywhere.
+    autosave: Option<Autosave>,
+    /// What the memorisation lab asks with every view, while it is open.
+    lab: Option<crate::protocol::LabRequest>,
     playing: bool,
     trainer: Option<Trainer>,
     /// A CPU copy of the model that views are computed on, for a trainer whose device cannot be
@@ -181,6 +221,9 @@ impl Worker {
             gpu,
             gpu_lost: None,
             view,
+            views: true,
+            autosave: None,
+            lab: None,
             playing: play,
             trainer: None,
             mirror: None,
@@ -299,6 +342,11 @@ impl Worker {
                 notes
                     .into_iter()
                     .all(|n| self.emit(Event::Error(CommandError::ViewClamped(n))))
+            }
+            Command::Lab(request) => {
+                self.stale |= request.is_some();
+                self.lab = request;
+                true
             }
             Command::Inspect => match &self.trainer {
                 Some(trainer) => match trainer.inspect_next_step().await {
@@ -495,9 +543,10 @@ impl Worker {
             }
             Err(e) => {
                 self.playing = false;
-                self.emit(Event::Stopped(format!(
-                    "the GPU failed ({error}) and the CPU cannot take over: {e}"
-                ))) && self.emit(Event::Playing(false))
+                self.emit(Event::Stopped(StopReason::NoFallback {
+                    gpu: error.to_string(),
+                    cpu: e,
+                })) && self.emit(Event::Playing(false))
             }
         }
     }
@@ -526,10 +575,28 @@ impl Worker {
                     if let Some(pace) = &self.pace {
                         pace.set(Some(m.step));
                     }
+                    let step = m.step;
                     messages.push(m);
+                    if let Some(save) = &mut self.autosave
+                        && (step % trainer.config.checkpoint_every == 0 || step == trainer.config.steps)
+                        && let Err(e) = save.write(trainer)
+                    {
+                        stop = Some(StopReason::Unsaved(e));
+                        break;
+                    }
                 }
                 Err(TrainError::Finished) => {
-                    stop = Some(format!("finished all {} steps", trainer.config.steps));
+                    // A run that was finished when it came (resumed with fewer steps) is saved too.
+                    let unsaved = self
+                        .autosave
+                        .as_mut()
+                        .filter(|s| s.saved_step != Some(trainer.steps_done()));
+                    stop = Some(match unsaved.map(|s| s.write(trainer)) {
+                        Some(Err(e)) => StopReason::Unsaved(e),
+                        _ => StopReason::Finished {
+                            steps: trainer.config.steps,
+                        },
+                    });
                     break;
                 }
                 Err(TrainError::Device(e)) if may_lose_gpu => {
@@ -537,7 +604,7 @@ impl Worker {
                     break;
                 }
                 Err(e @ (TrainError::Diverged { .. } | TrainError::Device(_))) => {
-                    stop = Some(format!("{e}. Paused: press Reset to start again"));
+                    stop = Some(StopReason::Failed(e));
                     break;
                 }
             }
@@ -584,7 +651,8 @@ impl Worker {
                 })
             }
             Err(TrainError::Device(e)) if may_lose_gpu => self.continue_on_cpu(&e),
-            Err(e) => self.emit(Event::Stopped(e.to_string())),
+            Err(TrainError::Finished) => self.emit(Event::Error(CommandError::LastStep)),
+            Err(e) => self.emit(Event::Stopped(StopReason::Failed(e))),
         }
     }
 
@@ -600,6 +668,10 @@ impl Worker {
 
     /// Computes and sends a view of the model; false when the app has gone.
     async fn publish_view(&mut self) -> bool {
+        if !self.views {
+            self.stale = false;
+            return true;
+        }
         let started = Instant::now();
         if !self.sync_mirror().await {
             return false;
@@ -609,6 +681,10 @@ impl Worker {
             return true;
         };
         let result = make_view(trainer, &self.view);
+        let lab = self.lab.as_ref().filter(|_| result.is_ok()).map(|request| {
+            let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
+            crate::lab::make_lab(trainer, descriptor.as_deref(), request)
+        });
         // A view of a new step gets a point of W2 over training: the descriptor it is measured
         // at and its samples are drawn now, from the model the view shows (W2 itself waits for
         // the next round). Another view of the same step needs neither.
@@ -623,6 +699,14 @@ impl Worker {
         self.view_cost = started.elapsed();
         self.last_view = Instant::now();
         self.stale = false;
+        let lab_sent = match lab {
+            Some(Ok(lab)) => self.emit(Event::Lab(Box::new(lab))),
+            Some(Err(e)) => self.emit(Event::Error(CommandError::Lab(e))),
+            None => true,
+        };
+        if !lab_sent {
+            return false;
+        }
         match (result, metric) {
             (Ok(view), Some((descriptor, samples))) => {
                 self.last_metric_step = Some(view.model.step);
@@ -634,9 +718,7 @@ impl Worker {
             // replacing a message that already says why training stopped.
             (Err(e), _) if self.playing => {
                 self.playing = false;
-                self.emit(Event::Stopped(format!(
-                    "cannot draw the model: {e}. Paused: press Reset to start again"
-                ))) && self.emit(Event::Playing(false))
+                self.emit(Event::Stopped(StopReason::Undrawable(e))) && self.emit(Event::Playing(false))
             }
             (Err(e), _) => self.emit(Event::Error(CommandError::Draw(e))),
         }
@@ -675,6 +757,22 @@ fn slow_gpu_note() -> Option<String> {
         );
     }
     None
+}
+
+/// The checkpoints of a run without a window, and the step last written. (The page has no
+/// command line, so there it is never made.)
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+struct Autosave {
+    dir: std::path::PathBuf,
+    saved_step: Option<usize>,
+}
+
+impl Autosave {
+    fn write(&mut self, trainer: &Trainer) -> Result<(), String> {
+        trainer.save(&self.dir)?;
+        self.saved_step = Some(trainer.steps_done());
+        Ok(())
+    }
 }
 
 /// A device to train on, and whether views need a CPU mirror of the model (see [`Worker::viewed`]).

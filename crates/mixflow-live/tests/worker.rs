@@ -3,7 +3,8 @@
 
 use mixflow_core::config::TrainConfig;
 use mixflow_core::method::Method;
-use mixflow_live::{Command, Event, ViewRequest, WorkerHandle};
+use mixflow_core::train::TrainError;
+use mixflow_live::{Command, Event, StopReason, ViewRequest, WorkerHandle};
 use std::time::{Duration, Instant};
 
 /// Waits for the first event `pick` accepts, failing after a minute.
@@ -82,6 +83,11 @@ fn worker_survives_switches_and_divergence() {
         Event::Stopped(reason) => Some(reason),
         _ => None,
     });
+    assert!(
+        matches!(reason, StopReason::Failed(TrainError::Diverged { .. })),
+        "{reason:?}"
+    );
+    let reason = reason.to_string();
     assert!(reason.contains("diverged"), "{reason}");
     assert!(reason.contains("Reset"), "the message says what to do: {reason}");
 

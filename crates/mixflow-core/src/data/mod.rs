@@ -142,6 +142,18 @@ pub struct Dataset {
     /// Something the user should know about the data (a file cut at the row limit).
     pub note: Option<String>,
     generator: Generator,
+    /// The fixed training set training draws from, when the run has one (`train-n`).
+    finite: Option<FiniteSets>,
+}
+
+/// Finite training sets (SPEC section 6, `train-n`): n points per training descriptor (one set for
+/// unconditional data) drawn once from the data seed, and a held-out set of up to the same size
+/// from the rest of the generator. Indexed like the conditions (index 0 without descriptors);
+/// descriptors outside the training split have none.
+#[derive(Clone, Debug)]
+struct FiniteSets {
+    train: Vec<Option<Points>>,
+    held_out: Vec<Option<Points>>,
 }
 
 /// What the user asked for: a name plus the settings some datasets take.
@@ -152,10 +164,20 @@ pub struct DatasetRequest {
     pub dim: Option<usize>,
     pub csv: Option<CsvSpec>,
     pub data_seed: u64,
+    /// Train on a fixed set of this many points per training descriptor (none: fresh draws).
+    pub train_n: Option<usize>,
 }
 
 impl Dataset {
     pub fn load(req: &DatasetRequest) -> Result<Self, String> {
+        let dataset = Self::load_generator(req)?;
+        match req.train_n {
+            Some(n) => dataset.with_training_sets(n, req.data_seed),
+            None => Ok(dataset),
+        }
+    }
+
+    fn load_generator(req: &DatasetRequest) -> Result<Self, String> {
         let name = req.name.trim();
         if let Some(path) = name.strip_prefix("csv:") {
             let spec = req.csv.clone().unwrap_or_default();
@@ -173,6 +195,7 @@ impl Dataset {
                 conditions,
                 note: None,
                 generator: Generator::Family(family),
+                finite: None,
             });
         }
         if name == "lowdim-perturbation" {
@@ -190,6 +213,7 @@ impl Dataset {
                 conditions: lowdim.conditions(),
                 note: None,
                 generator: Generator::LowDim(lowdim),
+                finite: None,
             });
         }
         Err(format!(
@@ -207,6 +231,7 @@ impl Dataset {
             conditions: Vec::new(),
             note: None,
             generator,
+            finite: None,
         }
     }
 
@@ -232,6 +257,7 @@ impl Dataset {
             conditions,
             note: None,
             generator: Generator::Table(tables),
+            finite: None,
         }
     }
 
@@ -282,6 +308,94 @@ impl Dataset {
     pub fn is_table(&self) -> bool {
         matches!(self.generator, Generator::Table(_))
     }
+
+    /// `n` training points for condition `cond`: from the fixed training set when the run has one
+    /// (uniformly, with replacement, like a table's rows), else fresh from the generator.
+    pub fn train_sample(&self, cond: Option<usize>, n: usize, rng: &mut Rng) -> Points {
+        match self.training_set(cond) {
+            Some(set) => {
+                let mut data = Vec::with_capacity(n * self.dim);
+                for _ in 0..n {
+                    data.extend_from_slice(set.row(crate::rng::index(rng, set.len())));
+                }
+                Points::new(self.dim, data)
+            }
+            None => self.sample(cond, n, rng),
+        }
+    }
+
+    /// The fixed training set of condition `cond` (of the data, without descriptors), if any.
+    pub fn training_set(&self, cond: Option<usize>) -> Option<&Points> {
+        self.finite.as_ref()?.train.get(cond.unwrap_or(0))?.as_ref()
+    }
+
+    /// The held-out set that goes with [`Self::training_set`]; none where the data has no
+    /// points left (a table of exactly n rows).
+    pub fn held_out_set(&self, cond: Option<usize>) -> Option<&Points> {
+        self.finite
+            .as_ref()?
+            .held_out
+            .get(cond.unwrap_or(0))?
+            .as_ref()
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Fixes the training sets at `n` points per training descriptor (SPEC section 6).
+    fn with_training_sets(mut self, n: usize, data_seed: u64) -> Result<Self, String> {
+        use crate::rng::{Stream, seeded};
+        if n < crate::metrics::MIN_TRAINING_POINTS {
+            return Err(format!(
+                "setting `train-n`: a training set needs at least {} points (the memorisation test \
+                 compares a sample's two nearest), got {n}",
+                crate::metrics::MIN_TRAINING_POINTS
+            ));
+        }
+        let groups = self.conditions.len().max(1);
+        let (mut train, mut held_out) = (vec![None; groups], vec![None; groups]);
+        for g in 0..groups {
+            let cond = self.is_conditional().then_some(g);
+            if cond.is_some_and(|c| self.conditions[c].split != Split::Train) {
+                continue;
+            }
+            let (fit, rest) = match &self.generator {
+                Generator::Table(tables) => {
+                    split_rows(&tables[g], n, &mut seeded(data_seed, Stream::TrainingSet, g as u64)).map_err(
+                        |rows| {
+                            format!(
+                                "setting `train-n`: {n} points asked for, but the data has {rows} rows{}",
+                                self.conditions
+                                    .get(g)
+                                    .map(|c| format!(" for {}", c.label))
+                                    .unwrap_or_default()
+                            )
+                        },
+                    )?
+                }
+                _ => {
+                    let draw = |key: u64| self.sample(cond, n, &mut seeded(data_seed, Stream::TrainingSet, key));
+                    (draw(2 * g as u64), draw(2 * g as u64 + 1))
+                }
+            };
+            (train[g], held_out[g]) = (Some(fit), Some(rest));
+        }
+        self.finite = Some(FiniteSets { train, held_out });
+        Ok(self)
+    }
+}
+
+/// A table's rows shuffled once: the first `n` to train on, up to `n` of the rest held out; the
+/// number of rows when there are fewer than `n`.
+fn split_rows(rows: &Points, n: usize, rng: &mut Rng) -> Result<(Points, Points), usize> {
+    let total = rows.len();
+    if n > total {
+        return Err(total);
+    }
+    let mut order: Vec<usize> = (0..total).collect();
+    for i in 0..total.saturating_sub(1) {
+        order.swap(i, i + crate::rng::index(rng, total - i));
+    }
+    let pick = |idx: &[usize]| Points::new(rows.dim, idx.iter().flat_map(|&i| rows.row(i).to_vec()).collect());
+    Ok((pick(&order[..n]), pick(&order[n..total.min(2 * n)])))
 }
 
 /// Per-dimension affine map of the training split to [-1, 1] (SPEC section 2); identity when off.

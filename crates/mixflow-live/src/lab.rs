@@ -1,0 +1,126 @@
+//! The memorisation lab's picture of a run on a finite training set: the learned and the exact
+//! empirical field side by side at one time, their gap on a grid and against time, and samples of
+//! the exact, learned and hybrid samplers from the same noise, each marked memorised or novel.
+
+use crate::protocol::{FIELD_GRID, LabRequest, LabSamples, LabView};
+use mixflow_core::data::Points;
+use mixflow_core::memorisation::{self, Follow, GAP_BINS};
+use mixflow_core::metrics;
+use mixflow_core::rng::{self, Stream};
+use mixflow_core::train::Trainer;
+
+/// The latest time the lab shows the fields at: u* divides by 1 − t.
+pub const LAST_T: f32 = 0.999;
+/// At most this many samples per sampler, so a view stays within the page's frame budget.
+pub const MAX_SAMPLES: usize = 2000;
+/// The evaluation stream's key of the lab's noise, the same at every step.
+const NOISE_KEY: u64 = u64::MAX - 2;
+/// Points per bin of the gap against t.
+const GAP_PER_BIN: usize = 128;
+
+/// The lab's view of `trainer`'s model for `descriptor` (the viewed one).
+pub(crate) fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest) -> Result<LabView, String> {
+    if !(0.0..=1.0).contains(&req.tau) {
+        return Err(format!(
+            "the hybrid's switch time τ must lie in [0, 1], got {}",
+            req.tau
+        ));
+    }
+    let dataset = &trainer.dataset;
+    if dataset.dim != 2 {
+        return Err(format!(
+            "the lab draws 2D data, and this run's has {} dimensions",
+            dataset.dim
+        ));
+    }
+    let cond = match descriptor {
+        Some(d) => dataset.conditions.iter().position(|c| c.descriptor == d),
+        None => None,
+    };
+    let train = dataset.training_set(cond).ok_or(
+        "this run draws fresh data at every step: set a training-set size (train-n) to compare it with the exact field",
+    )?;
+    let sampler = trainer.sampler();
+    let exact = memorisation::exact_field(&sampler, dataset, cond)?;
+    let t = req.t.clamp(0.0, LAST_T);
+    let note = (req.t > LAST_T).then(|| format!("u* is not defined at t = 1: the fields are shown at t = {LAST_T}"));
+
+    let (grid, learned, exact_v) = fields(&sampler, &exact, descriptor, req.field_box, t)?;
+    let gap = learned
+        .data
+        .chunks_exact(2)
+        .zip(exact_v.data.chunks_exact(2))
+        .map(|(v, u)| (v[0] - u[0]).powi(2) + (v[1] - u[1]).powi(2))
+        .collect();
+    let gap_by_t = sampler
+        .flows_from_gaussian()
+        .then(|| {
+            let mut learned = |x: &Points, t: f64| {
+                sampler
+                    .model_velocity(descriptor, x, t as f32)
+                    .map_err(mixflow_core::exact::ExactError::Learned)
+            };
+            let mut rng = rng::seeded(trainer.config.data_seed, Stream::Display, NOISE_KEY);
+            mixflow_core::exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng)
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?
+        .map(|bins| bins.into_iter().map(|(t, g)| [t, g]).collect());
+
+    let n = req.samples.clamp(1, MAX_SAMPLES);
+    let mut noise = rng::seeded(trainer.config.data_seed, Stream::Eval, NOISE_KEY);
+    let x0 = sampler.base(descriptor, n, &mut noise)?.points;
+    let steps = req.euler_steps.clamp(1, 200);
+    let follow = |how| -> Result<LabSamples, String> {
+        let points = memorisation::generate(&sampler, &exact, descriptor, &x0, steps, how, false)
+            .map_err(|e| e.to_string())?
+            .samples;
+        let memorised = metrics::memorised_each(&points, train);
+        Ok(LabSamples { points, memorised })
+    };
+    Ok(LabView {
+        request: req.clone(),
+        step: trainer.steps_done(),
+        t,
+        train: train.clone(),
+        held_out: dataset.held_out_set(cond).cloned(),
+        grid,
+        learned,
+        exact: exact_v,
+        gap,
+        gap_by_t,
+        exact_samples: follow(Follow::Exact)?,
+        learned_samples: follow(Follow::Learned)?,
+        hybrid_samples: follow(Follow::Hybrid {
+            tau: req.tau as f64,
+            learned_first: true,
+        })?,
+        note,
+    })
+}
+
+/// The grid over the box, and the learned and exact velocities there at `t`, in original units.
+fn fields(
+    sampler: &mixflow_core::sample::Sampler,
+    exact: &mixflow_core::exact::EmpiricalField,
+    descriptor: Option<&[f32]>,
+    (lo, hi): ([f32; 2], [f32; 2]),
+    t: f32,
+) -> Result<(Points, Points, Points), String> {
+    let g = FIELD_GRID;
+    let mut grid = Vec::with_capacity(g * g * 2);
+    for iy in 0..g {
+        for ix in 0..g {
+            grid.push(lo[0] + (ix as f32 + 0.5) / g as f32 * (hi[0] - lo[0]));
+            grid.push(lo[1] + (iy as f32 + 0.5) / g as f32 * (hi[1] - lo[1]));
+        }
+    }
+    let grid = Points::new(2, grid);
+    let learned = sampler.velocity(descriptor, &grid, t)?;
+    let model_grid = match &sampler.scaler {
+        Some(s) => s.forward(&grid),
+        None => grid.clone(),
+    };
+    let exact = sampler.velocity_to_original(exact.velocity(&model_grid, t as f64).map_err(|e| e.to_string())?);
+    Ok((grid, learned, exact))
+}

@@ -1,0 +1,277 @@
+//! The memorisation lab (Bertrand et al., NeurIPS 2025; SPEC sections 5 and 7): for a run on a
+//! finite training set, the learned field beside the exact empirical field u* at the scrubbed
+//! time with their gap as a heat map, the gap against t (updated while training runs), and
+//! samples of the exact, learned and hybrid samplers from the same noise, coloured memorised or
+//! novel, with the training points as rings. Moving the training-set size restarts the run, so
+//! the transition from memorising to generalising can be watched. The lab only reads the
+//! [`LabView`]s its run sends; the worker computes them.
+
+use super::charts::run_color;
+use eframe::egui;
+use egui_plot::{Arrows, Line, MarkerShape, Plot, PlotPoints, Points};
+use mixflow_live::{Command, LabRequest, LabSamples, LabView, Run};
+
+/// The sizes the slider offers (SPEC section 7's E5 spans 16 to 4,096).
+pub const SIZES: std::ops::RangeInclusive<usize> = 8..=4096;
+/// The size a run without a finite set starts the lab with.
+const FIRST_SIZE: usize = 64;
+/// Velocity arrows are drawn this long (times the velocity), so they stay inside the picture.
+const ARROW_SCALE: f32 = 0.08;
+/// Colours of the learned field, the exact field, memorised and novel samples.
+const LEARNED: egui::Color32 = egui::Color32::from_rgb(80, 150, 230);
+const EXACT: egui::Color32 = egui::Color32::from_rgb(230, 140, 50);
+const MEMORISED: egui::Color32 = egui::Color32::from_rgb(215, 70, 70);
+const NOVEL: egui::Color32 = egui::Color32::from_rgb(70, 170, 90);
+
+pub struct Lab {
+    pub open: bool,
+    /// The hybrid's switch time.
+    tau: f32,
+    /// The size on the slider; applied (a restart) when the slider is let go.
+    train_n: usize,
+    /// The request last sent, so an unchanged one is not sent again.
+    sent: Option<LabRequest>,
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Self {
+            open: false,
+            tau: 0.5,
+            train_n: FIRST_SIZE,
+            sent: None,
+        }
+    }
+}
+
+impl Lab {
+    /// Opens the lab on `run`: a run that draws fresh data gets a finite set (the returned size,
+    /// for a restart); one that has a set keeps it.
+    pub fn open(&mut self, run: &Run) -> Option<usize> {
+        self.open = true;
+        self.sent = None;
+        match run.config.train_n {
+            Some(n) => {
+                self.train_n = n;
+                None
+            }
+            None => Some(self.train_n),
+        }
+    }
+
+    pub fn close(&mut self, run: Option<&Run>) {
+        self.open = false;
+        self.sent = None;
+        if let Some(run) = run {
+            run.send(Command::Lab(None));
+        }
+    }
+
+    /// The runs restarted: their workers are new, so the next request goes out again.
+    pub fn forget_sent(&mut self) {
+        self.sent = None;
+    }
+
+    /// Sends the run what the lab shows at time `t`, when it changed.
+    pub fn request(&mut self, run: &Run, t: f32) {
+        let Some(info) = &run.info else { return };
+        let request = LabRequest {
+            t,
+            tau: self.tau,
+            field_box: padded_box(&info.data_sample),
+            ..LabRequest::default()
+        };
+        if self.sent.as_ref() != Some(&request) {
+            run.send(Command::Lab(Some(request.clone())));
+            self.sent = Some(request);
+        }
+    }
+
+    /// The lab's window; returns a training-set size when the user chose a new one.
+    pub fn show(&mut self, ctx: &egui::Context, run: &Run) -> Option<usize> {
+        let mut open = self.open;
+        let mut chosen = None;
+        egui::Window::new("Memorisation lab")
+            .open(&mut open)
+            .default_size([900.0, 620.0])
+            .show(ctx, |ui| {
+                chosen = self.controls(ui, run);
+                match &run.lab {
+                    Some(lab) => pictures(ui, lab),
+                    None => {
+                        ui.label("computing the exact field…");
+                    }
+                }
+            });
+        if !open {
+            self.close(Some(run));
+        }
+        chosen
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, run: &Run) -> Option<usize> {
+        let mut chosen = None;
+        ui.horizontal(|ui| {
+            let slider = ui
+                .add(
+                    egui::Slider::new(&mut self.train_n, SIZES)
+                        .logarithmic(true)
+                        .text("training points"),
+                )
+                .on_hover_text("The size of the fixed training set; changing it restarts the run");
+            let released = slider.drag_stopped() || (slider.changed() && !slider.dragged());
+            if released && run.config.train_n != Some(self.train_n) {
+                chosen = Some(self.train_n);
+            }
+            ui.separator();
+            ui.add(egui::Slider::new(&mut self.tau, 0.0..=1.0).text("τ (hybrid: learned, then exact)"))
+                .on_hover_text("The hybrid sampler follows the learned field until τ and the exact field after it");
+        });
+        chosen
+    }
+}
+
+/// The fields at t, the gap against t, and the three samplers' samples.
+fn pictures(ui: &mut egui::Ui, lab: &LabView) {
+    let rate = |s: &LabSamples| format!("{:.1}%", 100.0 * s.fraction());
+    ui.label(format!(
+        "step {} · {} training points · t = {:.2} · memorised: exact field {}, learned {}, hybrid at τ = {:.2} {}",
+        lab.step,
+        lab.train.len(),
+        lab.t,
+        rate(&lab.exact_samples),
+        rate(&lab.learned_samples),
+        lab.request.tau,
+        rate(&lab.hybrid_samples),
+    ));
+    if let Some(note) = &lab.note {
+        ui.label(note);
+    }
+    let side = ((ui.available_width() - 40.0) / 3.0).clamp(160.0, 320.0);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label("the learned field (blue) and the exact one (orange); the gap |v_θ - u*|² in red");
+            field_plot(ui, lab, side * 1.4);
+        });
+        ui.vertical(|ui| {
+            ui.label("the gap E|v_θ - u*|² against t");
+            gap_plot(ui, lab, side * 1.4);
+        });
+    });
+    ui.horizontal(|ui| {
+        for (name, samples) in [
+            ("exact field u*", &lab.exact_samples),
+            ("learned field v_θ", &lab.learned_samples),
+            ("hybrid", &lab.hybrid_samples),
+        ] {
+            ui.vertical(|ui| {
+                ui.label(format!("{name}: {:.1}% memorised", 100.0 * samples.fraction()));
+                samples_plot(ui, name, lab, samples, side);
+            });
+        }
+    });
+}
+
+fn field_plot(ui: &mut egui::Ui, lab: &LabView, size: f32) {
+    let largest = lab.gap.iter().copied().fold(0.0f32, f32::max).max(1e-9);
+    Plot::new("lab-field")
+        .data_aspect(1.0)
+        .width(size)
+        .height(size * 0.8)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            // The gap as a heat map: five shades, one item each (not one per grid point).
+            for shade in 1..=5 {
+                let (lo, hi) = ((shade - 1) as f32 / 5.0, shade as f32 / 5.0);
+                let cells: Vec<[f64; 2]> = lab
+                    .grid
+                    .rows()
+                    .zip(&lab.gap)
+                    .filter(|&(_, g)| (lo..=hi).contains(&(g / largest)) && *g / largest > 0.02)
+                    .map(|(p, _)| [p[0] as f64, p[1] as f64])
+                    .collect();
+                let alpha = (40.0 + 40.0 * shade as f32) as u8;
+                plot.points(
+                    Points::new(format!("gap {shade}"), cells)
+                        .shape(MarkerShape::Square)
+                        .radius(6.0)
+                        .color(egui::Color32::from_rgba_unmultiplied(220, 60, 60, alpha)),
+                );
+            }
+            for (name, velocities, color) in [("learned", &lab.learned, LEARNED), ("exact", &lab.exact, EXACT)] {
+                let tips: Vec<[f64; 2]> = lab
+                    .grid
+                    .rows()
+                    .zip(velocities.rows())
+                    .map(|(p, v)| [(p[0] + ARROW_SCALE * v[0]) as f64, (p[1] + ARROW_SCALE * v[1]) as f64])
+                    .collect();
+                plot.arrows(Arrows::new(name, xy(&lab.grid), PlotPoints::from(tips)).color(color));
+            }
+            plot.points(rings(lab));
+        });
+}
+
+fn gap_plot(ui: &mut egui::Ui, lab: &LabView, size: f32) {
+    let Some(bins) = &lab.gap_by_t else {
+        ui.label("the exact field is the loss's minimiser for flows from N(0, I) only: no gap for this method");
+        return;
+    };
+    Plot::new("lab-gap")
+        .width(size)
+        .height(size * 0.8)
+        .allow_scroll(false)
+        .x_axis_label("t")
+        .show(ui, |plot| {
+            plot.line(Line::new("gap", PlotPoints::from(bins.clone())).color(run_color(0)));
+            plot.points(Points::new("bins", bins.clone()).radius(3.0).color(run_color(0)));
+            plot.vline(egui_plot::VLine::new("t shown", lab.t as f64));
+        });
+}
+
+fn samples_plot(ui: &mut egui::Ui, name: &str, lab: &LabView, samples: &LabSamples, size: f32) {
+    let (memorised, novel): (Vec<_>, Vec<_>) = samples.points.rows().zip(&samples.memorised).partition(|(_, m)| **m);
+    let points = |rows: Vec<(&[f32], &bool)>| {
+        rows.into_iter()
+            .map(|(p, _)| [p[0] as f64, p[1] as f64])
+            .collect::<Vec<_>>()
+    };
+    Plot::new(format!("lab-{name}"))
+        .data_aspect(1.0)
+        .width(size)
+        .height(size)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.points(Points::new("memorised", points(memorised)).radius(1.8).color(MEMORISED));
+            plot.points(Points::new("novel", points(novel)).radius(1.8).color(NOVEL));
+            plot.points(rings(lab));
+        });
+}
+
+/// The training points as rings.
+fn rings(lab: &LabView) -> Points<'static> {
+    Points::new("training points", xy(&lab.train))
+        .shape(MarkerShape::Circle)
+        .filled(false)
+        .radius(4.0)
+        .color(egui::Color32::from_gray(200))
+}
+
+fn xy(points: &crate::data::Points) -> PlotPoints<'static> {
+    points.rows().map(|p| [p[0] as f64, p[1] as f64]).collect()
+}
+
+/// The data's box with a margin, for the field grid.
+fn padded_box(data: &crate::data::Points) -> ([f32; 2], [f32; 2]) {
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for p in data.rows() {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    if !lo[0].is_finite() {
+        return LabRequest::default().field_box;
+    }
+    let pad = [(hi[0] - lo[0]) * 0.1 + 0.1, (hi[1] - lo[1]) * 0.1 + 0.1];
+    ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
+}
