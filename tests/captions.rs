@@ -200,3 +200,55 @@ fn the_mixture_bases_demo_shows_short_trails_and_a_flat_low_nfe_curve_with_eight
         );
     }
 }
+
+#[test]
+fn memorisation_demo_captions_hold_on_its_runs() {
+    let runs = runs("memorisation");
+    let lab = |t: &Trainer, tau: f32| {
+        mixflow_live::make_lab(
+            t,
+            None,
+            &mixflow_live::LabRequest {
+                tau,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let seen: Vec<_> = runs
+        .iter()
+        .map(|(label, t)| {
+            let (view, m) = (lab(t, 0.5), report(t).memorisation.unwrap());
+            println!(
+                "{label}: memorised exact {:.3} learned {:.3} hybrid(0.5) {:.3}; to train {:.3}, to held-out {:.3}",
+                view.exact_samples.fraction(),
+                view.learned_samples.fraction(),
+                view.hybrid_samples.fraction(),
+                m.measures.to_train,
+                m.measures.to_held_out.unwrap(),
+            );
+            (view, m.measures)
+        })
+        .collect();
+    let [(few, few_m), (many, many_m)] = [&seen[0], &seen[1]];
+    // Caption 1: u*'s samples all land on the 16 training points.
+    assert_eq!(few.exact_samples.fraction(), 1.0);
+    // Caption 2: about 30% of the network's samples pass the test; 0.46 from the training set
+    // against 0.85 from held-out points; the gap grows toward t = 1; the hybrid memorises all.
+    assert!((0.2..0.4).contains(&few.learned_samples.fraction()));
+    assert!((few_m.to_train - 0.46).abs() < 0.08 && (few_m.to_held_out.unwrap() - 0.85).abs() < 0.1);
+    let gap = few.gap_by_t.as_ref().unwrap();
+    assert!(
+        gap[9][1] > 5.0 * gap[0][1] && gap[9][1] > gap[5][1] && gap[5][1] > gap[0][1],
+        "{gap:?}"
+    );
+    assert!(few.hybrid_samples.fraction() >= 0.99);
+    // Caption 3: on 1,024 points as close to held-out points as to training points (0.12, 0.13),
+    // and fewer samples pass the test than on 16.
+    let (to_train, to_held_out) = (many_m.to_train, many_m.to_held_out.unwrap());
+    assert!(
+        (to_train - 0.12).abs() < 0.02 && (to_held_out - 0.13).abs() < 0.02,
+        "{to_train} {to_held_out}"
+    );
+    assert!(many.learned_samples.fraction() < few.learned_samples.fraction());
+}

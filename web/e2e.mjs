@@ -259,6 +259,22 @@ async function main() {
   noPanic(demo, "demo link");
   await demo.context().close();
 
+  // The memorisation demo opens the lab on its 16-point run: the exact field's samples copy the
+  // training set, and the lab's picture is computed in the page within its frame budget.
+  const memo = await openPage(browser);
+  await memo.goto(`${url.split("#")[0]}#demo=memorisation&step=2`);
+  const labbed = await waitFor(memo, "the memorisation lab", (s) => s.lab && s.lab.step >= 1000, 180_000);
+  const [exact, learned, hybrid] = labbed.status.lab.memorised;
+  check(
+    labbed.status.demo === "memorisation caption 2 of 3" && labbed.status.lab.train_n === 16 && exact > 0.9,
+    "the memorisation demo link opens the lab on a 16-point training set, whose exact field memorises",
+    `memorised: exact ${exact}, learned ${learned}, hybrid ${hybrid}; one lab view in ${labbed.status.lab.compute_ms} ms`,
+  );
+  summary.labViewMs = labbed.status.lab.compute_ms;
+  await shot(memo, "06b-memorisation-lab");
+  noPanic(memo, "memorisation demo");
+  await memo.context().close();
+
   const drop = await openPage(browser);
   await drop.goto(url.split("#")[0]);
   await waitFor(drop, "the app before the drop", (s) => s.views >= 1, 180_000);

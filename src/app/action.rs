@@ -109,6 +109,10 @@ impl MixflowApp {
                 return;
             }
             Action::LeaveDemo => {
+                // A demo's lab studied the demo's finite sets; the runs after it may have none.
+                if self.lab.open {
+                    self.lab.close(&self.runs);
+                }
                 if let Some(settings) = self.before_demo.take() {
                     self.settings = settings;
                     self.draft = self.settings.config.clone();

@@ -106,7 +106,7 @@ impl MixflowApp {
                         self.train_on_finite_set(n);
                     }
                 }
-                (_, run) => self.lab.close(run),
+                _ => self.lab.close(&self.runs),
             }
         }
         ui.toggle_value(&mut self.drawing.active, "Draw data")

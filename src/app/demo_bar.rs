@@ -23,6 +23,9 @@ impl MixflowApp {
         if step.split.is_some() {
             self.pending_split = step.split;
         }
+        if let Some(focus) = step.lab {
+            self.lab.focus(&self.runs, focus.run, focus.tau);
+        }
         match step.measure {
             Some(demo::Measure::Nfe) => self.send_all(|| Command::MeasureNfe),
             Some(demo::Measure::Descriptors) => self.send_all(|| Command::MeasureDescriptors),

@@ -25,6 +25,8 @@ const NOVEL: egui::Color32 = egui::Color32::from_rgb(70, 170, 90);
 
 pub struct Lab {
     pub open: bool,
+    /// The run studied, of a comparison's (the first by default).
+    run: usize,
     /// The hybrid's switch time.
     tau: f32,
     /// The size on the slider; applied (a restart) when the slider is let go.
@@ -37,6 +39,7 @@ impl Default for Lab {
     fn default() -> Self {
         Self {
             open: false,
+            run: 0,
             tau: 0.5,
             train_n: FIRST_SIZE,
             sent: None,
@@ -45,10 +48,11 @@ impl Default for Lab {
 }
 
 impl Lab {
-    /// Opens the lab on `run`: a run that draws fresh data gets a finite set (the returned size,
+    /// Opens the lab on `run` (the first): a run that draws fresh data gets a finite set (the returned size,
     /// for a restart); one that has a set keeps it.
     pub fn open(&mut self, run: &Run) -> Option<usize> {
         self.open = true;
+        self.run = 0;
         self.sent = None;
         match run.config.train_n {
             Some(n) => {
@@ -59,10 +63,23 @@ impl Lab {
         }
     }
 
-    pub fn close(&mut self, run: Option<&Run>) {
+    /// Opens the lab on run `run` of `runs` with the hybrid switching at `tau` (a demo's caption).
+    pub fn focus(&mut self, runs: &[Run], run: usize, tau: f32) {
+        if self.run != run
+            && let Some(before) = runs.get(self.run)
+        {
+            before.send(Command::Lab(None));
+        }
+        self.open = true;
+        self.run = run;
+        self.tau = tau;
+        self.sent = None;
+    }
+
+    pub fn close(&mut self, runs: &[Run]) {
         self.open = false;
         self.sent = None;
-        if let Some(run) = run {
+        if let Some(run) = runs.get(self.run) {
             run.send(Command::Lab(None));
         }
     }
@@ -73,7 +90,7 @@ impl Lab {
     }
 
     /// Sends the run what the lab shows at time `t`, when it changed.
-    pub fn request(&mut self, run: &Run, t: f32) {
+    fn request(&mut self, run: &Run, t: f32) {
         let Some(info) = &run.info else { return };
         let request = LabRequest {
             t,
@@ -87,14 +104,31 @@ impl Lab {
         }
     }
 
-    /// The lab's window; returns a training-set size when the user chose a new one.
-    pub fn show(&mut self, ctx: &egui::Context, run: &Run) -> Option<usize> {
+    /// The lab's window over the studied one of `runs`, showing time `t`; returns a
+    /// training-set size when the user chose a new one.
+    pub fn show(&mut self, ctx: &egui::Context, runs: &[Run], t: f32) -> Option<usize> {
+        if self.run >= runs.len() {
+            self.run = 0;
+            self.sent = None;
+        }
+        let Some(run) = runs.get(self.run) else {
+            return None;
+        };
+        self.request(run, t);
         let mut open = self.open;
         let mut chosen = None;
+        // Opened at the bottom right, above the charts: the demo bar and the top bar stay free.
+        let corner = ctx.content_rect().right_bottom() - egui::vec2(12.0, 250.0);
         egui::Window::new("Memorisation lab")
             .open(&mut open)
+            .pivot(egui::Align2::RIGHT_BOTTOM)
+            .default_pos(corner)
             .default_size([900.0, 620.0])
             .show(ctx, |ui| {
+                if runs.len() > 1 {
+                    self.pick_run(ui, runs);
+                }
+                let run = &runs[self.run];
                 chosen = self.controls(ui, run);
                 match &run.lab {
                     Some(lab) => pictures(ui, lab),
@@ -104,9 +138,36 @@ impl Lab {
                 }
             });
         if !open {
-            self.close(Some(run));
+            self.close(runs);
         }
         chosen
+    }
+
+    /// What the page is told of the lab's newest picture.
+    pub fn status(&self, runs: &[Run]) -> Option<super::page::LabStatus> {
+        let lab = runs.get(self.run).filter(|_| self.open)?.lab.as_ref()?;
+        Some(super::page::LabStatus {
+            step: lab.step,
+            train_n: lab.train.len(),
+            memorised: [&lab.exact_samples, &lab.learned_samples, &lab.hybrid_samples].map(LabSamples::fraction),
+            compute_ms: lab.compute_ms.round(),
+        })
+    }
+
+    /// Which run of a comparison the lab studies.
+    fn pick_run(&mut self, ui: &mut egui::Ui, runs: &[Run]) {
+        let before = self.run;
+        egui::ComboBox::from_label("run studied")
+            .selected_text(runs[self.run].label())
+            .show_ui(ui, |ui| {
+                for (i, run) in runs.iter().enumerate() {
+                    ui.selectable_value(&mut self.run, i, run.label());
+                }
+            });
+        if self.run != before {
+            runs[before].send(Command::Lab(None));
+            self.sent = None;
+        }
     }
 
     fn controls(&mut self, ui: &mut egui::Ui, run: &Run) -> Option<usize> {
@@ -144,6 +205,7 @@ fn pictures(ui: &mut egui::Ui, lab: &LabView) {
         lab.request.tau,
         rate(&lab.hybrid_samples),
     ));
+    ui.weak(format!("computed by the run's worker in {:.0} ms", lab.compute_ms));
     if let Some(note) = &lab.note {
         ui.label(note);
     }

@@ -312,6 +312,7 @@ impl MixflowApp {
                 .demo
                 .map(|d| format!("{} caption {} of {}", d.demo.name, d.step + 1, d.demo.steps.len())),
             import: self.import.open.then(|| self.import.file().to_string()),
+            lab: self.lab.status(&self.runs),
             controls: Default::default(),
         }
     }
@@ -904,12 +905,9 @@ impl eframe::App for MixflowApp {
             self.stepper.show(ui.ctx(), run);
         }
         if self.lab.open
-            && let Some(run) = self.runs.first()
+            && let Some(n) = self.lab.show(ui.ctx(), &self.runs, self.time)
         {
-            self.lab.request(run, self.time);
-            if let Some(n) = self.lab.show(ui.ctx(), run) {
-                self.train_on_finite_set(n);
-            }
+            self.train_on_finite_set(n);
         }
         self.take_dropped_files(ui.ctx());
         if self.import.open

@@ -39,8 +39,21 @@ pub struct PageStatus {
     pub demo: Option<String>,
     /// The file the import window previews, while it is open.
     pub import: Option<String>,
+    /// The memorisation lab's newest picture, while it is open.
+    pub lab: Option<LabStatus>,
     /// Where the main controls are, in CSS pixels: name -> [left, top, right, bottom].
     pub controls: BTreeMap<&'static str, [f32; 4]>,
+}
+
+/// What the memorisation lab shows, for the page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabStatus {
+    pub step: usize,
+    pub train_n: usize,
+    /// Memorised shares of the exact, learned and hybrid samplers' samples.
+    pub memorised: [f64; 3],
+    /// How long the worker took to compute the picture.
+    pub compute_ms: f64,
 }
 
 #[derive(Default)]

@@ -18,8 +18,10 @@ const NOISE_KEY: u64 = u64::MAX - 2;
 /// Points per bin of the gap against t.
 const GAP_PER_BIN: usize = 128;
 
-/// The lab's view of `trainer`'s model for `descriptor` (the viewed one).
-pub(crate) fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest) -> Result<LabView, String> {
+/// The lab's view of `trainer`'s model for `descriptor` (the viewed one): what the worker sends while
+/// the lab is open (public for the demo caption tests).
+pub fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest) -> Result<LabView, String> {
+    let started = web_time::Instant::now();
     if !(0.0..=1.0).contains(&req.tau) {
         return Err(format!(
             "the hybrid's switch time τ must lie in [0, 1], got {}",
@@ -78,6 +80,12 @@ pub(crate) fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabR
         let memorised = metrics::memorised_each(&points, train);
         Ok(LabSamples { points, memorised })
     };
+    let exact_samples = follow(Follow::Exact)?;
+    let learned_samples = follow(Follow::Learned)?;
+    let hybrid_samples = follow(Follow::Hybrid {
+        tau: req.tau as f64,
+        learned_first: true,
+    })?;
     Ok(LabView {
         request: req.clone(),
         step: trainer.steps_done(),
@@ -89,13 +97,11 @@ pub(crate) fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabR
         exact: exact_v,
         gap,
         gap_by_t,
-        exact_samples: follow(Follow::Exact)?,
-        learned_samples: follow(Follow::Learned)?,
-        hybrid_samples: follow(Follow::Hybrid {
-            tau: req.tau as f64,
-            learned_first: true,
-        })?,
+        exact_samples,
+        learned_samples,
+        hybrid_samples,
         note,
+        compute_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }
 

@@ -12,6 +12,7 @@ mod run;
 mod view;
 pub mod worker;
 
+pub use lab::make_lab;
 pub use protocol::{
     Command, CommandError, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, LabRequest, LabSamples, LabView, MAX_PARTICLES,
     MAX_TRAJECTORIES, MetricPoint, RunInfo, StopReason, View, ViewRequest, Waker,

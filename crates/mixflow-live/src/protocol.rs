@@ -168,6 +168,8 @@ pub struct LabView {
     pub hybrid_samples: LabSamples,
     /// What the picture does not show as asked, and why.
     pub note: Option<String>,
+    /// How long the worker took to compute this view.
+    pub compute_ms: f64,
 }
 
 /// The velocity field on a grid at one time.
