@@ -220,12 +220,14 @@ fn memorisation_demo_captions_hold_on_its_runs() {
         .map(|(label, t)| {
             let (view, m) = (lab(t, 0.5), report(t).memorisation.unwrap());
             println!(
-                "{label}: memorised exact {:.3} learned {:.3} hybrid(0.5) {:.3}; to train {:.3}, to held-out {:.3}",
+                "{label}: memorised exact {:.3} learned {:.3} hybrid(0.5) {:.3}; to train {:.3}, to held-out {:.3}; \
+                 one lab view in {:.0} ms",
                 view.exact_samples.fraction(),
                 view.learned_samples.fraction(),
                 view.hybrid_samples.fraction(),
                 m.measures.to_train,
                 m.measures.to_held_out.unwrap(),
+                view.compute_ms,
             );
             (view, m.measures)
         })

@@ -135,13 +135,29 @@ pub struct Followed {
 /// the posterior mean of the training points at t = 1 − 1/steps, which is one training point
 /// unless two are closer than about 1/steps.
 pub fn euler(x0: &Points, steps: usize, record: bool, field: &mut Field) -> Result<Followed, ExactError> {
+    euler_from(x0, 0, steps, record, field)
+}
+
+/// [`euler`] from step `first` on: `x` is the state at t = first / steps (another field took
+/// the steps before).
+pub fn euler_from(
+    x: &Points,
+    first: usize,
+    steps: usize,
+    record: bool,
+    field: &mut Field,
+) -> Result<Followed, ExactError> {
     if steps == 0 {
         return Err(ExactError::NoSteps);
     }
     let h = 1.0 / steps as f64;
-    let mut x = x0.clone();
-    let mut trajectory = if record { vec![(0.0, x.clone())] } else { Vec::new() };
-    for k in 0..steps {
+    let mut x = x.clone();
+    let mut trajectory = if record {
+        vec![((first as f64 * h) as f32, x.clone())]
+    } else {
+        Vec::new()
+    };
+    for k in first..steps {
         let t = k as f64 * h;
         let v = field(&x, t)?;
         for (xi, vi) in x.data.iter_mut().zip(&v.data) {
@@ -152,6 +168,12 @@ pub fn euler(x0: &Points, steps: usize, record: bool, field: &mut Field) -> Resu
         }
     }
     Ok(Followed { samples: x, trajectory })
+}
+
+/// How many of `steps` uniform Euler steps start before τ (the steps [`switching`] gives to
+/// its first field).
+pub fn steps_before(tau: f64, steps: usize) -> usize {
+    (0..steps).take_while(|&k| (k as f64 / steps as f64) < tau).count()
 }
 
 /// The hybrid field of the paper: `before` while t < τ, `after` from τ on (the learned field

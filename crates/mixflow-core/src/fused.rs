@@ -24,19 +24,26 @@ const MIN_PER_THREAD: usize = 256;
 /// Integrates `x` ([n × dim], model space) from t = 0 to 1 by `field.steps` Euler steps, in
 /// place. With `record`, the states after each step are returned (each [n × dim]).
 pub fn euler(field: &FlatField, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
+    euler_first(field, x, field.steps, record)
+}
+
+/// [`euler`] for the first `taken` of the field's steps only (from t = 0 to `taken / steps`):
+/// the learned part of a hybrid sampler that hands over to another field at that time.
+pub fn euler_first(field: &FlatField, x: &mut [f32], taken: usize, record: bool) -> Vec<Vec<f32>> {
+    let taken = taken.min(field.steps);
     let dim = field.dim;
     let n = x.len() / dim;
     let threads = threads_for(n);
     let packed = Packed::new(field);
     let packed = &packed;
     if threads <= 1 {
-        return euler_rows(field, packed, x, record);
+        return euler_rows(field, packed, x, taken, record);
     }
     let rows_per = n.div_ceil(threads);
     let parts: Vec<Vec<Vec<f32>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = x
             .chunks_mut(rows_per * dim)
-            .map(|chunk| scope.spawn(move || euler_rows(field, packed, chunk, record)))
+            .map(|chunk| scope.spawn(move || euler_rows(field, packed, chunk, taken, record)))
             .collect();
         handles
             .into_iter()
@@ -120,16 +127,16 @@ impl Packed {
 }
 
 /// One thread's share: block by block, every step of a block before the next block.
-fn euler_rows(field: &FlatField, packed: &Packed, x: &mut [f32], record: bool) -> Vec<Vec<f32>> {
+fn euler_rows(field: &FlatField, packed: &Packed, x: &mut [f32], taken: usize, record: bool) -> Vec<Vec<f32>> {
     let (dim, width) = (field.dim, field.width);
-    let mut states = vec![Vec::with_capacity(if record { x.len() } else { 0 }); if record { field.steps } else { 0 }];
+    let mut states = vec![Vec::with_capacity(if record { x.len() } else { 0 }); if record { taken } else { 0 }];
     let mut h = vec![0.0f32; BLOCK * width];
     let mut g = vec![0.0f32; BLOCK * width];
     let mut v = vec![0.0f32; BLOCK * dim];
     let dt = 1.0 / field.steps as f32;
     for block in x.chunks_mut(BLOCK * dim) {
         let rows = block.len() / dim;
-        for k in 0..field.steps {
+        for k in 0..taken {
             let bias = &field.step_bias[k * width..(k + 1) * width];
             packed.hidden_layer(
                 0,

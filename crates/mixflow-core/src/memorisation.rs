@@ -69,6 +69,9 @@ pub fn generate(
             .model_velocity(descriptor, x, t as f32)
             .map_err(ExactError::Learned)
     };
+    if !record && let Some(followed) = fused(sampler, exact, descriptor, x0, steps, follow)? {
+        return Ok(followed);
+    }
     let followed = match follow {
         Follow::Learned => exact::euler(x0, steps, record, &mut { learned }),
         Follow::Exact => exact::euler(x0, steps, record, &mut exact.as_field()),
@@ -99,6 +102,38 @@ pub fn generate(
             .map(|(t, p)| (t, sampler.to_original(&p)))
             .collect(),
     })
+}
+
+/// [`generate`] without a trajectory, with the learned steps on the fused CPU path where it
+/// applies (none where it does not): the learned sampler alone, and the hybrid whose learned
+/// part comes first. It takes the same Euler steps as the general loop.
+fn fused(
+    sampler: &Sampler,
+    exact: &EmpiricalField,
+    descriptor: Option<&[f32]>,
+    x0: &Points,
+    steps: usize,
+    follow: Follow,
+) -> Result<Option<Followed>, ExactError> {
+    let taken = match follow {
+        Follow::Learned => steps,
+        Follow::Hybrid {
+            tau,
+            learned_first: true,
+        } if (0.0..=1.0).contains(&tau) => exact::steps_before(tau, steps),
+        _ => return Ok(None),
+    };
+    let Some(x) = sampler
+        .euler_fused(descriptor, x0, steps, taken)
+        .map_err(ExactError::Learned)?
+    else {
+        return Ok(None);
+    };
+    let x = exact::euler_from(&x, taken, steps, false, &mut exact.as_field())?.samples;
+    Ok(Some(Followed {
+        samples: sampler.to_original(&x),
+        trajectory: Vec::new(),
+    }))
 }
 
 /// The memorisation measures of a run (none without a finite training set), averaged over the

@@ -282,6 +282,30 @@ impl Sampler {
         self.generate_with_burn(descriptor, x0, opts, record)
     }
 
+    /// The first `taken` of `steps` Euler steps from `x0`, in model space and out, on the fused
+    /// CPU path; none where that path does not apply (a GPU device, an ELU network), for the
+    /// caller's own loop. What a hybrid sampler's learned part takes: a burn call per step costs
+    /// about as much as the fused path's whole run.
+    pub fn euler_fused(
+        &self,
+        descriptor: Option<&[f32]>,
+        x0: &Points,
+        steps: usize,
+        taken: usize,
+    ) -> Result<Option<Points>, String> {
+        let on_cpu = matches!(
+            self.device.as_dispatch(),
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+        );
+        if !on_cpu || steps == 0 || x0.is_empty() || !self.flattens() {
+            return Ok(None);
+        }
+        let field = self.flat_field(descriptor, steps)?;
+        let mut x = x0.data.clone();
+        fused::euler_first(&field, &mut x, taken, false);
+        Ok(Some(Points::new(x0.dim, x)))
+    }
+
     fn generate_fused(
         &self,
         descriptor: Option<&[f32]>,

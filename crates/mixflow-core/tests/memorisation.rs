@@ -159,6 +159,22 @@ fn the_exact_learned_and_hybrid_samplers_start_from_the_same_noise() {
     };
     assert_eq!(run(hybrid(1.0)).samples, learned.samples);
     assert_eq!(run(hybrid(0.0)).samples, exact_run.samples);
+    // Without a trajectory the learned steps take the fused CPU path: the same Euler steps.
+    for follow in [Follow::Learned, hybrid(0.5)] {
+        let fused = memorisation::generate(&sampler, &exact, None, &x0, 50, follow, false).unwrap();
+        let general = run(follow);
+        let apart = fused
+            .samples
+            .data
+            .iter()
+            .zip(&general.samples.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            apart < 1e-3,
+            "{follow:?}: the fused and general paths differ by {apart}"
+        );
+    }
     let err = memorisation::generate(&sampler, &exact, None, &x0, 50, hybrid(-0.5), false)
         .err()
         .unwrap();

@@ -123,10 +123,12 @@ impl Default for LabRequest {
         Self {
             t: 0.5,
             tau: 0.5,
-            samples: 400,
-            // u*'s last Euler step lands on the posterior mean at t = 1 - 1/steps: 100 steps
-            // separate training points 0.01 apart (40 left 3% of a 64-point moons set between two).
-            euler_steps: 100,
+            // A view's cost is samples × steps network rows (and as many exact-field rows times
+            // the training points): 300 × 64 keeps a view near the main view's 2,000 × 24.
+            samples: 300,
+            // u*'s last Euler step lands on the posterior mean at t = 1 - 1/steps, so more steps
+            // separate closer training points (40 left 3% of a 64-point moons set between two).
+            euler_steps: 64,
             field_box: ([-4.0, -4.0], [4.0, 4.0]),
         }
     }
