@@ -73,6 +73,17 @@ fn a_checkpoint_resumes_exactly_where_training_stopped() {
         "same losses as an uninterrupted run"
     );
     assert_eq!(resumed.step().unwrap_err(), TrainError::Finished);
+    // A saved run evaluates as the run in memory did (`mixflow train` evaluates what it saved).
+    resumed.save(&dir).unwrap();
+    let small = |t: &Trainer| {
+        let config = TrainConfig {
+            eval_n: 200,
+            curvature_n: 50,
+            ..t.config.clone()
+        };
+        evaluate(&t.sampler(), &t.dataset, &config).unwrap()
+    };
+    assert_eq!(small(&Trainer::load(&dir).unwrap()), small(&resumed));
     assert!(
         Trainer::load(&dir.join("missing"))
             .err()
