@@ -300,7 +300,7 @@ fn the_export_menu_writes_files_and_a_folder_that_cannot_be_written_says_why() {
         .data;
     assert_eq!((samples.len(), samples.dim), (2000, 2), "the view's 2,000 particles");
     assert!(read("trajectories.csv").starts_with("particle,t,x,y\n0,0,"));
-    assert!(read("metrics.csv").starts_with("step,flow_loss,base_loss,kl,w2,curvature\n1,"));
+    assert!(read("metrics.csv").starts_with("step,flow_loss,base_loss,kl,w2,curvature,memorised\n1,"));
     let metrics: serde_json::Value = serde_json::from_str(&read("metrics.json")).unwrap();
     assert_eq!(metrics["rows"][0]["step"], 1);
     let config = mixflow::config::TrainConfig::from_toml(&dir.join("moons-rf-step1-config.toml")).unwrap();

@@ -97,13 +97,13 @@ impl MixflowApp {
                 return;
             }
             Action::OpenDemo(position) => {
-                if self.demo.is_none() {
-                    self.before_demo = Some(self.settings.clone());
+                if self.demo.position.is_none() {
+                    self.demo.before = Some(self.settings.clone());
                 }
                 self.settings = position.demo.settings(&self.settings);
                 self.draft = self.settings.config.clone();
-                self.demo = Some(position);
-                self.pending_split = None;
+                self.demo.position = Some(position);
+                self.demo.pending_split = None;
                 due.demo_caption = Some(position.step);
                 due.restart = true;
                 return;
@@ -113,7 +113,7 @@ impl MixflowApp {
                 if self.lab.open {
                     self.lab.close(&self.runs);
                 }
-                if let Some(settings) = self.before_demo.take() {
+                if let Some(settings) = self.demo.before.take() {
                     self.settings = settings;
                     self.draft = self.settings.config.clone();
                 }
@@ -122,7 +122,7 @@ impl MixflowApp {
             Action::OpenCheckpoint(dir) => {
                 // A checkpoint is one run: it takes the first run's place, outside any demo or
                 // comparison (a plain run restarts only when it has to leave one).
-                if self.demo.is_some() || self.settings.comparing {
+                if self.demo.position.is_some() || self.settings.comparing {
                     self.settings.comparing = false;
                     self.leave_demo(due);
                 }
@@ -140,8 +140,8 @@ impl MixflowApp {
     }
 
     fn leave_demo(&mut self, due: &mut Due) {
-        self.demo = None;
-        self.pending_split = None;
+        self.demo.position = None;
+        self.demo.pending_split = None;
         due.demo_caption = None;
         due.restart = true;
     }

@@ -51,7 +51,7 @@ impl MixflowApp {
             self.page.control("compare", compare.rect);
             self.demo_menu(ui);
             // The tools for making runs stay off a projector's one line of controls.
-            if !self.presenter {
+            if !self.demo.presenter {
                 self.tools(ui);
             }
             let copy = ui
@@ -156,7 +156,7 @@ impl MixflowApp {
                     ui.label(format!("backend: {}", info.backend));
                 }
                 ui.label(format!("drawing: {}", self.renderer));
-                if playing || self.playback {
+                if playing || self.viewing.playback {
                     ui.label(format!("frame {:.1} ms", self.frames.mean_ms()));
                 }
             }

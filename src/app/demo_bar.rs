@@ -1,5 +1,5 @@
-//! The guided demos in the window: the Demos menu, the presenter switch, and the caption bar
-//! with Back / Next / Leave demo. Opening a demo replaces the runs by the demo's (from their
+//! The guided demos in the window: their state ([`DemoState`]), the Demos menu, the presenter
+//! switch, and the caption bar with Back / Next / Leave demo. Opening a demo replaces the runs by the demo's (from their
 //! cached starts); each caption may move the view or start a measurement (`demo::Step`).
 
 use super::action::Action;
@@ -7,9 +7,20 @@ use super::{MixflowApp, demo};
 use eframe::egui;
 use mixflow_live::Command;
 
+/// The guided demo on screen (if any), presenter mode, and what leaving the demo restores.
+#[derive(Default)]
+pub(super) struct DemoState {
+    pub position: Option<demo::Position>,
+    pub presenter: bool,
+    /// A caption's descriptor split, applied once the runs report their descriptors.
+    pub pending_split: Option<crate::data::Split>,
+    /// The settings from before the demo, which "Leave demo" restores.
+    pub before: Option<super::settings::Settings>,
+}
+
 impl MixflowApp {
     pub(super) fn apply_demo_step(&mut self, step: usize) {
-        let Some(position) = self.demo.as_mut() else {
+        let Some(position) = self.demo.position.as_mut() else {
             return;
         };
         position.step = step.min(position.demo.steps.len() - 1);
@@ -21,7 +32,7 @@ impl MixflowApp {
             self.settings.source_w = w;
         }
         if step.split.is_some() {
-            self.pending_split = step.split;
+            self.demo.pending_split = step.split;
         }
         if let Some(focus) = step.lab {
             self.lab.focus(&self.runs, focus.run, focus.tau);
@@ -34,8 +45,8 @@ impl MixflowApp {
     }
 
     pub(super) fn set_presenter(&mut self, ctx: &egui::Context, on: bool) {
-        self.presenter = on;
-        if let Some(position) = &mut self.demo {
+        self.demo.presenter = on;
+        if let Some(position) = &mut self.demo.position {
             position.presenter = on;
         }
         // Zoom rather than font sizes: the whole window grows alike, canvases keep their share.
@@ -71,13 +82,13 @@ impl MixflowApp {
                     self.act(Action::OpenDemo(demo::Position {
                         demo: d,
                         step: 0,
-                        presenter: self.presenter,
+                        presenter: self.demo.presenter,
                     }));
                     ui.close();
                 }
             }
         });
-        let mut presenter = self.presenter;
+        let mut presenter = self.demo.presenter;
         if ui
             .toggle_value(&mut presenter, "Presenter")
             .on_hover_text("Larger type and no settings panel, for a projector")

@@ -170,12 +170,12 @@ impl MixflowApp {
             asked: Instant::now(),
             tries: 0,
             rect: None,
-            restore: (self.time, self.playback),
+            restore: (self.viewing.time, self.viewing.playback),
         });
         // The first frame is the one being drawn now.
-        self.playback = false;
+        self.viewing.playback = false;
         if gif {
-            self.time = 0.0;
+            self.viewing.time = 0.0;
         }
     }
 
@@ -208,8 +208,8 @@ impl MixflowApp {
             if capture.frames.len() == capture.wanted() {
                 self.finish_capture(true);
             } else {
-                self.playback = false;
-                self.time = capture.time(self.time);
+                self.viewing.playback = false;
+                self.viewing.time = capture.time(self.viewing.time);
             }
         }
     }
@@ -255,7 +255,7 @@ impl MixflowApp {
         let Some(capture) = self.export.capture.take() else {
             return;
         };
-        (self.time, self.playback) = capture.restore;
+        (self.viewing.time, self.viewing.playback) = capture.restore;
         if !deliver {
             return;
         }

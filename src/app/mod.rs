@@ -104,6 +104,23 @@ struct SceneCache {
     fit: scene::Fit,
 }
 
+/// What the canvases show and from where, shared by every run's canvas.
+#[derive(Default)]
+struct Viewing {
+    /// Shared by every canvas: the views are linked. It fits the data until the user moves it.
+    camera: Option<Camera>,
+    camera_follows: bool,
+    /// The scrubbed time, and whether it plays back on its own.
+    time: f32,
+    playback: bool,
+    /// The explored descriptor (empty: the first training descriptor).
+    descriptor: Vec<f32>,
+    /// The projection of data of more than two dimensions, for the run whose data it was fitted on.
+    plane: Option<(usize, Projection, Arc<Plane>)>,
+    /// The last view request sent, so an unchanged one is not sent again.
+    sent_view: Option<mixflow_live::ViewRequest>,
+}
+
 pub struct MixflowApp {
     settings: Settings,
     /// Settings being edited, applied with "Restart with these settings".
@@ -111,31 +128,18 @@ pub struct MixflowApp {
     runs: Vec<Run>,
     scenes: Vec<SceneCache>,
     gpu: Gpu,
-    /// Shared by every canvas: the views are linked. It fits the data until the user moves it.
-    camera: Option<Camera>,
-    camera_follows: bool,
-    /// The scrubbed time, and whether it plays back on its own.
-    time: f32,
-    playback: bool,
-    descriptor: Vec<f32>,
-    plane: Option<(usize, Projection, Arc<Plane>)>,
+    /// What the canvases show and from where (camera, time, descriptor, projection).
+    viewing: Viewing,
     launch: Launch,
     script: script::Script,
     notes: Vec<String>,
-    /// The last view request sent, so an unchanged one is not sent again.
-    sent_view: Option<mixflow_live::ViewRequest>,
     frames: script::FrameClock,
     /// The graphics API that draws (WebGPU, WebGL2, Vulkan, ...).
     renderer: String,
     /// What the web page is told and shown about the app.
     page: page::PageState,
-    /// The guided demo on screen, if any.
-    demo: Option<demo::Position>,
-    presenter: bool,
-    /// A demo caption's descriptor split, applied once the runs report their descriptors.
-    pending_split: Option<crate::data::Split>,
-    /// The settings from before the demo, which "Leave demo" restores.
-    before_demo: Option<Settings>,
+    /// The guided demo on screen, presenter mode, and what leaving the demo restores.
+    demo: demo_bar::DemoState,
     stepper: stepper::Stepper,
     lab: lab::Lab,
     export: export_menu::ExportMenu,
@@ -236,23 +240,19 @@ impl MixflowApp {
                 device: None,
                 adapter: cc.wgpu_render_state.as_ref().map(settings::Adapter::of),
             },
-            camera: None,
-            camera_follows: true,
-            time: 1.0,
-            playback: launch.playback,
-            descriptor: Vec::new(),
-            plane: None,
+            viewing: Viewing {
+                camera_follows: true,
+                time: 1.0,
+                playback: launch.playback,
+                ..Viewing::default()
+            },
             launch,
             script: script::Script::default(),
             notes,
-            sent_view: None,
             frames: script::FrameClock::default(),
             renderer,
             page: Default::default(),
-            demo: None,
-            presenter: false,
-            pending_split: None,
-            before_demo: None,
+            demo: Default::default(),
             stepper: Default::default(),
             lab: Default::default(),
             export: export_menu::ExportMenu::new(export_folder),
@@ -280,10 +280,10 @@ impl MixflowApp {
         }
         app.apply_actions();
         if let Some(state) = shared {
-            app.descriptor = state.descriptor;
-            app.time = state.time;
-            app.camera = state.camera;
-            app.camera_follows = state.camera.is_none();
+            app.viewing.descriptor = state.descriptor;
+            app.viewing.time = state.time;
+            app.viewing.camera = state.camera;
+            app.viewing.camera_follows = state.camera.is_none();
         }
         app
     }
@@ -310,6 +310,7 @@ impl MixflowApp {
             stopped: first.and_then(|r| r.stopped.clone()),
             demo: self
                 .demo
+                .position
                 .map(|d| format!("{} caption {} of {}", d.demo.name, d.step + 1, d.demo.steps.len())),
             import: self.import.open.then(|| self.import.file().to_string()),
             lab: self.lab.status(&self.runs),
@@ -326,17 +327,17 @@ impl MixflowApp {
     fn shared_state(&self) -> share::SharedState {
         share::SharedState {
             settings: self.settings.clone(),
-            descriptor: self.descriptor.clone(),
-            time: self.time,
+            descriptor: self.viewing.descriptor.clone(),
+            time: self.viewing.time,
             // Only a camera the user placed: one that follows the fit moves with every view (it
             // holds the samples), and the address would change twice a second.
-            camera: self.camera.filter(|_| !self.camera_follows),
+            camera: self.viewing.camera.filter(|_| !self.viewing.camera_follows),
         }
     }
 
     /// The state as a URL fragment: the demo's place while one is on, the whole state otherwise.
     fn fragment(&self) -> String {
-        match &self.demo {
+        match &self.demo.position {
             Some(position) => position.to_fragment(),
             None => self.shared_state().to_fragment(),
         }
@@ -371,7 +372,7 @@ impl MixflowApp {
     /// The runs to show, with their legends and cached starts: a demo's variants (from their
     /// bundled starts), one per compared method, or one.
     fn lineup(&self) -> Vec<(String, crate::config::TrainConfig, Option<&'static [u8]>)> {
-        match &self.demo {
+        match &self.demo.position {
             Some(position) => {
                 let demo = position.demo;
                 let runs = demo.runs(self.settings.config.backend).into_iter().enumerate();
@@ -421,11 +422,11 @@ impl MixflowApp {
                 });
             }
         }
-        self.camera = None;
-        self.camera_follows = true;
-        self.descriptor.clear();
-        self.plane = None;
-        self.sent_view = None;
+        self.viewing.camera = None;
+        self.viewing.camera_follows = true;
+        self.viewing.descriptor.clear();
+        self.viewing.plane = None;
+        self.viewing.sent_view = None;
         self.lab.forget_sent();
     }
 
@@ -453,10 +454,10 @@ impl MixflowApp {
         let info = self.info()?;
         let key = Arc::as_ptr(&info) as usize;
         let projection = self.settings.projection;
-        if !matches!(&self.plane, Some((k, p, _)) if *k == key && *p == projection) {
-            self.plane = Some((key, projection, Arc::new(Plane::new(projection, &info.data_sample))));
+        if !matches!(&self.viewing.plane, Some((k, p, _)) if *k == key && *p == projection) {
+            self.viewing.plane = Some((key, projection, Arc::new(Plane::new(projection, &info.data_sample))));
         }
-        self.plane.as_ref().map(|(_, _, p)| p.clone())
+        self.viewing.plane.as_ref().map(|(_, _, p)| p.clone())
     }
 
     /// The data's box in the plane (where the velocity field is sampled: it must not depend on
@@ -488,29 +489,29 @@ impl MixflowApp {
         let Some(info) = self.info() else {
             return;
         };
-        if info.descriptor_dim > 0 && self.descriptor.len() != info.descriptor_dim {
-            self.descriptor = info
+        if info.descriptor_dim > 0 && self.viewing.descriptor.len() != info.descriptor_dim {
+            self.viewing.descriptor = info
                 .conditions
                 .iter()
                 .find(|c| c.split == crate::data::Split::Train)
                 .map(|c| c.descriptor.clone())
                 .unwrap_or_default();
         }
-        if let Some(split) = self.pending_split.take()
+        if let Some(split) = self.demo.pending_split.take()
             && let Some(c) = info.conditions.iter().find(|c| c.split == split)
         {
-            self.descriptor = c.descriptor.clone();
+            self.viewing.descriptor = c.descriptor.clone();
         }
         let field_box = (info.dim == 2).then(|| self.data_bounds()).flatten().map(|(lo, hi)| {
             let pad = [(hi[0] - lo[0]) * 0.1, (hi[1] - lo[1]) * 0.1];
             ([lo[0] - pad[0], lo[1] - pad[1]], [hi[0] + pad[0], hi[1] + pad[1]])
         });
-        let descriptor = (!self.descriptor.is_empty()).then(|| self.descriptor.clone());
+        let descriptor = (!self.viewing.descriptor.is_empty()).then(|| self.viewing.descriptor.clone());
         let mut request = self.settings.view_request(descriptor, field_box);
         request.advect = self.advect_choice().is_ok().then_some(crate::render::advect::LIMITS);
-        if self.sent_view.as_ref() != Some(&request) {
+        if self.viewing.sent_view.as_ref() != Some(&request) {
             self.send_all(|| Command::View(request.clone()));
-            self.sent_view = Some(request);
+            self.viewing.sent_view = Some(request);
         }
     }
 
@@ -525,7 +526,7 @@ impl MixflowApp {
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Run");
-            if self.demo.is_some() {
+            if self.demo.position.is_some() {
                 ui.label("The demo sets up its runs: changing a run setting leaves the demo.");
             }
             if panels::run_switches(ui, &mut self.draft, self.settings.comparing) {
@@ -656,7 +657,7 @@ impl MixflowApp {
         }
         // A projector needs the room for the canvases: the charts the demos speak of, shorter,
         // and no table (its numbers are in the charts).
-        let (shown, height) = if self.presenter {
+        let (shown, height) = if self.demo.presenter {
             (&all[1..], 100.0)
         } else {
             (&all[..], 150.0)
@@ -667,14 +668,14 @@ impl MixflowApp {
                 draw(ui, &self.runs, height);
             }
         });
-        if !self.presenter {
+        if !self.demo.presenter {
             charts::metrics_table(ui, &self.runs);
         }
     }
 
     fn explorer_panel(&mut self, ui: &mut egui::Ui, info: &mixflow_live::RunInfo) {
         ui.heading("Descriptor");
-        if explorer::show(ui, &info.conditions, &mut self.descriptor) {
+        if explorer::show(ui, &info.conditions, &mut self.viewing.descriptor) {
             self.update_view_request();
         }
         ui.separator();
@@ -686,16 +687,16 @@ impl MixflowApp {
 
     fn central(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.toggle_value(&mut self.playback, "Play back")
+            ui.toggle_value(&mut self.viewing.playback, "Play back")
                 .on_hover_text("Move the particles from base (t = 0) to data (t = 1) on a loop");
-            panels::row(ui, "t", egui::Slider::new(&mut self.time, 0.0..=1.0));
+            panels::row(ui, "t", egui::Slider::new(&mut self.viewing.time, 0.0..=1.0));
             ui.label("drag: pan · scroll: zoom · double-click: fit");
         });
-        if self.playback {
+        if self.viewing.playback {
             let dt = ui.input(|i| i.stable_dt).min(0.1);
-            self.time += dt / 3.0;
-            if self.time > 1.0 {
-                self.time = 0.0;
+            self.viewing.time += dt / 3.0;
+            if self.viewing.time > 1.0 {
+                self.viewing.time = 0.0;
             }
         }
         let Some(plane) = self.plane() else {
@@ -705,7 +706,7 @@ impl MixflowApp {
         };
         // The scenes first: the camera fits what they draw.
         let scenes: Vec<(Arc<Scene>, u64)> = (self.runs.iter().zip(&mut self.scenes))
-            .map(|(run, cache)| scene_for(cache, run, &self.settings, &plane, self.time))
+            .map(|(run, cache)| scene_for(cache, run, &self.settings, &plane, self.viewing.time))
             .collect();
         let fit = self.fit_bounds();
         let n = self.runs.len();
@@ -749,7 +750,7 @@ impl MixflowApp {
                             scene,
                             version,
                             style,
-                            time: self.time,
+                            time: self.viewing.time,
                             legend,
                         };
                         let sketch = self.drawing.active.then_some(canvas::Sketch {
@@ -761,8 +762,8 @@ impl MixflowApp {
                             ui,
                             id,
                             size,
-                            &mut self.camera,
-                            &mut self.camera_follows,
+                            &mut self.viewing.camera,
+                            &mut self.viewing.camera_follows,
                             fit,
                             drawn,
                             sketch,
@@ -850,7 +851,7 @@ impl eframe::App for MixflowApp {
             && run
                 .view
                 .as_ref()
-                .is_some_and(|v| Some(&v.request) == self.sent_view.as_ref())
+                .is_some_and(|v| Some(&v.request) == self.viewing.sent_view.as_ref())
         {
             self.frames.measure_from(run.view_version);
         }
@@ -858,7 +859,7 @@ impl eframe::App for MixflowApp {
         self.capture_before_frame(ui.ctx());
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        if let Some(position) = self.demo {
+        if let Some(position) = self.demo.position {
             egui::Panel::top("demo").show(ui, |ui| self.demo_bar(ui, position));
         }
         if self.drawing.active {
@@ -874,14 +875,14 @@ impl eframe::App for MixflowApp {
                 }
             });
         }
-        if !self.presenter {
+        if !self.demo.presenter {
             egui::Panel::left("settings")
                 .resizable(true)
                 .default_size(290.0)
                 .show(ui, |ui| self.side_panel(ui));
         }
         // Presenter mode has a panel (and a size) of its own.
-        let (charts, height) = if self.presenter {
+        let (charts, height) = if self.demo.presenter {
             ("charts-presenter", 150.0)
         } else {
             ("charts", 230.0)
@@ -905,7 +906,7 @@ impl eframe::App for MixflowApp {
             self.stepper.show(ui.ctx(), run);
         }
         if self.lab.open
-            && let Some(n) = self.lab.show(ui.ctx(), &self.runs, self.time)
+            && let Some(n) = self.lab.show(ui.ctx(), &self.runs, self.viewing.time)
         {
             self.train_on_finite_set(n);
         }
@@ -924,14 +925,14 @@ impl eframe::App for MixflowApp {
         }
         // Training and play-back redraw at the display's pace. Paused, the app sleeps until input
         // or a worker's event (each one wakes the window, see `waker`).
-        if self.playback || self.runs.iter().any(|r| r.playing) {
+        if self.viewing.playback || self.runs.iter().any(|r| r.playing) {
             ui.ctx().request_repaint_after(Duration::from_millis(16));
         }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         // A demo's runs are the demo's: the next launch opens the user's own settings.
-        let own = self.before_demo.as_ref().filter(|_| self.demo.is_some());
+        let own = self.demo.before.as_ref().filter(|_| self.demo.position.is_some());
         storage.set_string(settings::STORAGE_KEY, own.unwrap_or(&self.settings).to_stored());
     }
 }
