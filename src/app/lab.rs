@@ -9,14 +9,15 @@
 use super::charts::run_color;
 use eframe::egui;
 use egui_plot::{Arrows, Line, MarkerShape, Plot, PlotPoints, Points};
-use mixflow_live::{Command, LabRequest, LabSamples, LabView, Run};
+use mixflow_live::{Command, FIELD_GRID, LabRequest, LabSamples, LabView, Run};
 
 /// The sizes the slider offers (SPEC section 7's E5 spans 16 to 4,096).
 pub const SIZES: std::ops::RangeInclusive<usize> = 8..=4096;
 /// The size a run without a finite set starts the lab with.
 const FIRST_SIZE: usize = 64;
-/// Velocity arrows are drawn this long (times the velocity), so they stay inside the picture.
-const ARROW_SCALE: f32 = 0.08;
+/// A field's median arrow is drawn this many grid cells long: each field has its own scale, since
+/// u* grows as 1 / (1 - t) and would dwarf the network's near t = 1.
+const ARROW_CELLS: f32 = 0.8;
 /// Colours of the learned field, the exact field, memorised and novel samples.
 const LEARNED: egui::Color32 = egui::Color32::from_rgb(80, 150, 230);
 const EXACT: egui::Color32 = egui::Color32::from_rgb(230, 140, 50);
@@ -31,6 +32,8 @@ pub struct Lab {
     tau: f32,
     /// The size on the slider; applied (a restart) when the slider is let go.
     train_n: usize,
+    /// The studied run's size the slider last followed.
+    synced: Option<usize>,
     /// The request last sent, so an unchanged one is not sent again.
     sent: Option<LabRequest>,
 }
@@ -42,6 +45,7 @@ impl Default for Lab {
             run: 0,
             tau: 0.5,
             train_n: FIRST_SIZE,
+            synced: None,
             sent: None,
         }
     }
@@ -171,6 +175,11 @@ impl Lab {
     }
 
     fn controls(&mut self, ui: &mut egui::Ui, run: &Run) -> Option<usize> {
+        // The slider follows the run's size when that changes elsewhere (a demo, the settings).
+        if run.config.train_n != self.synced {
+            self.synced = run.config.train_n;
+            self.train_n = self.synced.unwrap_or(self.train_n);
+        }
         let mut chosen = None;
         ui.horizontal(|ui| {
             let slider = ui
@@ -212,7 +221,12 @@ fn pictures(ui: &mut egui::Ui, lab: &LabView) {
     let side = ((ui.available_width() - 40.0) / 3.0).clamp(160.0, 320.0);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
-            ui.label("the learned field (blue) and the exact one (orange); the gap |v_θ - u*|² in red");
+            ui.label(format!(
+                "the learned field (blue, median speed {:.2}) and the exact one (orange, {:.2}), each \
+                 scaled to fit; the gap |v_θ - u*|² in red",
+                median_speed(&lab.learned),
+                median_speed(&lab.exact)
+            ));
             field_plot(ui, lab, side * 1.4);
         });
         ui.vertical(|ui| {
@@ -260,12 +274,18 @@ fn field_plot(ui: &mut egui::Ui, lab: &LabView, size: f32) {
                         .color(egui::Color32::from_rgba_unmultiplied(220, 60, 60, alpha)),
                 );
             }
+            let cell = (lab.request.field_box.1[0] - lab.request.field_box.0[0]) / FIELD_GRID as f32;
             for (name, velocities, color) in [("learned", &lab.learned, LEARNED), ("exact", &lab.exact, EXACT)] {
+                let scale = ARROW_CELLS * cell / median_speed(velocities).max(1e-9);
                 let tips: Vec<[f64; 2]> = lab
                     .grid
                     .rows()
                     .zip(velocities.rows())
-                    .map(|(p, v)| [(p[0] + ARROW_SCALE * v[0]) as f64, (p[1] + ARROW_SCALE * v[1]) as f64])
+                    .map(|(p, v)| {
+                        // Long arrows are cut at two cells, so the picture stays readable.
+                        let k = scale.min(2.0 * cell / v[0].hypot(v[1]).max(1e-9));
+                        [(p[0] + k * v[0]) as f64, (p[1] + k * v[1]) as f64]
+                    })
                     .collect();
                 plot.arrows(Arrows::new(name, xy(&lab.grid), PlotPoints::from(tips)).color(color));
             }
@@ -307,6 +327,13 @@ fn samples_plot(ui: &mut egui::Ui, name: &str, lab: &LabView, samples: &LabSampl
             plot.points(Points::new("novel", points(novel)).radius(1.8).color(NOVEL));
             plot.points(rings(lab));
         });
+}
+
+/// The median length of a field's velocities.
+fn median_speed(velocities: &crate::data::Points) -> f32 {
+    let mut speeds: Vec<f32> = velocities.rows().map(|v| v[0].hypot(v[1])).collect();
+    speeds.sort_by(f32::total_cmp);
+    speeds.get(speeds.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The training points as rings.

@@ -196,6 +196,9 @@ fn fresh_draws_of_the_data_pass_the_ratio_test_one_time_in_nine_in_2d() {
     let ds = finite("moons", 1024).unwrap();
     let fresh = ds.sample(None, 8000, &mut rng::seeded(7, Stream::Eval, 0));
     let m = mixflow_core::metrics::memorisation(&fresh, ds.training_set(None).unwrap(), None);
-    println!("fresh moons draws against 1,024 training points: {:.4} memorised", m.memorised);
+    println!(
+        "fresh moons draws against 1,024 training points: {:.4} memorised",
+        m.memorised
+    );
     assert!((m.memorised - 1.0 / 9.0).abs() < 0.015, "{m:?}");
 }
