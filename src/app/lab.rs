@@ -115,9 +115,7 @@ impl Lab {
             self.run = 0;
             self.sent = None;
         }
-        let Some(run) = runs.get(self.run) else {
-            return None;
-        };
+        let run = runs.get(self.run)?;
         self.request(run, t);
         let mut open = self.open;
         let mut chosen = None;
