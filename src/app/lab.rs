@@ -125,7 +125,9 @@ impl Lab {
             .open(&mut open)
             .pivot(egui::Align2::RIGHT_BOTTOM)
             .default_pos(corner)
-            .default_size([900.0, 620.0])
+            .default_size([880.0, 600.0])
+            // Labels wrap inside: the window never grows over the top bar's controls.
+            .max_width(900.0)
             .show(ctx, |ui| {
                 if runs.len() > 1 {
                     self.pick_run(ui, runs);
@@ -216,9 +218,10 @@ fn pictures(ui: &mut egui::Ui, lab: &LabView) {
     if let Some(note) = &lab.note {
         ui.label(note);
     }
-    let side = ((ui.available_width() - 40.0) / 3.0).clamp(160.0, 320.0);
+    let side = ((ui.available_width() - 40.0) / 3.0).clamp(160.0, 280.0);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
+            ui.set_max_width(side * 1.4);
             ui.label(format!(
                 "the learned field (blue, median speed {:.2}) and the exact one (orange, {:.2}), each \
                  scaled to fit; the gap |v_θ - u*|² in red",
@@ -228,6 +231,7 @@ fn pictures(ui: &mut egui::Ui, lab: &LabView) {
             field_plot(ui, lab, side * 1.4);
         });
         ui.vertical(|ui| {
+            ui.set_max_width(side * 1.4);
             ui.label("the gap E|v_θ - u*|² against t");
             gap_plot(ui, lab, side * 1.4);
         });
@@ -239,6 +243,7 @@ fn pictures(ui: &mut egui::Ui, lab: &LabView) {
             ("hybrid", &lab.hybrid_samples),
         ] {
             ui.vertical(|ui| {
+                ui.set_max_width(side);
                 ui.label(format!("{name}: {:.1}% memorised", 100.0 * samples.fraction()));
                 samples_plot(ui, name, lab, samples, side);
             });
