@@ -501,7 +501,7 @@ fn the_memorisation_lab_fixes_a_training_set_and_its_controls_restart_and_resamp
     let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
     wait_for_label(&mut h, "rf · step 0");
     // Opening the lab fixes a training set (64 points) and restarts the run on it.
-    h.get_by_label("Memorisation lab").click();
+    h.get_by_label("Lab").click();
     wait_for_label(&mut h, "64 training points");
     // The exact field reproduces its training points; the untrained network copies few of them.
     let (exact, learned) = (

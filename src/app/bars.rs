@@ -63,8 +63,9 @@ impl MixflowApp {
                 self.notes.push("copied a link to this run to the clipboard".into());
             }
             self.page.control("copy-link", copy.rect);
+            // Cut short rather than drawn over the controls when the window is narrow.
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.strong(self.lineup_summary());
+                ui.add(egui::Label::new(egui::RichText::new(self.lineup_summary()).strong()).truncate());
             });
         });
         if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
@@ -93,10 +94,10 @@ impl MixflowApp {
         }
         let mut lab = self.lab.open;
         if ui
-            .toggle_value(&mut lab, "Memorisation lab")
+            .toggle_value(&mut lab, "Lab")
             .on_hover_text(
-                "Train on a finite set and compare the learned field with the exact one that only \
-                 reproduces the training points",
+                "The memorisation lab: train on a finite set and compare the learned field with the \
+                 exact one, which only reproduces the training points",
             )
             .changed()
         {
