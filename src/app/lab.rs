@@ -119,11 +119,11 @@ impl Lab {
         self.request(run, t);
         let mut open = self.open;
         let mut chosen = None;
-        // Opened at the bottom right, above the charts: the demo bar and the top bar stay free.
-        let corner = ctx.content_rect().right_bottom() - egui::vec2(12.0, 250.0);
+        // Opened at the right, below the top bar and a demo's caption, which stay free.
+        let corner = ctx.content_rect().right_top() + egui::vec2(-12.0, 100.0);
         egui::Window::new("Memorisation lab")
             .open(&mut open)
-            .pivot(egui::Align2::RIGHT_BOTTOM)
+            .pivot(egui::Align2::RIGHT_TOP)
             .default_pos(corner)
             .default_size([880.0, 600.0])
             // Labels wrap inside: the window never grows over the top bar's controls.

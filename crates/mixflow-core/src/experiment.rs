@@ -147,8 +147,9 @@ impl Arm {
         };
         self.variant.apply(&mut c);
         if self.train_n.is_some() {
-            // E5 reads memorisation, not W2 at 2,000 points: each exact W2 of the evaluation
-            // costs about 8x less at 1,000, which makes its 30 long runs affordable.
+            // E5 reads memorisation, not W2 at 2,000 points: the assignment behind each exact W2
+            // is cubic in the sample count, so 1,000 samples cost about an eighth, which makes
+            // its 30 long runs affordable.
             c.eval_n = 1000;
             c.curvature_n = 500;
         }
