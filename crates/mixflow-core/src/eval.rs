@@ -85,19 +85,8 @@ pub fn evaluate_reporting(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, String> {
     let solve = cfg.solve_options();
-    let conditions: Vec<Option<usize>> = if dataset.is_conditional() {
-        pick(&dataset.split_indices(Split::Train), cfg.eval_conditions)
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None]
-    };
-    let n = if dataset.is_conditional() {
-        cfg.eval_per_condition
-    } else {
-        cfg.eval_n
-    };
+    let conditions = split_conditions(dataset, cfg, Split::Train);
+    let n = samples_per_condition(dataset, cfg);
     let descriptor = |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
     let draws = |cond: Option<usize>| -> Result<Draws, String> {
         let key = cond.map_or(0, |c| c as u64 + 1);
@@ -118,19 +107,12 @@ pub fn evaluate_reporting(
     } else {
         &[Split::Train]
     };
-    let split_conditions = |split: Split| -> Vec<Option<usize>> {
-        if dataset.is_conditional() {
-            pick(&dataset.split_indices(split), cfg.eval_conditions)
-                .into_iter()
-                .map(Some)
-                .collect()
-        } else {
-            vec![None]
-        }
-    };
     // Generations: each split's conditions, the NFE sweep's on the headline conditions, and the
     // curvature's.
-    let total = splits.iter().map(|&s| split_conditions(s).len()).sum::<usize>()
+    let total = splits
+        .iter()
+        .map(|&s| split_conditions(dataset, cfg, s).len())
+        .sum::<usize>()
         + (NFE_SWEEP.len() + 2) * conditions.len()
         + usize::from(cfg.train_n.is_some());
     let mut done = 0;
@@ -139,7 +121,7 @@ pub fn evaluate_reporting(
         done += 1;
     };
     for &split in splits {
-        let conds = split_conditions(split);
+        let conds = split_conditions(dataset, cfg, split);
         let mut sum = Quality::default();
         for &cond in &conds {
             report(quality_stage(split, dataset.is_conditional()));
@@ -269,8 +251,30 @@ fn scale(q: Quality, n: usize) -> Quality {
     }
 }
 
+/// The conditions evaluated in `split` (at most `eval_conditions`, evenly spaced); one `None`
+/// for unconditional data.
+pub(crate) fn split_conditions(dataset: &Dataset, cfg: &TrainConfig, split: Split) -> Vec<Option<usize>> {
+    if dataset.is_conditional() {
+        pick(&dataset.split_indices(split), cfg.eval_conditions)
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None]
+    }
+}
+
+/// Samples per evaluated condition.
+pub(crate) fn samples_per_condition(dataset: &Dataset, cfg: &TrainConfig) -> usize {
+    if dataset.is_conditional() {
+        cfg.eval_per_condition
+    } else {
+        cfg.eval_n
+    }
+}
+
 /// At most `k` items of `from`, evenly spaced, first and last included.
-pub(crate) fn pick(from: &[usize], k: usize) -> Vec<usize> {
+fn pick(from: &[usize], k: usize) -> Vec<usize> {
     if from.len() <= k {
         return from.to_vec();
     }

@@ -46,11 +46,19 @@ pub fn exact_field(sampler: &Sampler, dataset: &Dataset, cond: Option<usize>) ->
     let set = dataset.training_set(cond).ok_or(
         "this run draws fresh data at every step, so there is no exact field: set train-n for a finite training set",
     )?;
-    let model_space = match &sampler.scaler {
-        Some(s) => s.forward(set),
-        None => set.clone(),
-    };
-    EmpiricalField::new(&model_space).map_err(|e| e.to_string())
+    EmpiricalField::new(&sampler.to_model(set)).map_err(|e| e.to_string())
+}
+
+/// The network's field v_θ for `descriptor`, in model space, as the samplers take it.
+pub fn learned_field<'a>(
+    sampler: &'a Sampler,
+    descriptor: Option<&'a [f32]>,
+) -> impl FnMut(&Points, f64) -> Result<Points, ExactError> + 'a {
+    move |x, t| {
+        sampler
+            .model_velocity(descriptor, x, t as f32)
+            .map_err(ExactError::Learned)
+    }
 }
 
 /// Integrates base samples `x0` (model space) with `steps` Euler steps along `follow`, returning
@@ -64,11 +72,7 @@ pub fn generate(
     follow: Follow,
     record: bool,
 ) -> Result<Followed, ExactError> {
-    let learned = |x: &Points, t: f64| {
-        sampler
-            .model_velocity(descriptor, x, t as f32)
-            .map_err(ExactError::Learned)
-    };
+    let learned = learned_field(sampler, descriptor);
     if !record && let Some(followed) = fused(sampler, exact, descriptor, x0, steps, follow)? {
         return Ok(followed);
     }
@@ -146,19 +150,8 @@ pub fn measure(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resul
     else {
         return Ok(None);
     };
-    let conditions: Vec<Option<usize>> = if dataset.is_conditional() {
-        crate::eval::pick(&dataset.split_indices(Split::Train), cfg.eval_conditions)
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None]
-    };
-    let n = if dataset.is_conditional() {
-        cfg.eval_per_condition
-    } else {
-        cfg.eval_n
-    };
+    let conditions = crate::eval::split_conditions(dataset, cfg, Split::Train);
+    let n = crate::eval::samples_per_condition(dataset, cfg);
     let solve = cfg.solve_options();
     let mut each = Vec::new();
     let mut gaps: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -175,11 +168,7 @@ pub fn measure(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resul
         each.push(metrics::memorisation(&samples, train, dataset.held_out_set(cond)));
         if sampler.flows_from_gaussian() {
             let exact = exact_field(sampler, dataset, cond)?;
-            let mut learned = |x: &Points, t: f64| {
-                sampler
-                    .model_velocity(descriptor, x, t as f32)
-                    .map_err(ExactError::Learned)
-            };
+            let mut learned = learned_field(sampler, descriptor);
             let mut rng = rng::seeded(cfg.data_seed, Stream::Eval, key + 1_000_000);
             gaps.push(
                 exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng).map_err(|e| e.to_string())?,

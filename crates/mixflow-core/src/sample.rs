@@ -127,10 +127,7 @@ impl Sampler {
         if settings.kappa != Kappa::Data {
             return None;
         }
-        let x = match &self.scaler {
-            Some(s) => s.forward(x1),
-            None => x1.clone(),
-        };
+        let x = self.to_model(x1);
         let (mu, log_var) = model.kappa.forward(to_tensor(&x, &self.device));
         let sigma = to_points(log_var.clone().mul_scalar(0.5).exp());
         let sigma = match &self.scaler {
@@ -152,6 +149,14 @@ impl Sampler {
             sigma,
             source,
         })
+    }
+
+    /// Points in original units in the model's space (the scaler's forward map).
+    pub fn to_model(&self, p: &Points) -> Points {
+        match &self.scaler {
+            Some(s) => s.forward(p),
+            None => p.clone(),
+        }
     }
 
     pub fn to_original(&self, p: &Points) -> Points {
@@ -217,11 +222,7 @@ impl Sampler {
     /// The velocity field at time `t` for points in original units, in original units per unit
     /// time (the field the ODE follows, as the canvas draws it).
     pub fn velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
-        let model_x = match &self.scaler {
-            Some(s) => s.forward(x),
-            None => x.clone(),
-        };
-        Ok(self.velocity_to_original(self.model_velocity(descriptor, &model_x, t)?))
+        Ok(self.velocity_to_original(self.model_velocity(descriptor, &self.to_model(x), t)?))
     }
 
     /// Velocities in model space as velocities in original units.
@@ -271,12 +272,8 @@ impl Sampler {
         opts: &SolveOptions,
         record: bool,
     ) -> Result<Generated, String> {
-        let on_cpu = matches!(
-            self.device.as_dispatch(),
-            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-        );
         // No steps and no points are burn's to report and to return.
-        if opts.solver == Solver::Euler && on_cpu && opts.steps > 0 && !x0.is_empty() && self.flattens() {
+        if opts.solver == Solver::Euler && self.fuses(opts.steps, x0) {
             return self.generate_fused(descriptor, x0, opts.steps, record);
         }
         self.generate_with_burn(descriptor, x0, opts, record)
@@ -293,17 +290,23 @@ impl Sampler {
         steps: usize,
         taken: usize,
     ) -> Result<Option<Points>, String> {
-        let on_cpu = matches!(
-            self.device.as_dispatch(),
-            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-        );
-        if !on_cpu || steps == 0 || x0.is_empty() || !self.flattens() {
+        if !self.fuses(steps, x0) {
             return Ok(None);
         }
         let field = self.flat_field(descriptor, steps)?;
         let mut x = x0.data.clone();
         fused::euler_first(&field, &mut x, taken, false);
         Ok(Some(Points::new(x0.dim, x)))
+    }
+
+    /// Whether `steps` Euler steps from `x0` take the fused CPU path: a SiLU network on a CPU
+    /// backend, with steps and points to integrate.
+    fn fuses(&self, steps: usize, x0: &Points) -> bool {
+        let on_cpu = matches!(
+            self.device.as_dispatch(),
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+        );
+        on_cpu && steps > 0 && !x0.is_empty() && self.flattens()
     }
 
     fn generate_fused(

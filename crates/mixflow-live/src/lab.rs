@@ -2,7 +2,7 @@
 //! empirical field side by side at one time, their gap on a grid and against time, and samples of
 //! the exact, learned and hybrid samplers from the same noise, each marked memorised or novel.
 
-use crate::protocol::{FIELD_GRID, LabRequest, LabSamples, LabView};
+use crate::protocol::{LabRequest, LabSamples, LabView};
 use mixflow_core::data::Points;
 use mixflow_core::memorisation::{self, Follow, GAP_BINS};
 use mixflow_core::metrics;
@@ -57,11 +57,7 @@ pub fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest)
     let gap_by_t = sampler
         .flows_from_gaussian()
         .then(|| {
-            let mut learned = |x: &Points, t: f64| {
-                sampler
-                    .model_velocity(descriptor, x, t as f32)
-                    .map_err(mixflow_core::exact::ExactError::Learned)
-            };
+            let mut learned = memorisation::learned_field(&sampler, descriptor);
             let mut rng = rng::seeded(trainer.config.data_seed, Stream::Display, NOISE_KEY);
             mixflow_core::exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng)
         })
@@ -113,20 +109,11 @@ fn fields(
     (lo, hi): ([f32; 2], [f32; 2]),
     t: f32,
 ) -> Result<(Points, Points, Points), String> {
-    let g = FIELD_GRID;
-    let mut grid = Vec::with_capacity(g * g * 2);
-    for iy in 0..g {
-        for ix in 0..g {
-            grid.push(lo[0] + (ix as f32 + 0.5) / g as f32 * (hi[0] - lo[0]));
-            grid.push(lo[1] + (iy as f32 + 0.5) / g as f32 * (hi[1] - lo[1]));
-        }
-    }
-    let grid = Points::new(2, grid);
+    let grid = crate::view::field_grid(lo, hi);
     let learned = sampler.velocity(descriptor, &grid, t)?;
-    let model_grid = match &sampler.scaler {
-        Some(s) => s.forward(&grid),
-        None => grid.clone(),
-    };
-    let exact = sampler.velocity_to_original(exact.velocity(&model_grid, t as f64).map_err(|e| e.to_string())?);
+    let exact = exact
+        .velocity(&sampler.to_model(&grid), t as f64)
+        .map_err(|e| e.to_string())?;
+    let exact = sampler.velocity_to_original(exact);
     Ok((grid, learned, exact))
 }

@@ -140,17 +140,7 @@ pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
 /// The velocity field on a grid over `lo..hi` at [`FIELD_TIMES`] evenly spaced times.
 fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 2]) -> Result<Vec<FieldSlice>, String> {
     let sampler = trainer.sampler();
-    let g = FIELD_GRID;
-    let mut grid = Vec::with_capacity(g * g * 2);
-    for iy in 0..g {
-        for ix in 0..g {
-            let fx = (ix as f32 + 0.5) / g as f32;
-            let fy = (iy as f32 + 0.5) / g as f32;
-            grid.push(lo[0] + fx * (hi[0] - lo[0]));
-            grid.push(lo[1] + fy * (hi[1] - lo[1]));
-        }
-    }
-    let positions = Points::new(2, grid);
+    let positions = field_grid(lo, hi);
     (0..FIELD_TIMES)
         .map(|i| {
             let t = i as f32 / (FIELD_TIMES - 1) as f32;
@@ -161,6 +151,21 @@ fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 
             })
         })
         .collect()
+}
+
+/// The centres of a [`FIELD_GRID`]² grid over the box `lo..hi`, row by row.
+pub(crate) fn field_grid(lo: [f32; 2], hi: [f32; 2]) -> Points {
+    let g = FIELD_GRID;
+    let mut grid = Vec::with_capacity(g * g * 2);
+    for iy in 0..g {
+        for ix in 0..g {
+            let fx = (ix as f32 + 0.5) / g as f32;
+            let fy = (iy as f32 + 0.5) / g as f32;
+            grid.push(lo[0] + fx * (hi[0] - lo[0]));
+            grid.push(lo[1] + fy * (hi[1] - lo[1]));
+        }
+    }
+    Points::new(2, grid)
 }
 
 /// A new view waiting for its metrics, measured in the next round and sent just before it (so the

@@ -681,16 +681,15 @@ impl Worker {
             return true;
         };
         let result = make_view(trainer, &self.view);
-        let lab = self.lab.as_ref().filter(|_| result.is_ok()).map(|request| {
-            let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
-            crate::lab::make_lab(trainer, descriptor.as_deref(), request)
-        });
+        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
+        let lab = (self.lab.as_ref())
+            .filter(|_| result.is_ok())
+            .map(|request| crate::lab::make_lab(trainer, descriptor.as_deref(), request));
         // A view of a new step gets a point of W2 over training: the descriptor it is measured
         // at and its samples are drawn now, from the model the view shows (W2 itself waits for
         // the next round). Another view of the same step needs neither.
         let metric = match &result {
             Ok(view) if self.last_metric_step != Some(view.model.step) => {
-                let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
                 let samples = metric_samples(trainer, descriptor.as_deref(), self.view.euler_steps).ok();
                 Some((descriptor, samples))
             }
