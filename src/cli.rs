@@ -12,6 +12,7 @@ use crate::method::Method;
 use crate::rng::{self, Stream};
 use crate::solve::Solver;
 use crate::train::{Trainer, write_json};
+use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use mixflow_live::{Event, StopReason, WorkerHandle};
@@ -226,7 +227,7 @@ struct TrainArgs {
 
 impl TrainArgs {
     /// The config these arguments describe: defaults, then the TOML file, then the flags.
-    fn config(&self) -> Result<TrainConfig, String> {
+    fn config(&self) -> anyhow::Result<TrainConfig> {
         let mut c = match &self.config {
             Some(path) => TrainConfig::from_toml(path)?,
             None => TrainConfig::default(),
@@ -279,14 +280,15 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            // `:#` joins the contexts: "what was being done: why it failed".
+            eprintln!("error: {message:#}");
             ExitCode::FAILURE
         }
     }
 }
 
 /// `mixflow bench`: each workload in turn, its figure printed as soon as it is known.
-fn run_bench(args: &BenchArgs) -> Result<(), String> {
+fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.write_data {
         return bench::engine::write_reference_data(dir);
     }
@@ -309,8 +311,8 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
     if !args.json {
         println!("threads: {}  backend: {}", report.threads, report.backend);
     }
-    type Run = fn(&bench::Sizes, BackendKind) -> Result<bench::Figure, String>;
-    type GpuRun = fn(&bench::gpu::Gpu, &bench::Sizes) -> Result<bench::Figure, String>;
+    type Run = fn(&bench::Sizes, BackendKind) -> anyhow::Result<bench::Figure>;
+    type GpuRun = fn(&bench::gpu::Gpu, &bench::Sizes) -> anyhow::Result<bench::Figure>;
     let engine: [(bench::Workload, Run); 4] = [
         (bench::Workload::B1, bench::engine::b1),
         (bench::Workload::B2, bench::engine::b2),
@@ -348,21 +350,21 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
                     }
                     report.skipped.push(bench::Skipped {
                         id: id.into(),
-                        reason: reason.clone(),
+                        reason: format!("{reason:#}"),
                     });
                 }
             }
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }
 
 /// `mixflow` alone: the default model, trained headless, with its metrics. It never replaces a
 /// run: a second call trains into runs/default-2, and so on.
-fn default_run() -> Result<(), String> {
+fn default_run() -> anyhow::Result<()> {
     let out = free_run_folder(Path::new("runs"), "default");
     let config = TrainConfig::default();
     println!(
@@ -399,35 +401,39 @@ fn has_display() -> bool {
     }
 }
 
-fn gui(args: GuiArgs) -> Result<(), String> {
+fn gui(args: GuiArgs) -> anyhow::Result<()> {
     if let Some(methods) = &args.compare
         && !(2..=4).contains(&methods.len())
     {
-        return Err(format!("--compare takes 2 to 4 methods, got {}", methods.len()));
+        anyhow::bail!("--compare takes 2 to 4 methods, got {}", methods.len());
     }
     if let Some(s) = args.exit_after
         && !(s.is_finite() && s >= 0.0)
     {
-        return Err(format!("--exit-after must be a number of seconds, got {s}"));
+        anyhow::bail!("--exit-after must be a number of seconds, got {s}");
     }
     if let Some(fragment) = &args.state {
         match Position::from_fragment(fragment) {
-            Some(demo) => drop(demo.map_err(|e| format!("--state: {e}"))?),
-            None => drop(crate::app::share::SharedState::from_fragment(fragment).map_err(|e| format!("--state: {e}"))?),
+            Some(demo) => drop(demo.map_err(anyhow::Error::msg).context("--state")?),
+            None => drop(
+                crate::app::share::SharedState::from_fragment(fragment)
+                    .map_err(anyhow::Error::msg)
+                    .context("--state")?,
+            ),
         }
     }
     if let Some(name) = &args.demo {
-        Demo::find(name)?;
+        Demo::find(name).map_err(anyhow::Error::msg)?;
     }
     if let Some(dir) = &args.checkpoint
         && !dir.join("config.json").is_file()
     {
-        return Err(format!(
+        anyhow::bail!(
             "--checkpoint: {} is not a run folder (it has no config.json)",
             dir.display()
-        ));
+        );
     }
-    crate::app::run(crate::app::Launch {
+    let launched = crate::app::run(crate::app::Launch {
         state: args.state,
         dataset: args.dataset,
         method: args.method,
@@ -446,24 +452,25 @@ fn gui(args: GuiArgs) -> Result<(), String> {
         presenter: args.presenter,
         checkpoint: args.checkpoint,
         exports: args.exports,
-    })
+    });
+    launched.map_err(anyhow::Error::msg)
 }
 
-fn bake_demo_starts(dir: &Path, steps: usize) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+fn bake_demo_starts(dir: &Path, steps: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     for demo in DEMOS {
         for (i, (label, config)) in demo.runs(BackendKind::Cpu).into_iter().enumerate() {
             if steps >= config.steps {
-                return Err(format!("--steps must be below the demo runs' {} steps", config.steps));
+                anyhow::bail!("--steps must be below the demo runs' {} steps", config.steps);
             }
             let mut trainer = Trainer::new(config.clone())?;
             for _ in 0..steps {
-                trainer.step().map_err(|e| format!("{} / {label}: {e}", demo.name))?;
+                trainer.step().with_context(|| format!("{} / {label}", demo.name))?;
             }
             let stem = dir.join(format!("{}-{i}", demo.name));
             let bytes = pollster::block_on(trainer.cached_start())?;
-            let io = |e: std::io::Error| format!("{}: cannot write: {e}", stem.display());
-            std::fs::write(stem.with_extension("start"), &bytes).map_err(io)?;
+            std::fs::write(stem.with_extension("start"), &bytes)
+                .with_context(|| format!("{}: cannot write", stem.display()))?;
             write_json(&stem.with_extension("json"), &config)?;
             println!("{}/{label}: {} bytes at step {steps}", demo.name, bytes.len());
         }
@@ -478,7 +485,7 @@ fn list_demos() {
     println!("\nopen one with: mixflow gui --demo NAME [--presenter]");
 }
 
-fn train(args: &TrainArgs) -> Result<Report, String> {
+fn train(args: &TrainArgs) -> anyhow::Result<Report> {
     let (trainer, out) = match &args.resume {
         Some(dir) => {
             let steps = args.settings.steps;
@@ -496,10 +503,10 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
                 PathBuf::from(format!("runs/{name}-{}-s{}", config.method.name(), config.seed))
             });
             if out.join("config.json").exists() && !args.force {
-                return Err(format!(
+                anyhow::bail!(
                     "{}: a run is already there; pass --force to replace it or --resume to continue it",
                     out.display()
-                ));
+                );
             }
             (Trainer::new(config)?, out)
         }
@@ -541,7 +548,7 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
         } else {
             "; no checkpoint had been written yet".into()
         };
-        return Err(format!("{e}{kept}"));
+        anyhow::bail!("{e:#}{kept}");
     }
     bar.finish_and_clear();
     let rate = total.saturating_sub(first_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -557,13 +564,13 @@ fn train(args: &TrainArgs) -> Result<Report, String> {
 }
 
 /// Shows a headless run's progress until it finishes; why it stopped otherwise.
-fn follow_training(worker: &WorkerHandle, bar: &ProgressBar) -> Result<(), String> {
+fn follow_training(worker: &WorkerHandle, bar: &ProgressBar) -> anyhow::Result<()> {
     let mut last_warning: Option<String> = None;
     loop {
         let event = worker
             .events
             .recv()
-            .map_err(|_| "the training thread ended without a word".to_string())?;
+            .map_err(|_| anyhow!("the training thread ended without a word"))?;
         match event {
             Event::Started(info) => {
                 if let Some(note) = info.note {
@@ -584,16 +591,16 @@ fn follow_training(worker: &WorkerHandle, bar: &ProgressBar) -> Result<(), Strin
             }
             Event::Stopped(StopReason::Finished { .. }) => return Ok(()),
             // The app's wording tells its user to press Reset; here the error alone says it.
-            Event::Stopped(StopReason::Failed(e)) => return Err(e.to_string()),
-            Event::Stopped(why) => return Err(why.to_string()),
-            Event::Error(e) => return Err(e.to_string()),
-            Event::Crashed(why) => return Err(format!("training stopped with an internal error: {why}")),
+            Event::Stopped(StopReason::Failed(e)) => return Err(e.into()),
+            Event::Stopped(why) => return Err(why.into()),
+            Event::Error(e) => return Err(e.into()),
+            Event::Crashed(why) => anyhow::bail!("training stopped with an internal error: {why}"),
             _ => {}
         }
     }
 }
 
-fn eval_run(run: &Path, json: bool) -> Result<(), String> {
+fn eval_run(run: &Path, json: bool) -> anyhow::Result<()> {
     let trainer = Trainer::load(run)?;
     let report = evaluate_showing_progress(&trainer)?;
     if json {
@@ -606,7 +613,7 @@ fn eval_run(run: &Path, json: bool) -> Result<(), String> {
 
 /// Evaluates a run with a progress bar on the terminal: it takes seconds (thousands of
 /// samples, each compared by exact optimal transport, for every split and step count).
-fn evaluate_showing_progress(trainer: &Trainer) -> Result<Report, String> {
+fn evaluate_showing_progress(trainer: &Trainer) -> anyhow::Result<Report> {
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("evaluating {bar:30} {pos}/{len}  {msg}").expect("valid template"));
     let report = eval::evaluate_run(trainer, &mut |p| {
@@ -615,7 +622,7 @@ fn evaluate_showing_progress(trainer: &Trainer) -> Result<Report, String> {
         bar.set_message(p.stage);
     });
     bar.finish_and_clear();
-    report
+    Ok(report?)
 }
 
 fn print_report(r: &Report) {
@@ -681,34 +688,35 @@ fn sample(
     seed: u64,
     solver: Option<Solver>,
     solver_steps: Option<usize>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     if !(1..=10_000_000).contains(&n) {
-        return Err(format!("setting `n`: must be between 1 and 10,000,000, got {n}"));
+        anyhow::bail!("setting `n`: must be between 1 and 10,000,000, got {n}");
     }
     let trainer = Trainer::load(run)?;
     let ds = &trainer.dataset;
     match (&descriptor, ds.is_conditional()) {
         (None, true) => {
-            return Err(format!(
+            anyhow::bail!(
                 "setting `descriptor`: {} is conditional; give {} values",
-                ds.name, ds.descriptor_dim
-            ));
+                ds.name,
+                ds.descriptor_dim
+            );
         }
         (Some(d), true) if d.len() != ds.descriptor_dim => {
-            return Err(format!(
+            anyhow::bail!(
                 "setting `descriptor`: {} takes {} values, got {}",
                 ds.name,
                 ds.descriptor_dim,
                 d.len()
-            ));
+            );
         }
         (Some(_), false) => {
-            return Err(format!("setting `descriptor`: {} is unconditional", ds.name));
+            anyhow::bail!("setting `descriptor`: {} is unconditional", ds.name);
         }
         _ => {}
     }
     if descriptor.iter().flatten().any(|x| !x.is_finite()) {
-        return Err("setting `descriptor`: values must be finite numbers".into());
+        anyhow::bail!("setting `descriptor`: values must be finite numbers");
     }
     let mut opts = trainer.config.solve_options();
     opts.solver = solver.unwrap_or(opts.solver);
@@ -723,9 +731,9 @@ fn sample(
     Ok(())
 }
 
-fn write_points(path: &Path, p: &Points) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-    crate::data::write_points(std::io::BufWriter::new(file), p).map_err(|e| format!("{}: {e}", path.display()))
+fn write_points(path: &Path, p: &Points) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    crate::data::write_points(std::io::BufWriter::new(file), p).with_context(|| path.display().to_string())
 }
 
 fn run_experiment(
@@ -735,17 +743,17 @@ fn run_experiment(
     json: bool,
     out: &Path,
     force: bool,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let name = experiment.name();
     let files = [out.join(format!("{name}.json")), out.join(format!("{name}.md"))];
     // Checked before training: a protocol runs for minutes, and its results are often committed.
     if let Some(there) = files.iter().find(|f| f.exists())
         && !force
     {
-        return Err(format!(
+        anyhow::bail!(
             "{}: results are already there; pass --force to replace them or --out DIR to write elsewhere",
             there.display()
-        ));
+        );
     }
     eprintln!(
         "{name}: the results will be written to {} and {}",
@@ -753,7 +761,7 @@ fn run_experiment(
         files[1].display()
     );
     let results = protocol::run(experiment, seeds, steps, |run| eprintln!("training {run}"))?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     write_json(&files[0], &results)?;
     let mut table = protocol::markdown(&results);
     if !results.lr_choices.is_empty() {
@@ -770,7 +778,7 @@ fn run_experiment(
         table += "\nThe gap E‖v_θ − u*‖² to the exact field, by time:\n\n";
         table += &protocol::gap_table(&results);
     }
-    std::fs::write(&files[1], &table).map_err(|e| format!("{}: cannot write: {e}", files[1].display()))?;
+    std::fs::write(&files[1], &table).with_context(|| format!("{}: cannot write", files[1].display()))?;
     if json {
         println!("{}", serde_json::to_string(&results).expect("serialisable"));
     } else {
@@ -780,7 +788,7 @@ fn run_experiment(
     Ok(())
 }
 
-fn list_datasets() -> Result<(), String> {
+fn list_datasets() -> anyhow::Result<()> {
     for name in data::NAMES {
         let ds = Dataset::load(&data::DatasetRequest {
             name: name.to_string(),

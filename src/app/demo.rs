@@ -497,10 +497,12 @@ mod tests {
                 assert_eq!(trainer.steps_done(), 1000);
             }
         }
+        use crate::train::WeightsError;
         let mut rf = crate::train::Trainer::new(TrainConfig::default()).unwrap();
         let e = rf.start_from(DEMOS[1].cached_start(0).unwrap()).err().unwrap();
-        assert_eq!(e, "the cached start does not fit this run's network");
-        assert_eq!(rf.start_from(b"MFS1junk").err().unwrap(), "the cached start is damaged");
+        assert_eq!(e, WeightsError::StartMismatch);
+        assert_eq!(e.to_string(), "the cached start does not fit this run's network");
+        assert_eq!(rf.start_from(b"MFS1junk").err().unwrap(), WeightsError::Damaged);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn run_stem(run: &Run) -> String {
 /// The view's samples, one row per sample (columns x, y, or d0, d1, …, as `mixflow sample` writes them).
 pub fn samples_csv(view: &View) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    write_points(&mut out, &view.model.samples)?;
+    write_points(&mut out, &view.model.samples).map_err(|e| e.to_string())?;
     Ok(out)
 }
 

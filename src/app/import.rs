@@ -53,7 +53,7 @@ impl Import {
                     .collect();
                 self.preview = Some(p);
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 
@@ -163,7 +163,7 @@ impl Import {
 
 /// The config when its data loads in full and the run's settings suit it.
 pub fn checked(mut config: TrainConfig) -> Result<TrainConfig, String> {
-    let dataset = Dataset::load(&config.dataset_request())?;
+    let dataset = Dataset::load(&config.dataset_request()).map_err(|e| e.to_string())?;
     // A method that needs descriptors falls back to its unconditional counterpart, and a
     // minibatch holds at most as many descriptor groups as the data has.
     if !dataset.is_conditional() && config.method == crate::method::Method::COt {

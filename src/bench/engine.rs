@@ -11,6 +11,7 @@ use crate::metrics;
 use crate::rng::{self, Stream};
 use crate::solve::SolveOptions;
 use crate::train::Trainer;
+use anyhow::Context;
 use std::fmt::Write as _;
 use std::path::Path;
 use web_time::{Duration, Instant};
@@ -53,14 +54,14 @@ pub fn b2_config(backend: BackendKind) -> TrainConfig {
     }
 }
 
-fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> Result<Vec<f64>, String> {
+fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> anyhow::Result<Vec<f64>> {
     for _ in 0..WARMUP_STEPS {
-        trainer.step().map_err(|e| e.to_string())?;
+        trainer.step()?;
     }
     (0..repeats)
         .map(|_| {
             rate(ROUND, || {
-                trainer.step().map_err(|e| e.to_string())?;
+                trainer.step()?;
                 Ok(1)
             })
         })
@@ -68,7 +69,7 @@ fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> Result<Vec<f64>, S
 }
 
 /// B1: RF on moons, the reference MLP, Adam 1e-3: training steps per second.
-pub fn b1(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+pub fn b1(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     let mut trainer = Trainer::new(config("moons", Method::Rf, sizes.batch, backend, 0))?;
     let rounds = steps_per_second(&mut trainer, sizes.repeats)?;
     let detail = format!("rf, moons, batch {}, {}", sizes.batch, backend.name());
@@ -76,7 +77,7 @@ pub fn b1(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
 }
 
 /// B2: MixFlow-OOD on letters, 8 groups × 64, K = 8, exact OT inside each group: steps per second.
-pub fn b2(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+pub fn b2(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     let mut trainer = Trainer::new(b2_config(backend))?;
     let rounds = steps_per_second(&mut trainer, sizes.repeats)?;
     let detail = format!("mixflow-ood, letters, 8×64, K=8, base step 1 in 10, {}", backend.name());
@@ -92,7 +93,7 @@ pub fn b2(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
 
 /// B3: particles × Euler steps through the reference MLP (untrained weights, no autodiff):
 /// particle-steps per second.
-pub fn b3(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+pub fn b3(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     let trainer = Trainer::new(config("moons", Method::Rf, 256, backend, 0))?;
     let sampler = trainer.sampler();
     let x0 = Points::new(
@@ -137,7 +138,7 @@ pub struct TimeToQuality {
 /// B4, one run: RF on moons trained until W2 (2,000 Euler-100 samples against 2,000 true
 /// points) is within [`B4_MARGIN`] of the floor (W2 between two true samples), checked every
 /// [`B4_CHECK_EVERY`] steps. The wall time includes the checks: they are part of knowing.
-pub fn time_to_quality(batch: usize, backend: BackendKind, seed: u64) -> Result<TimeToQuality, String> {
+pub fn time_to_quality(batch: usize, backend: BackendKind, seed: u64) -> anyhow::Result<TimeToQuality> {
     let mut trainer = Trainer::new(config("moons", Method::Rf, batch, backend, seed))?;
     let data = &trainer.dataset;
     let target = data.sample(None, B4_SAMPLES, &mut rng::seeded(seed, Stream::Reference, 0));
@@ -148,7 +149,7 @@ pub fn time_to_quality(batch: usize, backend: BackendKind, seed: u64) -> Result<
     let started = Instant::now();
     while trainer.steps_done() < B4_MAX_STEPS {
         for _ in 0..B4_CHECK_EVERY {
-            trainer.step().map_err(|e| e.to_string())?;
+            trainer.step()?;
         }
         let samples = trainer.sampler().generate(None, &base, &opts, false)?.samples;
         let w2 = metrics::w2(&samples, &target);
@@ -161,13 +162,11 @@ pub fn time_to_quality(batch: usize, backend: BackendKind, seed: u64) -> Result<
             });
         }
     }
-    Err(format!(
-        "B4: W2 did not reach the floor + {B4_MARGIN} within {B4_MAX_STEPS} steps"
-    ))
+    anyhow::bail!("B4: W2 did not reach the floor + {B4_MARGIN} within {B4_MAX_STEPS} steps")
 }
 
 /// B4 over `repeats` seeds: the median wall time.
-pub fn b4(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
+pub fn b4(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     let mut rounds = Vec::new();
     let mut reached = String::new();
     for seed in 0..sizes.repeats as u64 {
@@ -185,24 +184,25 @@ pub fn b4(sizes: &Sizes, backend: BackendKind) -> Result<Figure, String> {
 /// Writes the training data of B2 for `bench/torch_ref.py`: `letters.csv`, one row per point of
 /// each training descriptor's pool, with columns `condition, c0..cN, x, y` (original units; the
 /// reference rescales to [-1, 1] from these points as the trainer does from its own).
-pub fn write_reference_data(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn write_reference_data(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let cfg = b2_config(BackendKind::Cpu);
     let dataset = Dataset::load(&cfg.dataset_request())?;
     let path = dir.join("letters.csv");
-    let mut out = csv::Writer::from_path(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let cannot_write = || format!("cannot write {}", path.display());
+    let mut out = csv::Writer::from_path(&path).with_context(cannot_write)?;
     let mut header = vec!["condition".to_string()];
     header.extend((0..dataset.descriptor_dim).map(|i| format!("c{i}")));
     header.extend(["x".into(), "y".into()]);
-    out.write_record(&header).map_err(|e| e.to_string())?;
+    out.write_record(&header).with_context(cannot_write)?;
     let mut rng = rng::seeded(cfg.data_seed, Stream::Data, 0);
     for cond in dataset.split_indices(Split::Train) {
         let descriptor = &dataset.conditions[cond].descriptor;
         for p in dataset.sample(Some(cond), 512, &mut rng).rows() {
             let mut row = vec![cond.to_string()];
             row.extend(descriptor.iter().chain(p).map(|v| v.to_string()));
-            out.write_record(&row).map_err(|e| e.to_string())?;
+            out.write_record(&row).with_context(cannot_write)?;
         }
     }
-    out.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    out.flush().with_context(cannot_write)
 }

@@ -27,7 +27,7 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> anyhow::Result<Self> {
         let (device, queue, info) = offscreen::device()?;
         Ok(Self {
             device,
@@ -39,7 +39,7 @@ impl Gpu {
 
 /// B3 on the GPU: the same particles, steps and network as [`super::engine::b3`], advected by
 /// `shaders/advect.wgsl` into a trails vertex buffer (nothing read back).
-pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> anyhow::Result<Figure> {
     let trainer = Trainer::new(TrainConfig {
         dataset: "moons".into(),
         method: Method::Rf,
@@ -53,7 +53,7 @@ pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
     let field = sampler.flat_field(None, sizes.euler_steps)?;
     let advection = Advection::new(&gpu.device);
     let job = Job::new(field, x0.data, Plane::first_axes(2, None))?;
-    let run = || -> Result<f64, String> {
+    let run = || -> anyhow::Result<f64> {
         let mut particles = advection.prepare(&gpu.device, &gpu.queue, &job)?;
         let started = Instant::now();
         advection.run(&gpu.device, &gpu.queue, &mut particles);
@@ -79,7 +79,7 @@ pub fn b3_shader(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
 /// points with their particles, drawn into a [`FRAME_SIZE`] image while the play-back time moves
 /// (as it does every frame in the app); milliseconds per frame, the GPU's work included. The time
 /// runs on across rounds, from 0 to 1 in 60 frames and round again.
-pub fn b5(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+pub fn b5(gpu: &Gpu, sizes: &Sizes) -> anyhow::Result<Figure> {
     let rounds = frame_rounds(gpu, sizes, |_| [0.0, 0.0]);
     let detail = format!("play-back, {}", b5_detail(gpu, sizes));
     Ok(Figure::new("B5", "frame time", "ms/frame", false, &rounds, detail))
@@ -87,7 +87,7 @@ pub fn b5(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
 
 /// B5 with the camera panning by a pixel every frame: every layer is drawn again, as in the first
 /// frame after each new snapshot of a training run, or while the view is dragged.
-pub fn b5_redrawn(gpu: &Gpu, sizes: &Sizes) -> Result<Figure, String> {
+pub fn b5_redrawn(gpu: &Gpu, sizes: &Sizes) -> anyhow::Result<Figure> {
     let rounds = frame_rounds(gpu, sizes, |k| [k as f32, 0.0]);
     let detail = format!("camera panning, {}", b5_detail(gpu, sizes));
     let name = "frame time, all redrawn";

@@ -51,7 +51,7 @@ impl Default for Sizes {
 
 impl Sizes {
     /// Refuses sizes that measure nothing or would not finish (the message names the flag).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> anyhow::Result<()> {
         let limits: [(&str, usize, usize, usize); 6] = [
             ("repeats", self.repeats, 2, 50),
             ("batch", self.batch, 2, 65_536),
@@ -62,14 +62,14 @@ impl Sizes {
         ];
         for (flag, value, lo, hi) in limits {
             if !(lo..=hi).contains(&value) {
-                return Err(format!("--{flag} must be between {lo} and {hi}, got {value}"));
+                anyhow::bail!("--{flag} must be between {lo} and {hi}, got {value}");
             }
         }
         if self.particles * self.euler_steps > 1_000_000_000 {
-            return Err(format!(
+            anyhow::bail!(
                 "--particles × --euler-steps must be at most 10^9 particle-steps, got {}",
                 self.particles * self.euler_steps
-            ));
+            );
         }
         Ok(())
     }
@@ -178,7 +178,7 @@ pub fn threads() -> usize {
 
 /// Runs `work` (which reports how many units it did) until at least `min_time` has passed and
 /// returns units per second. One round of a throughput benchmark.
-pub fn rate(min_time: Duration, mut work: impl FnMut() -> Result<usize, String>) -> Result<f64, String> {
+pub fn rate(min_time: Duration, mut work: impl FnMut() -> anyhow::Result<usize>) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut units = 0;
     while started.elapsed() < min_time || units == 0 {

@@ -26,15 +26,26 @@ impl BackendKind {
 
     /// The plain (no autodiff) device, checked with one tiny operation so that a GPU backend
     /// that cannot start is reported here rather than panicking mid-training.
-    pub fn device(self) -> Result<Device, String> {
+    pub fn device(self) -> Result<Device, BackendError> {
         let device = match self {
-            BackendKind::Cpu => Device::flex(),
+            BackendKind::Cpu => Ok(Device::flex()),
             #[allow(deprecated)] // kept on purpose, as the measured alternative to Flex
-            BackendKind::Ndarray => Device::ndarray(),
-            BackendKind::Gpu => gpu_device()?,
+            BackendKind::Ndarray => Ok(Device::ndarray()),
+            BackendKind::Gpu => gpu_device(),
         };
-        probe(device).map_err(|e| format!("the {} backend cannot start: {e}", self.name()))
+        device
+            .and_then(probe)
+            .map_err(|reason| BackendError { kind: self, reason })
     }
+}
+
+/// A backend that cannot start, with the reason its driver or burn gave (text: it comes from a
+/// panic or a foreign error).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("the {} backend cannot start: {reason}", kind.name())]
+pub struct BackendError {
+    pub kind: BackendKind,
+    pub reason: String,
 }
 
 /// The device, once one tiny operation has run on it; a backend that cannot start (a missing

@@ -14,6 +14,7 @@ pub use choices::{Kappa, Method, MixWeight};
 pub use declare::{Setting, markdown_table};
 use declare::{declared_range, kebab, settings};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 settings! {
     // The data and the method.
@@ -151,6 +152,20 @@ impl SettingError {
     }
 }
 
+/// Why a TOML config file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Not TOML, or a key or value no setting takes; `hint` suggests a near name.
+    #[error("{}: {message}{hint}", path.display())]
+    Parse {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+}
+
 /// The front ends' errors are still text: a setting's error reads as its message there.
 impl From<SettingError> for String {
     fn from(e: SettingError) -> String {
@@ -219,11 +234,18 @@ impl TrainConfig {
         }
     }
 
-    pub fn from_toml(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    pub fn from_toml(path: &std::path::Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|e| {
             let message = e.to_string().replace('\n', " ");
-            format!("{}: {message}{}", path.display(), unknown_value_hint(&message))
+            ConfigFileError::Parse {
+                path: path.to_path_buf(),
+                hint: unknown_value_hint(&message),
+                message,
+            }
         })
     }
 

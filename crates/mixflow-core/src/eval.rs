@@ -4,9 +4,10 @@
 
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Points, Split};
+use crate::exact::ExactError;
 use crate::metrics;
 use crate::rng::{self, Stream};
-use crate::sample::Sampler;
+use crate::sample::{SampleError, Sampler};
 use crate::solve::{SolveOptions, Solver};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -73,7 +74,17 @@ pub struct Progress {
     pub stage: &'static str,
 }
 
-pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Result<Report, String> {
+/// Why an evaluation failed: a sampler that cannot run (a diverged model), or the memorisation
+/// measures' exact field.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error(transparent)]
+    Exact(#[from] ExactError),
+}
+
+pub fn evaluate(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Result<Report, EvalError> {
     evaluate_reporting(sampler, dataset, cfg, &mut |_| {})
 }
 
@@ -83,12 +94,12 @@ pub fn evaluate_reporting(
     dataset: &Dataset,
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Report, String> {
+) -> Result<Report, EvalError> {
     let solve = cfg.solve_options();
     let conditions = split_conditions(dataset, cfg, Split::Train);
     let n = samples_per_condition(dataset, cfg);
     let descriptor = |cond: Option<usize>| cond.map(|c| dataset.conditions[c].descriptor.as_slice());
-    let draws = |cond: Option<usize>| -> Result<Draws, String> {
+    let draws = |cond: Option<usize>| -> Result<Draws, SampleError> {
         let key = cond.map_or(0, |c| c as u64 + 1);
         Ok(Draws {
             target: dataset.sample(cond, n, &mut rng::seeded(cfg.data_seed, Stream::Reference, key)),
@@ -210,7 +221,7 @@ pub fn evaluate_reporting(
 }
 
 /// [`evaluate_reporting`] for a run, with what only the run knows (MixFlow-OOD's base steps).
-pub fn evaluate_run(trainer: &crate::train::Trainer, progress: &mut dyn FnMut(Progress)) -> Result<Report, String> {
+pub fn evaluate_run(trainer: &crate::train::Trainer, progress: &mut dyn FnMut(Progress)) -> Result<Report, EvalError> {
     let mut report = evaluate_reporting(&trainer.sampler(), &trainer.dataset, &trainer.config, progress)?;
     report.base_steps = trainer.base_steps();
     Ok(report)

@@ -9,6 +9,7 @@
 
 use crate::data::Points;
 use crate::rng::{self, Rng};
+use crate::sample::SampleError;
 
 /// Why the exact field or a sampler built on it cannot run as asked.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -23,9 +24,13 @@ pub enum ExactError {
     Dim { got: usize, expected: usize },
     #[error("the ODE needs at least one step")]
     NoSteps,
+    #[error(
+        "this run draws fresh data at every step, so there is no exact field: set train-n for a finite training set"
+    )]
+    NoTrainingSet,
     /// The learned field (the network) failed: a diverged model, say.
     #[error("the learned field: {0}")]
-    Learned(String),
+    Learned(#[from] SampleError),
 }
 
 /// A velocity field the samplers follow: velocities at (points, t), in model space.

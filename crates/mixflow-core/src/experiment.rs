@@ -5,11 +5,11 @@
 //! one JSON schema and Markdown tables.
 
 use crate::config::{TrainConfig, TrainDraw};
-use crate::eval::{self, Report};
+use crate::eval::{self, EvalError, Report};
 use crate::memorisation::{GAP_BINS, MemorisationReport};
 use crate::method::Method;
 use crate::nn::Activation;
-use crate::train::Trainer;
+use crate::train::{SetupError, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -288,21 +288,34 @@ pub struct Results {
     pub rows: Vec<Row>,
 }
 
+/// Why an experiment stopped; each names the run it was at.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("setting `seeds`: at least 1")]
+    NoSeeds,
+    #[error("{run}: {source}")]
+    Setup { run: String, source: SetupError },
+    #[error("{run}: {source}")]
+    Train { run: String, source: TrainError },
+    #[error("{run}: {source}")]
+    Eval { run: String, source: EvalError },
+}
+
 /// Trains and evaluates every run of the protocol; `progress` hears of each run as it starts.
 pub fn run(
     experiment: Experiment,
     seeds: usize,
     steps: usize,
     mut progress: impl FnMut(&str),
-) -> Result<Results, String> {
+) -> Result<Results, ExperimentError> {
     if seeds == 0 {
-        return Err("setting `seeds`: at least 1".into());
+        return Err(ExperimentError::NoSeeds);
     }
     let seeds: Vec<u64> = (0..seeds as u64).collect();
     let mut rows = Vec::new();
     let mut lr_choices = Vec::new();
     for arm in experiment.plan() {
-        let mut train = |seed: u64, lr: f64| -> Result<Vec<Row>, String> {
+        let mut train = |seed: u64, lr: f64| -> Result<Vec<Row>, ExperimentError> {
             let what = format!(
                 "{} {} {} seed {seed} lr {lr}",
                 experiment.name(),
@@ -310,11 +323,17 @@ pub fn run(
                 arm.method_label()
             );
             progress(&what);
-            let mut trainer = Trainer::new(arm.config(seed, steps, lr))?;
+            let run = || what.clone();
+            let mut trainer = Trainer::new(arm.config(seed, steps, lr))
+                .map_err(|source| ExperimentError::Setup { run: run(), source })?;
             while !trainer.is_finished() {
-                trainer.step().map_err(|e| format!("{what}: {e}"))?;
+                trainer
+                    .step()
+                    .map_err(|source| ExperimentError::Train { run: run(), source })?;
             }
-            Ok(rows_of(&arm, seed, lr, &eval::evaluate_run(&trainer, &mut |_| {})?))
+            let report = eval::evaluate_run(&trainer, &mut |_| {})
+                .map_err(|source| ExperimentError::Eval { run: run(), source })?;
+            Ok(rows_of(&arm, seed, lr, &report))
         };
         let mut first_seed = None;
         let lr = if experiment.tunes_lr() {
@@ -346,8 +365,8 @@ pub fn run(
 /// (unconditional data: the training distribution); returns the choice and the chosen run's rows.
 fn choose_lr(
     arm: &Arm,
-    mut train: impl FnMut(f64) -> Result<Vec<Row>, String>,
-) -> Result<(LrChoice, Vec<Row>), String> {
+    mut train: impl FnMut(f64) -> Result<Vec<Row>, ExperimentError>,
+) -> Result<(LrChoice, Vec<Row>), ExperimentError> {
     let mut tried = Vec::new();
     for lr in LR_CANDIDATES {
         tried.push((lr, train(lr)?));

@@ -6,6 +6,7 @@
 
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Points, Split};
+use crate::eval::EvalError;
 use crate::exact::{self, EmpiricalField, ExactError, Followed};
 use crate::metrics::{self, Memorisation};
 use crate::rng::{self, Stream};
@@ -42,11 +43,9 @@ pub enum Follow {
 }
 
 /// The exact field of the training set of condition `cond`, in the model's space.
-pub fn exact_field(sampler: &Sampler, dataset: &Dataset, cond: Option<usize>) -> Result<EmpiricalField, String> {
-    let set = dataset.training_set(cond).ok_or(
-        "this run draws fresh data at every step, so there is no exact field: set train-n for a finite training set",
-    )?;
-    EmpiricalField::new(&sampler.to_model(set)).map_err(|e| e.to_string())
+pub fn exact_field(sampler: &Sampler, dataset: &Dataset, cond: Option<usize>) -> Result<EmpiricalField, ExactError> {
+    let set = dataset.training_set(cond).ok_or(ExactError::NoTrainingSet)?;
+    EmpiricalField::new(&sampler.to_model(set))
 }
 
 /// The network's field v_θ for `descriptor`, in model space, as the samplers take it.
@@ -143,7 +142,11 @@ fn fused(
 /// The memorisation measures of a run (none without a finite training set), averaged over the
 /// evaluated training descriptors; draws from the data seed's evaluation stream, apart from every
 /// other metric's.
-pub fn measure(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Result<Option<MemorisationReport>, String> {
+pub fn measure(
+    sampler: &Sampler,
+    dataset: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<Option<MemorisationReport>, EvalError> {
     let Some(train_n) = cfg
         .train_n
         .filter(|_| dataset.training_set(first_training(dataset)).is_some())
@@ -170,9 +173,7 @@ pub fn measure(sampler: &Sampler, dataset: &Dataset, cfg: &TrainConfig) -> Resul
             let exact = exact_field(sampler, dataset, cond)?;
             let mut learned = learned_field(sampler, descriptor);
             let mut rng = rng::seeded(cfg.data_seed, Stream::Eval, key + 1_000_000);
-            gaps.push(
-                exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng).map_err(|e| e.to_string())?,
-            );
+            gaps.push(exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng)?);
         }
     }
     Ok(Some(MemorisationReport {

@@ -10,7 +10,7 @@ use crate::method::mixflow_rf::{KappaFcModel, KappaFcSettings, kappa_input, mix_
 use crate::mixture::Mixture;
 use crate::nn::{FlatField, FlowModel, VelocityField};
 use crate::rng::{self, Rng};
-use crate::solve::{self, SolveOptions, Solver, to_points, to_tensor};
+use crate::solve::{self, SolveError, SolveOptions, Solver, to_points, to_tensor};
 use burn::backend::DispatchDevice;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -60,9 +60,30 @@ pub struct KappaView {
     pub source: Points,
 }
 
+/// Why sampling from a model failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SampleError {
+    #[error("this model's source depends on the descriptor: give one")]
+    SourceNeedsDescriptor,
+    #[error("this model is conditional: give a descriptor")]
+    NeedsDescriptor,
+    #[error("a descriptor of {given} values was asked for, but `{dataset}` has descriptors of {expected}")]
+    DescriptorSize {
+        given: usize,
+        dataset: String,
+        expected: usize,
+    },
+    #[error("the fused sampler and the advection shader compute SiLU networks only")]
+    NotSilu,
+    #[error("sampling produced NaN or inf: the model has diverged")]
+    Diverged,
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+}
+
 impl Sampler {
     /// `n` base samples for `descriptor` (ignored where the base does not depend on it).
-    pub fn base(&self, descriptor: Option<&[f32]>, n: usize, rng: &mut Rng) -> Result<Base, String> {
+    pub fn base(&self, descriptor: Option<&[f32]>, n: usize, rng: &mut Rng) -> Result<Base, SampleError> {
         let points = match &self.inference {
             Inference::Flow { source, .. } => draw_source(*source, n, self.dim, rng),
             Inference::KappaFc { model, settings } => {
@@ -73,7 +94,7 @@ impl Sampler {
                     let placeholder = Points::new(self.dim, vec![0.0; n * self.dim]);
                     let descriptors = descriptor.map(|d| Points::new(d.len(), d.repeat(n)));
                     if settings.kappa == Kappa::Descriptor && descriptors.is_none() {
-                        return Err("this model's source depends on the descriptor: give one".into());
+                        return Err(SampleError::SourceNeedsDescriptor);
                     }
                     let kappa = kappa_input(settings.kappa, &placeholder, descriptors.as_ref(), rng);
                     self.mixed_source(model, &kappa, w, rng)
@@ -168,9 +189,9 @@ impl Sampler {
 
     /// The field for the advection shader: `steps` Euler steps for `descriptor`, in model space
     /// (see [`Self::to_original`] for the data units the canvas draws in).
-    pub fn flat_field(&self, descriptor: Option<&[f32]>, steps: usize) -> Result<FlatField, String> {
+    pub fn flat_field(&self, descriptor: Option<&[f32]>, steps: usize) -> Result<FlatField, SampleError> {
         if !self.flattens() {
-            return Err("the fused sampler and the advection shader compute SiLU networks only".into());
+            return Err(SampleError::NotSilu);
         }
         let (velocity, cond) = self.conditioning(descriptor, 1)?;
         let cond = cond.map(|c| c.into_data().try_to_vec::<f32>().expect("float features"));
@@ -192,11 +213,11 @@ impl Sampler {
         &self,
         descriptor: Option<&[f32]>,
         n: usize,
-    ) -> Result<(&VelocityField, Option<Tensor<2>>), String> {
+    ) -> Result<(&VelocityField, Option<Tensor<2>>), SampleError> {
         let row = |d: &[f32]| Tensor::<2>::from_data(TensorData::new(d.to_vec(), [1, d.len()]), &self.device);
         let embed = |model: &FlowModel| match (&model.encoder, descriptor) {
             (Some(enc), Some(d)) => Ok(Some(enc.forward(row(d)).repeat_dim(0, n))),
-            (Some(_), None) => Err("this model is conditional: give a descriptor".to_string()),
+            (Some(_), None) => Err(SampleError::NeedsDescriptor),
             (None, _) => Ok(None),
         };
         Ok(match &self.inference {
@@ -221,7 +242,7 @@ impl Sampler {
 
     /// The velocity field at time `t` for points in original units, in original units per unit
     /// time (the field the ODE follows, as the canvas draws it).
-    pub fn velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
+    pub fn velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, SampleError> {
         Ok(self.velocity_to_original(self.model_velocity(descriptor, &self.to_model(x), t)?))
     }
 
@@ -242,7 +263,7 @@ impl Sampler {
     }
 
     /// The network's velocity at time `t` for points in model space, in model space.
-    pub fn model_velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, String> {
+    pub fn model_velocity(&self, descriptor: Option<&[f32]>, x: &Points, t: f32) -> Result<Points, SampleError> {
         let n = x.len();
         if n == 0 {
             return Ok(x.clone());
@@ -271,7 +292,7 @@ impl Sampler {
         x0: &Points,
         opts: &SolveOptions,
         record: bool,
-    ) -> Result<Generated, String> {
+    ) -> Result<Generated, SampleError> {
         // No steps and no points are burn's to report and to return.
         if opts.solver == Solver::Euler && self.fuses(opts.steps, x0) {
             return self.generate_fused(descriptor, x0, opts.steps, record);
@@ -289,7 +310,7 @@ impl Sampler {
         x0: &Points,
         steps: usize,
         taken: usize,
-    ) -> Result<Option<Points>, String> {
+    ) -> Result<Option<Points>, SampleError> {
         if !self.fuses(steps, x0) {
             return Ok(None);
         }
@@ -315,7 +336,7 @@ impl Sampler {
         x0: &Points,
         steps: usize,
         record: bool,
-    ) -> Result<Generated, String> {
+    ) -> Result<Generated, SampleError> {
         let field = self.flat_field(descriptor, steps)?;
         let mut x = x0.data.clone();
         let states = fused::euler(&field, &mut x, record);
@@ -345,7 +366,7 @@ impl Sampler {
         x0: &Points,
         opts: &SolveOptions,
         record: bool,
-    ) -> Result<Generated, String> {
+    ) -> Result<Generated, SampleError> {
         let n = x0.len();
         if n == 0 {
             return Ok(Generated {
@@ -373,9 +394,9 @@ impl Sampler {
 }
 
 /// Samples, refused when any is NaN or inf: the model has diverged.
-fn finite(samples: Points) -> Result<Points, String> {
+fn finite(samples: Points) -> Result<Points, SampleError> {
     if samples.data.iter().any(|x| !x.is_finite()) {
-        return Err("sampling produced NaN or inf: the model has diverged".into());
+        return Err(SampleError::Diverged);
     }
     Ok(samples)
 }

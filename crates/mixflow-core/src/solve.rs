@@ -68,13 +68,29 @@ pub struct Solution {
 /// Dopri5 gives up past this many steps (a field too stiff for the tolerance).
 const MAX_ADAPTIVE_STEPS: usize = 10_000;
 
+/// Why an integration, or a read of its result from the device, failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    #[error("setting `solver-steps`: a fixed-step solver needs at least 1 step")]
+    NoSteps,
+    #[error("settings `rtol` and `atol`: Dopri5 needs positive tolerances")]
+    Tolerances,
+    #[error("Dopri5 needed more than {MAX_ADAPTIVE_STEPS} steps (rtol {rtol}, atol {atol})")]
+    TooStiff { rtol: f32, atol: f32 },
+    #[error("Dopri5: the velocity field returned NaN or inf")]
+    NotFinite,
+    /// A tensor could not be read back (a lost GPU, a failed transfer).
+    #[error("reading from the device failed: {0}")]
+    Read(String),
+}
+
 /// Integrates from t = 0 to 1. `v(x, t)` is the velocity field.
 pub fn integrate(
     v: &mut impl FnMut(Tensor<2>, f32) -> Tensor<2>,
     x0: Tensor<2>,
     opts: &SolveOptions,
     record: bool,
-) -> Result<Solution, String> {
+) -> Result<Solution, SolveError> {
     let mut sol = Solution {
         x: x0.clone(),
         nfe: 0,
@@ -92,7 +108,7 @@ pub fn integrate(
     }
     let n = opts.steps;
     if n == 0 {
-        return Err("setting `solver-steps`: a fixed-step solver needs at least 1 step".into());
+        return Err(SolveError::NoSteps);
     }
     let h = 1.0 / n as f32;
     let mut x = x0;
@@ -164,10 +180,10 @@ fn dopri5(
     mut sol: Solution,
     opts: &SolveOptions,
     record: bool,
-) -> Result<Solution, String> {
+) -> Result<Solution, SolveError> {
     let (rtol, atol) = (opts.rtol as f32, opts.atol as f32);
     if !(rtol > 0.0 && atol > 0.0) {
-        return Err("settings `rtol` and `atol`: Dopri5 needs positive tolerances".into());
+        return Err(SolveError::Tolerances);
     }
     let mut x = sol.x.clone();
     let mut t = 0.0f32;
@@ -185,9 +201,7 @@ fn dopri5(
     while 1.0 - t > 1e-6 {
         steps += 1;
         if steps > MAX_ADAPTIVE_STEPS {
-            return Err(format!(
-                "Dopri5 needed more than {MAX_ADAPTIVE_STEPS} steps (rtol {rtol}, atol {atol})"
-            ));
+            return Err(SolveError::TooStiff { rtol, atol });
         }
         h = h.min(1.0 - t);
         let mut ks = vec![k1.clone()];
@@ -210,7 +224,7 @@ fn dopri5(
                 let scale = x.clone().abs().max_pair(xi.clone().abs()) * rtol + atol;
                 let norm = rms(err / scale);
                 if !norm.is_finite() {
-                    return Err("Dopri5: the velocity field returned NaN or inf".into());
+                    return Err(SolveError::NotFinite);
                 }
                 if norm <= 1.0 {
                     t += h;
@@ -247,23 +261,19 @@ pub fn to_points(t: Tensor<2>) -> Points {
 
 /// Reads a [N, D] tensor back into points without blocking: the only way a browser can read a
 /// GPU. (On the CPU backends the read is ready at once.)
-pub async fn read_points(t: Tensor<2>) -> Result<Points, String> {
+pub async fn read_points(t: Tensor<2>) -> Result<Points, SolveError> {
     let [_, d] = t.dims();
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading from the device failed: {e:?}"))?;
-    Ok(Points::new(
-        d,
-        data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?,
-    ))
+    let data = t.into_data_async().await.map_err(read_failed)?;
+    Ok(Points::new(d, data.try_into_vec::<f32>().map_err(read_failed)?))
 }
 
 /// Reads a one-element tensor (a loss) without blocking; see [`read_points`].
-pub async fn read_scalar(t: Tensor<1>) -> Result<f32, String> {
-    t.into_scalar_async::<f32>()
-        .await
-        .map_err(|e| format!("reading from the device failed: {e:?}"))
+pub async fn read_scalar(t: Tensor<1>) -> Result<f32, SolveError> {
+    t.into_scalar_async::<f32>().await.map_err(read_failed)
+}
+
+fn read_failed(e: impl std::fmt::Debug) -> SolveError {
+    SolveError::Read(format!("{e:?}"))
 }
 
 /// Uploads points as a [N, D] tensor.

@@ -3,8 +3,9 @@
 //! `resume` make checkpoints that a run continues from exactly (each step's random stream is
 //! derived from the seed and the step).
 
-use crate::config::TrainConfig;
-use crate::data::{Dataset, Points, Scaler, Split};
+use crate::backend::BackendError;
+use crate::config::{SettingError, TrainConfig};
+use crate::data::{DataError, Dataset, Points, Scaler, Split};
 use crate::method::cfm::Cfm;
 use crate::method::mixflow_ood::{CONSTANT_DESCRIPTOR, MixflowOod};
 use crate::method::mixflow_rf::MixflowRf;
@@ -12,13 +13,13 @@ use crate::method::{Batch, Method, Start, TrainMethod};
 use crate::mixture::Mixture;
 use crate::nn::FlatField;
 use crate::rng::{self, Rng, Stream};
-use crate::sample::{KappaView, Sampler};
-use crate::solve::{SolveOptions, read_points, read_scalar};
+use crate::sample::{KappaView, SampleError, Sampler};
+use crate::solve::{SolveError, SolveOptions, read_points, read_scalar};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData, Transaction};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use web_time::Instant;
 
 pub use crate::method::{Losses, Phase};
@@ -44,7 +45,69 @@ pub enum TrainError {
     Finished,
     /// The device failed (a GPU read that did not complete, a lost device).
     #[error("the training device failed: {0}")]
-    Device(String),
+    Device(SolveError),
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The run's cached start (its first weights) could not be taken.
+    #[error(transparent)]
+    Start(#[from] WeightsError),
+}
+
+/// Why weights could not move between a run and its bytes (a cached start) or its mirror.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum WeightsError {
+    #[error("reading the weights from the device failed: {0}")]
+    Read(String),
+    #[error("a weight is not f32: {0}")]
+    NotF32(String),
+    #[error("the cached start is damaged")]
+    Damaged,
+    #[error("the cached start does not fit this run's network")]
+    StartMismatch,
+    #[error("the weights do not fit the mirror's network")]
+    MirrorMismatch,
+}
+
+/// Why a run folder could not be written or reopened; each names the folder or file.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFolderError {
+    #[error("{}: no such run folder", .0.display())]
+    Missing(PathBuf),
+    #[error("{}: not a run folder (it has no config.json; `mixflow train --out FOLDER` makes one)", .0.display())]
+    NotARun(PathBuf),
+    #[error("{}: cannot create: {source}", dir.display())]
+    Create { dir: PathBuf, source: std::io::Error },
+    /// burn could not write a record (the weights, an optimiser's state).
+    #[error("{}: cannot write {file}: {reason}", dir.display())]
+    Write { dir: PathBuf, file: String, reason: String },
+    /// burn could not read a record back (a damaged file, another network's weights).
+    #[error("{}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Json(#[from] JsonFileError),
+    /// The folder's settings no longer make a run (an edited config.json, a removed CSV).
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+/// Why a JSON file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonFileError {
+    #[error("{}: cannot write: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    Parse { path: PathBuf, source: serde_json::Error },
 }
 
 /// What a snapshot should contain.
@@ -173,13 +236,13 @@ struct TrainerState {
 
 impl Trainer {
     /// A fresh run on the configured backend.
-    pub fn new(config: TrainConfig) -> Result<Self, String> {
+    pub fn new(config: TrainConfig) -> Result<Self, SetupError> {
         let device = config.backend.device()?;
         Self::on_device(config, device)
     }
 
     /// A fresh run on an explicit (non-autodiff) device.
-    pub fn on_device(config: TrainConfig, device: Device) -> Result<Self, String> {
+    pub fn on_device(config: TrainConfig, device: Device) -> Result<Self, SetupError> {
         let dataset = Dataset::load(&config.dataset_request())?;
         config.validate(&dataset)?;
         let training_data = training_sample(&dataset, config.data_seed);
@@ -275,7 +338,7 @@ impl Trainer {
     /// The next step's minibatch and its flow-matching terms, drawn from the very stream that
     /// step will draw from, with the current weights: training is not disturbed, and the step
     /// then reports this inspection's loss.
-    pub async fn inspect_next_step(&self) -> Result<Inspection, String> {
+    pub async fn inspect_next_step(&self) -> Result<Inspection, SolveError> {
         let mut rng = rng::seeded(self.config.seed, Stream::Train, self.step as u64);
         let batch = self.draw_batch(&mut rng);
         let dev = &self.device;
@@ -352,7 +415,7 @@ impl Trainer {
 
     /// Samples, base samples and trajectories for a UI, drawn from a stream of their own so that
     /// training continues exactly as if no snapshot had been taken.
-    pub fn snapshot(&self, req: &SnapshotRequest) -> Result<Snapshot, String> {
+    pub fn snapshot(&self, req: &SnapshotRequest) -> Result<Snapshot, SampleError> {
         let sampler = self.sampler();
         let mut rng = rng::seeded(self.config.data_seed, Stream::Eval, self.step as u64);
         let descriptor = req.descriptor.clone().or_else(|| {
@@ -365,12 +428,11 @@ impl Trainer {
         if let Some(d) = descriptor
             && d.len() != self.dataset.descriptor_dim
         {
-            return Err(format!(
-                "a descriptor of {} values was asked for, but `{}` has descriptors of {}",
-                d.len(),
-                self.dataset.name,
-                self.dataset.descriptor_dim
-            ));
+            return Err(SampleError::DescriptorSize {
+                given: d.len(),
+                dataset: self.dataset.name.clone(),
+                expected: self.dataset.descriptor_dim,
+            });
         }
         let n = req.particles.max(1);
         let m = req.trajectories.min(n);
@@ -419,7 +481,7 @@ impl Trainer {
     /// that row i of `x1` is paired with (the baselines' coupling; for MixFlow-RF the κ-FC source
     /// at `w`; for MixFlow-OOD independent draws from the first group's mixture). Drawn from a
     /// stream of its own, so training is not disturbed.
-    pub fn minibatch_pairs(&self, w: f32) -> Result<(Points, Points), String> {
+    pub fn minibatch_pairs(&self, w: f32) -> Result<(Points, Points), SampleError> {
         let mut rng = rng::seeded(self.config.data_seed, Stream::Display, self.step as u64);
         let mut batch = self.draw_batch(&mut rng);
         let sampler = self.sampler();
@@ -435,52 +497,59 @@ impl Trainer {
     /// A trainer for views of this run on `device`, for when this one's device cannot be read
     /// synchronously (WebGPU in a browser) while views read a great deal. Same config and data;
     /// [`Self::update_mirror`] brings its weights and step up to date.
-    pub fn mirror_on(&self, device: Device) -> Result<Trainer, String> {
+    pub fn mirror_on(&self, device: Device) -> Result<Trainer, SetupError> {
         Trainer::on_device(self.config.clone(), device)
     }
 
     /// Copies this trainer's weights, step and history into `mirror` (made by [`Self::mirror_on`]),
     /// reading the weights in one asynchronous transfer.
-    pub async fn update_mirror(&self, mirror: &mut Trainer) -> Result<(), String> {
+    pub async fn update_mirror(&self, mirror: &mut Trainer) -> Result<(), WeightsError> {
         let weights = each_model!(&self.model, m => read_floats(m.net()).await)?;
-        let refused = || "the weights do not fit the mirror's network".to_string();
-        each_model!(&mut mirror.model, m => *m.net_mut() = write_floats(m.net().clone(), weights).ok_or_else(refused)?);
+        let refused = WeightsError::MirrorMismatch;
+        each_model!(&mut mirror.model, m => *m.net_mut() = write_floats(m.net().clone(), weights).ok_or(refused)?);
         mirror.step = self.step;
         mirror.history.clone_from(&self.history);
         Ok(())
     }
 
     /// The model's weights and step as a cached start (see [`Self::start_from`]).
-    pub async fn cached_start(&self) -> Result<Vec<u8>, String> {
+    pub async fn cached_start(&self) -> Result<Vec<u8>, WeightsError> {
         let tensors = each_model!(&self.model, m => read_floats(m.net()).await)?;
         encode_start(self.step, &tensors)
     }
 
     /// Continues from a cached start written by [`Self::cached_start`] for this config: its
     /// weights and step, with fresh optimiser state (a start, not a checkpoint).
-    pub fn start_from(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let refused = || "the cached start does not fit this run's network".to_string();
-        let (step, values) = decode_start(bytes).ok_or("the cached start is damaged")?;
+    pub fn start_from(&mut self, bytes: &[u8]) -> Result<(), WeightsError> {
+        let refused = WeightsError::StartMismatch;
+        let (step, values) = decode_start(bytes).ok_or(WeightsError::Damaged)?;
         let mut shapes = Vec::new();
         each_model!(&self.model, m => m.net().visit(&mut Shapes(&mut shapes)));
         if shapes.len() != values.len() {
-            return Err(refused());
+            return Err(refused);
         }
         let data: Vec<TensorData> = values
             .into_iter()
             .zip(shapes)
             .map(|(v, shape)| (v.len() == shape.iter().product::<usize>()).then(|| TensorData::new(v, shape)))
             .collect::<Option<_>>()
-            .ok_or_else(refused)?;
-        each_model!(&mut self.model, m => *m.net_mut() = write_floats(m.net().clone(), data).ok_or_else(refused)?);
+            .ok_or(refused.clone())?;
+        each_model!(&mut self.model, m => *m.net_mut() = write_floats(m.net().clone(), data).ok_or(refused)?);
         self.step = step;
         Ok(())
     }
 
     /// Writes the weights, optimiser state, config and progress into `dir`.
-    pub fn save(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        let io = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
+    pub fn save(&self, dir: &Path) -> Result<(), RunFolderError> {
+        std::fs::create_dir_all(dir).map_err(|source| RunFolderError::Create {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let io = |file: &str, e: &dyn std::fmt::Display| RunFolderError::Write {
+            dir: dir.to_path_buf(),
+            file: file.to_string(),
+            reason: e.to_string(),
+        };
         write_json(&dir.join("config.json"), &self.config)?;
         let model = dir.join("model.bpk");
         let saved = each_model!(&self.model, m => m.net().clone().save_file(model));
@@ -488,42 +557,40 @@ impl Trainer {
         for (file, optim) in each_model!(&self.model, m => m.optimizers()) {
             optim.save(dir.join(file)).map_err(|e| io(file, &e))?;
         }
-        write_json(
-            &dir.join("state.json"),
-            &TrainerState {
-                step: self.step,
-                history: self.history.clone(),
-            },
-        )
+        let state = TrainerState {
+            step: self.step,
+            history: self.history.clone(),
+        };
+        Ok(write_json(&dir.join("state.json"), &state)?)
     }
 
     /// Reopens a run folder written by [`save`](Self::save) with its weights, for evaluation and
     /// sampling (the optimiser state stays on disk).
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, RunFolderError> {
         Self::open(dir, |_| {}, false)
     }
 
     /// Reopens a run folder to continue training, optimiser state included; `edit` may change
     /// settings first (more steps, another backend).
-    pub fn resume(dir: &Path, edit: impl FnOnce(&mut TrainConfig)) -> Result<Self, String> {
+    pub fn resume(dir: &Path, edit: impl FnOnce(&mut TrainConfig)) -> Result<Self, RunFolderError> {
         Self::open(dir, edit, true)
     }
 
-    fn open(dir: &Path, edit: impl FnOnce(&mut TrainConfig), with_optimizer: bool) -> Result<Self, String> {
+    fn open(dir: &Path, edit: impl FnOnce(&mut TrainConfig), with_optimizer: bool) -> Result<Self, RunFolderError> {
         if !dir.is_dir() {
-            return Err(format!("{}: no such run folder", dir.display()));
+            return Err(RunFolderError::Missing(dir.to_path_buf()));
         }
         if !dir.join("config.json").is_file() {
-            return Err(format!(
-                "{}: not a run folder (it has no config.json; `mixflow train --out FOLDER` makes one)",
-                dir.display()
-            ));
+            return Err(RunFolderError::NotARun(dir.to_path_buf()));
         }
         let mut config: TrainConfig = read_json(&dir.join("config.json"))?;
         edit(&mut config);
         let state: TrainerState = read_json(&dir.join("state.json"))?;
         let mut trainer = Self::new(config)?;
-        let bad = |file: &str, e: &dyn std::fmt::Display| format!("{}: {e}", dir.join(file).display());
+        let bad = |file: &str, e: &dyn std::fmt::Display| RunFolderError::Read {
+            path: dir.join(file),
+            reason: e.to_string(),
+        };
         let path = dir.join("model.bpk");
         let loaded =
             each_model!(&mut trainer.model, m => m.net().clone().try_load_file(&path).map(|x| *m.net_mut() = x));
@@ -531,7 +598,7 @@ impl Trainer {
         if with_optimizer {
             // burn materialises this state on its default device and moves it to the model's
             // device at the next step.
-            let load = |file: &str, optim: &mut ModuleOptimizer| -> Result<(), String> {
+            let load = |file: &str, optim: &mut ModuleOptimizer| -> Result<(), RunFolderError> {
                 *optim = optim.clone().load(dir.join(file)).map_err(|e| bad(file, &e))?;
                 Ok(())
             };
@@ -546,7 +613,7 @@ impl Trainer {
 }
 
 /// Every float parameter of `module`, in visiting order, read in one asynchronous transfer.
-async fn read_floats<M: Module>(module: &M) -> Result<Vec<TensorData>, String> {
+async fn read_floats<M: Module>(module: &M) -> Result<Vec<TensorData>, WeightsError> {
     struct Collect(Option<Transaction>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -560,7 +627,7 @@ async fn read_floats<M: Module>(module: &M) -> Result<Vec<TensorData>, String> {
         .expect("the visitor keeps its transaction")
         .execute_async()
         .await
-        .map_err(|e| format!("reading the weights from the device failed: {e:?}"))
+        .map_err(|e| WeightsError::Read(format!("{e:?}")))
 }
 
 /// `module` with its float parameters replaced, in visiting order; None when they do not fit.
@@ -599,14 +666,14 @@ impl ModuleVisitor for Shapes<'_> {
 /// values as f16 (half the size of f32; a start that training refines needs no more).
 const START_MAGIC: &[u8; 4] = b"MFS1";
 
-fn encode_start(step: usize, tensors: &[TensorData]) -> Result<Vec<u8>, String> {
+fn encode_start(step: usize, tensors: &[TensorData]) -> Result<Vec<u8>, WeightsError> {
     let mut out = START_MAGIC.to_vec();
     out.extend((step as u32).to_le_bytes());
     out.extend((tensors.len() as u32).to_le_bytes());
     for t in tensors {
         let values = t
             .try_to_vec::<f32>()
-            .map_err(|e| format!("a weight is not f32: {e:?}"))?;
+            .map_err(|e| WeightsError::NotF32(format!("{e:?}")))?;
         out.extend((values.len() as u32).to_le_bytes());
         for v in values {
             out.extend(burn::tensor::f16::from_f32(v).to_le_bytes());
@@ -686,12 +753,21 @@ fn choose_distinct(from: &[usize], k: usize, rng: &mut Rng) -> Vec<usize> {
     pool
 }
 
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), JsonFileError> {
     let text = serde_json::to_string_pretty(value).expect("serialisable");
-    std::fs::write(path, text + "\n").map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    std::fs::write(path, text + "\n").map_err(|source| JsonFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, JsonFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| JsonFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| JsonFileError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -6,7 +6,9 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use mixflow_core::config::TrainConfig;
 use mixflow_core::coupling::assignment;
-use mixflow_core::data::{CsvSpec, Dataset, DatasetRequest, Points, Split, read_csv};
+use mixflow_core::data::{
+    CellProblem, CsvSpec, DataError, Dataset, DatasetRequest, Points, Split, TableError, read_csv,
+};
 use mixflow_core::metrics;
 use mixflow_core::rng::{self, Stream};
 use mixflow_core::solve::{self, SolveOptions, Solver, integrate, to_points, to_tensor};
@@ -358,7 +360,8 @@ fn lowdim_family_has_its_dimension_and_descriptor_shells() {
         dim: Some(40),
         ..Default::default()
     })
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("`dim`") && err.contains("40"), "{err}");
 }
 
@@ -408,15 +411,23 @@ fn csv_import_reads_chosen_columns_and_names_bad_cells() {
     ];
     for (name, text, expected) in cases {
         let path = csv_file(name, text);
-        let err = read_csv(&path, &CsvSpec::default()).unwrap_err();
+        let err = read_csv(&path, &CsvSpec::default()).unwrap_err().to_string();
         assert!(err.contains(expected) && err.contains(name), "{name}: {err}");
     }
-    let err = read_csv(&good, &spec(&["a", "nope"], &[])).unwrap_err();
+    // The error says where and what, for a front end that points at the cell.
+    let err = read_csv(&csv_file("text.csv", "a,b\n1,2\n3,x\n"), &CsvSpec::default()).unwrap_err();
+    assert!(
+        matches!(&err, TableError::Cell { row: 3, column, problem: CellProblem::NotANumber(x), .. } if column == "b" && x == "x"),
+        "{err:?}"
+    );
+    let err = read_csv(&good, &spec(&["a", "nope"], &[])).unwrap_err().to_string();
     assert!(
         err.contains("no column named `nope`") && err.contains("a, b, label"),
         "{err}"
     );
-    let err = read_csv(std::path::Path::new("/no/such/file.csv"), &CsvSpec::default()).unwrap_err();
+    let err = read_csv(std::path::Path::new("/no/such/file.csv"), &CsvSpec::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("/no/such/file.csv"), "{err}");
 }
 
@@ -461,17 +472,18 @@ fn a_table_kept_in_memory_loads_like_a_file_and_previews_without_reading_it_all(
     assert_eq!(preview.rows, [["0", "1", "0"], ["2", "3", "1"]]);
     let e = mixflow_core::data::preview(std::path::Path::new("dropped/none.csv"), 2)
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(e.starts_with("dropped/none.csv: cannot read"), "{e}");
 }
 
 #[test]
 fn config_errors_name_the_file_and_setting() {
     let bad_toml = csv_file("bad.toml", "steps = \n");
-    let err = TrainConfig::from_toml(&bad_toml).unwrap_err();
+    let err = TrainConfig::from_toml(&bad_toml).unwrap_err().to_string();
     assert!(err.contains("bad.toml"), "{err}");
     let unknown = csv_file("unknown.toml", "stepz = 3\n");
-    let err = TrainConfig::from_toml(&unknown).unwrap_err();
+    let err = TrainConfig::from_toml(&unknown).unwrap_err().to_string();
     assert!(err.contains("stepz"), "{err}");
     let ok = csv_file(
         "ok.toml",
@@ -530,6 +542,8 @@ fn config_errors_name_the_file_and_setting() {
         ..Default::default()
     })
     .unwrap_err();
+    assert!(matches!(&err, DataError::Unknown { hint, .. } if hint == " Did you mean `moons`?"));
+    let err = err.to_string();
     assert!(
         err.contains("unknown dataset `moonz`") && err.contains("moons"),
         "{err}"

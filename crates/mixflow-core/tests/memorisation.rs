@@ -6,14 +6,15 @@ mod common;
 
 use common::{config, train};
 use mixflow_core::config::TrainConfig;
-use mixflow_core::data::{Dataset, DatasetRequest, Points, Split};
+use mixflow_core::data::{DataError, Dataset, DatasetRequest, Points, Split};
 use mixflow_core::eval::evaluate;
+use mixflow_core::exact::ExactError;
 use mixflow_core::memorisation::{self, Follow, GAP_BINS};
 use mixflow_core::method::Method;
 use mixflow_core::rng::{self, Stream};
 use mixflow_core::train::Trainer;
 
-fn finite(name: &str, n: usize) -> Result<Dataset, String> {
+fn finite(name: &str, n: usize) -> Result<Dataset, DataError> {
     Dataset::load(&DatasetRequest {
         name: name.into(),
         train_n: Some(n),
@@ -74,6 +75,11 @@ fn a_training_set_larger_than_the_data_or_of_one_point_is_refused_with_a_message
     let table = format!("csv:{}", path.display());
     let err = finite(&table, 10).unwrap_err();
     assert!(
+        matches!(&err, DataError::Setting(e) if e.setting == "train-n"),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
         err.contains("setting `train-n`: 10 points asked for, but the data has 3 rows"),
         "{err}"
     );
@@ -81,14 +87,15 @@ fn a_training_set_larger_than_the_data_or_of_one_point_is_refused_with_a_message
     let all = finite(&table, 3).unwrap();
     assert_eq!(all.training_set(None).map(Points::len), Some(3));
     assert!(all.held_out_set(None).is_none());
-    let err = finite("moons", 1).unwrap_err();
+    let err = finite("moons", 1).unwrap_err().to_string();
     assert!(err.contains("at least 2 points"), "{err}");
     let err = Trainer::new(TrainConfig {
         train_n: Some(0),
         ..config("moons", Method::Rf, 10)
     })
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(err.contains("`train-n`"), "{err}");
 }
 
@@ -185,7 +192,8 @@ fn the_exact_learned_and_hybrid_samplers_start_from_the_same_noise() {
     // A run without a finite set has no exact field, and says how to get one.
     let infinite = train(config("moons", Method::Rf, 1));
     let err = memorisation::exact_field(&infinite.sampler(), &infinite.dataset, None).unwrap_err();
-    assert!(err.contains("set train-n"), "{err}");
+    assert_eq!(err, ExactError::NoTrainingSet);
+    assert!(err.to_string().contains("set train-n"), "{err}");
 }
 
 /// The ratio test's floor: for samples of the data distribution itself, the nearest training point

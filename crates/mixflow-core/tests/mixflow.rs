@@ -16,7 +16,7 @@ use mixflow_core::mixture::Mixture;
 use mixflow_core::nn::KappaEncoder;
 use mixflow_core::rng::{self, Stream};
 use mixflow_core::solve::{to_points, to_tensor};
-use mixflow_core::train::Trainer;
+use mixflow_core::train::{SetupError, Trainer};
 
 fn two_components() -> Mixture {
     Mixture {
@@ -230,17 +230,20 @@ fn with_one_descriptor_and_small_sigma_the_base_means_sit_at_the_kmeans_centres(
 
 #[test]
 fn bad_mixflow_settings_are_refused_with_the_setting_named() {
-    let err = |c: TrainConfig| Trainer::new(c).err().unwrap();
+    let err = |c: TrainConfig| match Trainer::new(c).err().unwrap() {
+        SetupError::Setting(e) => format!("`{}`", e.setting),
+        other => panic!("not a setting's error: {other}"),
+    };
     let mut c = config("moons", Method::MixflowOod, 10);
     c.components = 0;
-    assert!(err(c).contains("`components`"));
+    assert_eq!(err(c), "`components`");
     let mut c = config("moons", Method::MixflowRf, 10);
     c.kappa = mixflow_core::method::Kappa::Descriptor;
-    assert!(err(c).contains("`kappa`"));
+    assert_eq!(err(c), "`kappa`");
     let mut c = config("moons", Method::MixflowOod, 10);
     c.warmup = 0.7;
     c.cooldown = 0.5;
-    assert!(err(c).contains("`cooldown`"));
+    assert_eq!(err(c), "`cooldown`");
     assert!(
         "fixed:2"
             .parse::<mixflow_core::method::MixWeight>()

@@ -10,7 +10,7 @@ use mixflow_core::config::{LrSchedule, TrainConfig};
 use mixflow_core::eval::evaluate;
 use mixflow_core::method::Method;
 use mixflow_core::solve::SolveOptions;
-use mixflow_core::train::{SnapshotRequest, TrainError, Trainer};
+use mixflow_core::train::{RunFolderError, SnapshotRequest, TrainError, Trainer};
 
 #[test]
 fn rf_on_moons_reaches_the_finite_sample_floor() {
@@ -84,12 +84,9 @@ fn a_checkpoint_resumes_exactly_where_training_stopped() {
         evaluate(&t.sampler(), &t.dataset, &config).unwrap()
     };
     assert_eq!(small(&Trainer::load(&dir).unwrap()), small(&resumed));
-    assert!(
-        Trainer::load(&dir.join("missing"))
-            .err()
-            .unwrap()
-            .contains("no such run folder")
-    );
+    let missing = Trainer::load(&dir.join("missing")).err().unwrap();
+    assert!(matches!(&missing, RunFolderError::Missing(p) if *p == dir.join("missing")));
+    assert!(missing.to_string().ends_with("missing: no such run folder"));
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -4,9 +4,11 @@
 
 use crate::protocol::{LabRequest, LabSamples, LabView};
 use mixflow_core::data::Points;
+use mixflow_core::exact::ExactError;
 use mixflow_core::memorisation::{self, Follow, GAP_BINS};
 use mixflow_core::metrics;
 use mixflow_core::rng::{self, Stream};
+use mixflow_core::sample::SampleError;
 use mixflow_core::train::Trainer;
 
 /// The latest time the lab shows the fields at: u* divides by 1 − t.
@@ -18,30 +20,37 @@ const NOISE_KEY: u64 = u64::MAX - 2;
 /// Points per bin of the gap against t.
 const GAP_PER_BIN: usize = 128;
 
+/// Why the lab cannot show a run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LabError {
+    #[error("the lab draws 2D data, and this run's has {0} dimensions")]
+    NotPlanar(usize),
+    #[error(
+        "this run draws fresh data at every step: set a training-set size (train-n) to compare it with the exact field"
+    )]
+    NoTrainingSet,
+    #[error(transparent)]
+    Exact(#[from] ExactError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+}
+
 /// The lab's view of `trainer`'s model for `descriptor` (the viewed one): what the worker sends while
 /// the lab is open (public for the demo caption tests).
-pub fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest) -> Result<LabView, String> {
+pub fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest) -> Result<LabView, LabError> {
     let started = web_time::Instant::now();
     if !(0.0..=1.0).contains(&req.tau) {
-        return Err(format!(
-            "the hybrid's switch time τ must lie in [0, 1], got {}",
-            req.tau
-        ));
+        return Err(ExactError::Tau(req.tau as f64).into());
     }
     let dataset = &trainer.dataset;
     if dataset.dim != 2 {
-        return Err(format!(
-            "the lab draws 2D data, and this run's has {} dimensions",
-            dataset.dim
-        ));
+        return Err(LabError::NotPlanar(dataset.dim));
     }
     let cond = match descriptor {
         Some(d) => dataset.conditions.iter().position(|c| c.descriptor == d),
         None => None,
     };
-    let train = dataset.training_set(cond).ok_or(
-        "this run draws fresh data at every step: set a training-set size (train-n) to compare it with the exact field",
-    )?;
+    let train = dataset.training_set(cond).ok_or(LabError::NoTrainingSet)?;
     let sampler = trainer.sampler();
     let exact = memorisation::exact_field(&sampler, dataset, cond)?;
     let t = req.t.clamp(0.0, LAST_T);
@@ -61,18 +70,15 @@ pub fn make_lab(trainer: &Trainer, descriptor: Option<&[f32]>, req: &LabRequest)
             let mut rng = rng::seeded(trainer.config.data_seed, Stream::Display, NOISE_KEY);
             mixflow_core::exact::field_gap(&exact, &mut learned, GAP_BINS, GAP_PER_BIN, &mut rng)
         })
-        .transpose()
-        .map_err(|e| e.to_string())?
+        .transpose()?
         .map(|bins| bins.into_iter().map(|(t, g)| [t, g]).collect());
 
     let n = req.samples.clamp(1, MAX_SAMPLES);
     let mut noise = rng::seeded(trainer.config.data_seed, Stream::Eval, NOISE_KEY);
     let x0 = sampler.base(descriptor, n, &mut noise)?.points;
     let steps = req.euler_steps.clamp(1, 200);
-    let follow = |how| -> Result<LabSamples, String> {
-        let points = memorisation::generate(&sampler, &exact, descriptor, &x0, steps, how, false)
-            .map_err(|e| e.to_string())?
-            .samples;
+    let follow = |how| -> Result<LabSamples, LabError> {
+        let points = memorisation::generate(&sampler, &exact, descriptor, &x0, steps, how, false)?.samples;
         let memorised = metrics::memorised_each(&points, train);
         Ok(LabSamples { points, memorised })
     };
@@ -108,12 +114,10 @@ fn fields(
     descriptor: Option<&[f32]>,
     (lo, hi): ([f32; 2], [f32; 2]),
     t: f32,
-) -> Result<(Points, Points, Points), String> {
+) -> Result<(Points, Points, Points), LabError> {
     let grid = crate::view::field_grid(lo, hi);
     let learned = sampler.velocity(descriptor, &grid, t)?;
-    let exact = exact
-        .velocity(&sampler.to_model(&grid), t as f64)
-        .map_err(|e| e.to_string())?;
+    let exact = exact.velocity(&sampler.to_model(&grid), t as f64)?;
     let exact = sampler.velocity_to_original(exact);
     Ok((grid, learned, exact))
 }

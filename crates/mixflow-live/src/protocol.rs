@@ -276,7 +276,9 @@ pub enum StopReason {
 /// polling the channels ten times a second.
 pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
-/// Why a command was not carried out (or not as asked); the run goes on as before.
+/// Why a command was not carried out (or not as asked); the run goes on as before. Like every
+/// event, it carries the engine error's text, not the error: events cross from the worker to the
+/// app and are cloned into its log, which an I/O error could not be.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CommandError {
     #[error("training has reached its last step: raise Steps and restart to train longer")]

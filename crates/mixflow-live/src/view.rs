@@ -6,6 +6,7 @@ use crate::protocol::{FIELD_GRID, FIELD_TIMES, FieldSlice, MetricPoint, RunInfo,
 use mixflow_core::data::{Points, Split};
 use mixflow_core::metrics;
 use mixflow_core::rng::{self, Stream};
+use mixflow_core::sample::SampleError;
 use mixflow_core::solve::SolveOptions;
 use mixflow_core::train::{SnapshotRequest, Trainer};
 
@@ -30,15 +31,31 @@ pub(crate) fn first_train_descriptor(trainer: &Trainer) -> Option<Vec<f32>> {
     train.first().map(|&i| trainer.dataset.conditions[i].descriptor.clone())
 }
 
+/// Why a view, or a metric read off one, could not be made.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error("this dataset cannot draw data for that descriptor")]
+    NoDataThere,
+    #[error("W2 against the descriptor needs a conditional dataset")]
+    NotConditional,
+    #[error("no run is loaded")]
+    NoRun,
+    /// The app stopped listening while the worker readied the model.
+    #[error("the app has gone")]
+    AppGone,
+}
+
 /// `n` true points for `descriptor`, and whether they came from the generator (vs. none known).
-pub(crate) fn reference(trainer: &Trainer, descriptor: Option<&[f32]>, n: usize) -> Result<(Points, bool), String> {
+pub(crate) fn reference(trainer: &Trainer, descriptor: Option<&[f32]>, n: usize) -> Result<(Points, bool), ViewError> {
     let mut rng = rng::seeded(trainer.config.data_seed, Stream::Reference, 0);
     match descriptor {
         Some(d) => trainer
             .dataset
             .sample_at(d, n, &mut rng)
             .map(|p| (p, true))
-            .ok_or_else(|| "this dataset cannot draw data for that descriptor".to_string()),
+            .ok_or(ViewError::NoDataThere),
         None => Ok((trainer.dataset.sample(None, n, &mut rng), true)),
     }
 }
@@ -97,7 +114,7 @@ pub(crate) fn run_info(trainer: &Trainer, backend: String, note: Option<String>)
 }
 
 /// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
-pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
+pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, ViewError> {
     let descriptor = viewed_descriptor(trainer, req.descriptor.as_deref());
     let take = |advect: bool| {
         trainer.snapshot(&SnapshotRequest {
@@ -138,7 +155,12 @@ pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, String> {
 }
 
 /// The velocity field on a grid over `lo..hi` at [`FIELD_TIMES`] evenly spaced times.
-fn field(trainer: &Trainer, descriptor: Option<&[f32]>, lo: [f32; 2], hi: [f32; 2]) -> Result<Vec<FieldSlice>, String> {
+fn field(
+    trainer: &Trainer,
+    descriptor: Option<&[f32]>,
+    lo: [f32; 2],
+    hi: [f32; 2],
+) -> Result<Vec<FieldSlice>, ViewError> {
     let sampler = trainer.sampler();
     let positions = field_grid(lo, hi);
     (0..FIELD_TIMES)
@@ -227,7 +249,7 @@ pub(crate) fn metric_samples(
     trainer: &Trainer,
     descriptor: Option<&[f32]>,
     euler_steps: usize,
-) -> Result<Points, String> {
+) -> Result<Points, SampleError> {
     let sampler = trainer.sampler();
     let mut rng = rng::seeded(trainer.config.data_seed, Stream::Eval, METRIC_BASE_KEY);
     let base = sampler.base(descriptor, METRIC_N, &mut rng)?.points;
@@ -237,7 +259,7 @@ pub(crate) fn metric_samples(
 }
 
 /// W2 after Euler with each step count of the NFE sweep, at the viewed descriptor.
-pub(crate) fn w2_against_nfe(trainer: &Trainer, requested: Option<&[f32]>) -> Result<Vec<(usize, f64)>, String> {
+pub(crate) fn w2_against_nfe(trainer: &Trainer, requested: Option<&[f32]>) -> Result<Vec<(usize, f64)>, ViewError> {
     let sampler = trainer.sampler();
     let descriptor = viewed_descriptor(trainer, requested);
     // The size of the floor's draws: W2 falls as samples grow, so a larger sample than the
@@ -255,9 +277,12 @@ pub(crate) fn w2_against_nfe(trainer: &Trainer, requested: Option<&[f32]>) -> Re
 }
 
 /// W2 at every descriptor of every split, after `euler_steps` Euler steps.
-pub(crate) fn w2_per_descriptor(trainer: &Trainer, euler_steps: usize) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
+pub(crate) fn w2_per_descriptor(
+    trainer: &Trainer,
+    euler_steps: usize,
+) -> Result<Vec<(Vec<f32>, Split, f64)>, ViewError> {
     if !trainer.dataset.is_conditional() {
-        return Err("W2 against the descriptor needs a conditional dataset".into());
+        return Err(ViewError::NotConditional);
     }
     let sampler = trainer.sampler();
     let solve = SolveOptions::euler(euler_steps);

@@ -11,12 +11,12 @@
 use crate::pace::PaceSlot;
 use crate::protocol::{Command, CommandError, Event, RunInfo, StopReason, ViewRequest, Waker};
 use crate::view::{
-    PendingView, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
+    PendingView, ViewError, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
 };
 use burn::tensor::Device;
 use mixflow_core::config::TrainConfig;
 use mixflow_core::data::Split;
-use mixflow_core::train::{TrainError, Trainer};
+use mixflow_core::train::{RunFolderError, SetupError, TrainError, Trainer};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Duration;
 use web_time::Instant;
@@ -351,7 +351,7 @@ impl Worker {
             Command::Inspect => match &self.trainer {
                 Some(trainer) => match trainer.inspect_next_step().await {
                     Ok(seen) => self.emit(Event::Inspection(Box::new(seen))),
-                    Err(e) => self.emit(Event::Error(CommandError::Inspect(e))),
+                    Err(e) => self.emit(Event::Error(CommandError::Inspect(e.to_string()))),
                 },
                 None => true,
             },
@@ -364,7 +364,7 @@ impl Worker {
                         dir.display(),
                         dir.display()
                     ))),
-                    Err(e) => self.emit(Event::Error(CommandError::Save(e))),
+                    Err(e) => self.emit(Event::Error(CommandError::Save(e.to_string()))),
                 },
                 None => self.emit(Event::Error(CommandError::NothingToSave)),
             },
@@ -372,11 +372,11 @@ impl Worker {
             Command::Open(dir) => self.open(&dir),
             Command::MeasureNfe => match self.measure_nfe().await {
                 Ok(curve) => self.emit(Event::Nfe(curve)),
-                Err(e) => self.emit(Event::Error(CommandError::Measure(e))),
+                Err(e) => self.emit(Event::Error(CommandError::Measure(e.to_string()))),
             },
             Command::MeasureDescriptors => match self.measure_descriptors().await {
                 Ok(curve) => self.emit(Event::Descriptors(curve)),
-                Err(e) => self.emit(Event::Error(CommandError::Measure(e))),
+                Err(e) => self.emit(Event::Error(CommandError::Measure(e.to_string()))),
             },
         }
     }
@@ -407,7 +407,7 @@ impl Worker {
                 let info = run_info(&trainer, trainer.config.backend.name().into(), Some(note));
                 self.install(trainer, None, info)
             }
-            Err(e) => self.emit(Event::Error(CommandError::Open(e))),
+            Err(e) => self.emit(Event::Error(CommandError::Open(e.to_string()))),
         }
     }
 
@@ -450,7 +450,7 @@ impl Worker {
             }
             Err(e) => {
                 self.playing = false;
-                self.emit(Event::Error(CommandError::Start(e)));
+                self.emit(Event::Error(CommandError::Start(e.to_string())));
                 self.emit(Event::Playing(false));
             }
         }
@@ -514,7 +514,7 @@ impl Worker {
         };
         match synced {
             Ok(()) => true,
-            Err(e) => self.continue_on_cpu(&e),
+            Err(e) => self.continue_on_cpu(&e.to_string()),
         }
     }
 
@@ -533,6 +533,7 @@ impl Worker {
             Some(mirror) => Ok(mirror),
             None => mixflow_core::backend::BackendKind::Cpu
                 .device()
+                .map_err(SetupError::from)
                 .and_then(|cpu| Trainer::on_device(lost.config.clone(), cpu)),
         };
         match resumed {
@@ -545,7 +546,7 @@ impl Worker {
                 self.playing = false;
                 self.emit(Event::Stopped(StopReason::NoFallback {
                     gpu: error.to_string(),
-                    cpu: e,
+                    cpu: e.to_string(),
                 })) && self.emit(Event::Playing(false))
             }
         }
@@ -581,7 +582,7 @@ impl Worker {
                         && (step % trainer.config.checkpoint_every == 0 || step == trainer.config.steps)
                         && let Err(e) = save.write(trainer)
                     {
-                        stop = Some(StopReason::Unsaved(e));
+                        stop = Some(StopReason::Unsaved(e.to_string()));
                         break;
                     }
                 }
@@ -592,7 +593,7 @@ impl Worker {
                         .as_mut()
                         .filter(|s| s.saved_step != Some(trainer.steps_done()));
                     stop = Some(match unsaved.map(|s| s.write(trainer)) {
-                        Some(Err(e)) => StopReason::Unsaved(e),
+                        Some(Err(e)) => StopReason::Unsaved(e.to_string()),
                         _ => StopReason::Finished {
                             steps: trainer.config.steps,
                         },
@@ -619,7 +620,7 @@ impl Worker {
             }
         }
         if let Some(e) = device_lost {
-            return self.continue_on_cpu(&e);
+            return self.continue_on_cpu(&e.to_string());
         }
         if held_back
             && trained == 0
@@ -650,7 +651,7 @@ impl Worker {
                     steps_per_s: 0.0,
                 })
             }
-            Err(TrainError::Device(e)) if may_lose_gpu => self.continue_on_cpu(&e),
+            Err(TrainError::Device(e)) if may_lose_gpu => self.continue_on_cpu(&e.to_string()),
             Err(TrainError::Finished) => self.emit(Event::Error(CommandError::LastStep)),
             Err(e) => self.emit(Event::Stopped(StopReason::Failed(e))),
         }
@@ -700,7 +701,7 @@ impl Worker {
         self.stale = false;
         let lab_sent = match lab {
             Some(Ok(lab)) => self.emit(Event::Lab(Box::new(lab))),
-            Some(Err(e)) => self.emit(Event::Error(CommandError::Lab(e))),
+            Some(Err(e)) => self.emit(Event::Error(CommandError::Lab(e.to_string()))),
             None => true,
         };
         if !lab_sent {
@@ -717,25 +718,25 @@ impl Worker {
             // replacing a message that already says why training stopped.
             (Err(e), _) if self.playing => {
                 self.playing = false;
-                self.emit(Event::Stopped(StopReason::Undrawable(e))) && self.emit(Event::Playing(false))
+                self.emit(Event::Stopped(StopReason::Undrawable(e.to_string()))) && self.emit(Event::Playing(false))
             }
-            (Err(e), _) => self.emit(Event::Error(CommandError::Draw(e))),
+            (Err(e), _) => self.emit(Event::Error(CommandError::Draw(e.to_string()))),
         }
     }
 
-    async fn measure_nfe(&mut self) -> Result<Vec<(usize, f64)>, String> {
+    async fn measure_nfe(&mut self) -> Result<Vec<(usize, f64)>, ViewError> {
         if !self.sync_mirror().await {
-            return Err("the app has gone".into());
+            return Err(ViewError::AppGone);
         }
-        let trainer = self.viewed().ok_or("no run is loaded")?;
+        let trainer = self.viewed().ok_or(ViewError::NoRun)?;
         w2_against_nfe(trainer, self.view.descriptor.as_deref())
     }
 
-    async fn measure_descriptors(&mut self) -> Result<Vec<(Vec<f32>, Split, f64)>, String> {
+    async fn measure_descriptors(&mut self) -> Result<Vec<(Vec<f32>, Split, f64)>, ViewError> {
         if !self.sync_mirror().await {
-            return Err("the app has gone".into());
+            return Err(ViewError::AppGone);
         }
-        let trainer = self.viewed().ok_or("no run is loaded")?;
+        let trainer = self.viewed().ok_or(ViewError::NoRun)?;
         w2_per_descriptor(trainer, self.view.euler_steps)
     }
 }
@@ -767,7 +768,7 @@ struct Autosave {
 }
 
 impl Autosave {
-    fn write(&mut self, trainer: &Trainer) -> Result<(), String> {
+    fn write(&mut self, trainer: &Trainer) -> Result<(), RunFolderError> {
         trainer.save(&self.dir)?;
         self.saved_step = Some(trainer.steps_done());
         Ok(())

@@ -63,27 +63,40 @@ pub struct Job {
     pub plane: Plane,
 }
 
+/// Why the advection pass cannot take a job.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum AdvectError {
+    #[error(
+        "the advection shader takes widths up to {} and 1 to {} dimensions, not width {width} in {dim} dimensions",
+        LIMITS.max_width,
+        LIMITS.max_dim
+    )]
+    Network { width: usize, dim: usize },
+    #[error("advection needs whole points of {0} coordinates and a plane over them")]
+    Points(usize),
+    #[error("{particles} particles × {steps} steps do not fit one GPU buffer ({bytes} bytes)")]
+    TooLarge { particles: usize, steps: usize, bytes: u64 },
+}
+
 impl Job {
     /// Refuses what the kernel cannot take, so that the renderer never meets it.
-    pub fn new(field: FlatField, x0: Vec<f32>, plane: Plane) -> Result<Self, String> {
+    pub fn new(field: FlatField, x0: Vec<f32>, plane: Plane) -> Result<Self, AdvectError> {
         takes(&field)?;
         let dim = field.dim;
         if x0.is_empty() || !x0.len().is_multiple_of(dim) || plane.rows.iter().any(|r| r.len() != dim) {
-            return Err(format!(
-                "advection needs whole points of {dim} coordinates and a plane over them"
-            ));
+            return Err(AdvectError::Points(dim));
         }
         Ok(Self { field, x0, plane })
     }
 }
 
 /// Whether the kernel takes this network (its private arrays are sized at compile time).
-pub fn takes(field: &FlatField) -> Result<(), String> {
+pub fn takes(field: &FlatField) -> Result<(), AdvectError> {
     if !LIMITS.fits(field) {
-        return Err(format!(
-            "the advection shader takes widths up to {} and 1 to {} dimensions, not width {} in {} dimensions",
-            LIMITS.max_width, LIMITS.max_dim, field.width, field.dim
-        ));
+        return Err(AdvectError::Network {
+            width: field.width,
+            dim: field.dim,
+        });
     }
     Ok(())
 }
@@ -161,15 +174,16 @@ impl Advection {
 
     /// Uploads a job's field and base draws; nothing runs until [`Self::encode`]. Fails only
     /// when the trails would not fit one buffer of this device.
-    pub fn prepare(&self, device: &wgpu::Device, queue: &wgpu::Queue, job: &Job) -> Result<Particles, String> {
+    pub fn prepare(&self, device: &wgpu::Device, queue: &wgpu::Queue, job: &Job) -> Result<Particles, AdvectError> {
         let (field, x0, plane) = (&job.field, &job.x0, &job.plane);
         let n = x0.len() / field.dim;
         let bytes = trail_bytes(n, field.steps);
         if bytes > device.limits().max_storage_buffer_binding_size {
-            return Err(format!(
-                "{n} particles × {} steps do not fit one GPU buffer ({bytes} bytes)",
-                field.steps
-            ));
+            return Err(AdvectError::TooLarge {
+                particles: n,
+                steps: field.steps,
+                bytes,
+            });
         }
         // Written through the queue, not mapped at creation: a browser's WebGPU (Chromium's, seen
         // here) refuses mapped-at-creation buffers of a network's size.

@@ -5,17 +5,26 @@ use super::{Camera, GpuScene, Pipelines, Scene, Style, ViewUniform};
 
 /// A device to draw with when no window provides one (lavapipe on a machine without a GPU), with
 /// what its adapter is.
-pub fn device() -> Result<(wgpu::Device, wgpu::Queue, wgpu::AdapterInfo), String> {
+pub fn device() -> Result<(wgpu::Device, wgpu::Queue, wgpu::AdapterInfo), NoDevice> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
         // GL deadlocks on lavapipe; the primary APIs are what the app uses too.
         backends: wgpu::Backends::PRIMARY,
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     });
     let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-        .map_err(|e| format!("no GPU adapter: {e}"))?;
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-        .map_err(|e| format!("the GPU device cannot start: {e}"))?;
+        .map_err(NoDevice::Adapter)?;
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).map_err(NoDevice::Device)?;
     Ok((device, queue, adapter.get_info()))
+}
+
+/// Why no device could be had to draw offscreen.
+#[derive(Debug, thiserror::Error)]
+pub enum NoDevice {
+    #[error("no GPU adapter: {0}")]
+    Adapter(wgpu::RequestAdapterError),
+    #[error("the GPU device cannot start: {0}")]
+    Device(wgpu::RequestDeviceError),
 }
 
 /// How to draw an offscreen picture.

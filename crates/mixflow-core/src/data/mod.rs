@@ -10,9 +10,12 @@ mod toy;
 
 pub use family::Family;
 pub use lowdim::LowDim;
-pub use table::{CsvSpec, MAX_ROWS, Preview, Table, column_names, preview, read_csv, remember, write_points};
+pub use table::{
+    CellProblem, CsvSpec, MAX_ROWS, Preview, Table, TableError, column_names, preview, read_csv, remember, write_points,
+};
 pub use toy::Toy;
 
+use crate::config::SettingError;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -168,20 +171,36 @@ pub struct DatasetRequest {
     pub train_n: Option<usize>,
 }
 
+/// Why a dataset could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("unknown dataset `{name}`.{hint} Choose one of {}, or csv:PATH", NAMES.join(", "))]
+    Unknown {
+        name: String,
+        /// " Did you mean `…`?" when a known name is close, else empty.
+        hint: String,
+    },
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// A setting the dataset cannot take (`dim`, `train-n`).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+}
+
 impl Dataset {
-    pub fn load(req: &DatasetRequest) -> Result<Self, String> {
+    pub fn load(req: &DatasetRequest) -> Result<Self, DataError> {
         let dataset = Self::load_generator(req)?;
         match req.train_n {
-            Some(n) => dataset.with_training_sets(n, req.data_seed),
+            Some(n) => Ok(dataset.with_training_sets(n, req.data_seed)?),
             None => Ok(dataset),
         }
     }
 
-    fn load_generator(req: &DatasetRequest) -> Result<Self, String> {
+    fn load_generator(req: &DatasetRequest) -> Result<Self, DataError> {
         let name = req.name.trim();
         if let Some(path) = name.strip_prefix("csv:") {
             let spec = req.csv.clone().unwrap_or_default();
-            return table::load(path, &spec);
+            return Ok(table::load(path, &spec)?);
         }
         if let Some(toy) = Toy::parse(name) {
             return Ok(Self::unconditional(name, Generator::Toy(toy), 2));
@@ -201,9 +220,8 @@ impl Dataset {
         if name == "lowdim-perturbation" {
             let dim = req.dim.unwrap_or(8);
             if !(2..=32).contains(&dim) {
-                return Err(format!(
-                    "setting `dim`: lowdim-perturbation takes 2 to 32 dimensions, got {dim}"
-                ));
+                let why = format!("lowdim-perturbation takes 2 to 32 dimensions, got {dim}");
+                return Err(SettingError::new("dim", why).into());
             }
             let lowdim = LowDim::new(dim, req.data_seed);
             return Ok(Self {
@@ -216,11 +234,10 @@ impl Dataset {
                 finite: None,
             });
         }
-        Err(format!(
-            "unknown dataset `{name}`.{} Choose one of {}, or csv:PATH",
-            crate::suggest::did_you_mean(name, NAMES.iter().copied()),
-            NAMES.join(", ")
-        ))
+        Err(DataError::Unknown {
+            name: name.to_string(),
+            hint: crate::suggest::did_you_mean(name, NAMES.iter().copied()),
+        })
     }
 
     fn unconditional(name: &str, generator: Generator, dim: usize) -> Self {
@@ -341,14 +358,15 @@ impl Dataset {
     }
 
     /// Fixes the training sets at `n` points per training descriptor (SPEC section 6).
-    fn with_training_sets(mut self, n: usize, data_seed: u64) -> Result<Self, String> {
+    fn with_training_sets(mut self, n: usize, data_seed: u64) -> Result<Self, SettingError> {
         use crate::rng::{Stream, seeded};
+        let refuse = |why: String| SettingError::new("train-n", why);
         if n < crate::metrics::MIN_TRAINING_POINTS {
-            return Err(format!(
-                "setting `train-n`: a training set needs at least {} points (the memorisation test \
-                 compares a sample's two nearest), got {n}",
+            return Err(refuse(format!(
+                "a training set needs at least {} points (the memorisation test compares a \
+                 sample's two nearest), got {n}",
                 crate::metrics::MIN_TRAINING_POINTS
-            ));
+            )));
         }
         let groups = self.conditions.len().max(1);
         let (mut train, mut held_out) = (vec![None; groups], vec![None; groups]);
@@ -361,13 +379,13 @@ impl Dataset {
                 Generator::Table(tables) => {
                     split_rows(&tables[g], n, &mut seeded(data_seed, Stream::TrainingSet, g as u64)).map_err(
                         |rows| {
-                            format!(
-                                "setting `train-n`: {n} points asked for, but the data has {rows} rows{}",
+                            refuse(format!(
+                                "{n} points asked for, but the data has {rows} rows{}",
                                 self.conditions
                                     .get(g)
                                     .map(|c| format!(" for {}", c.label))
                                     .unwrap_or_default()
-                            )
+                            ))
                         },
                     )?
                 }

@@ -16,6 +16,50 @@ pub struct CsvSpec {
 /// Rows read from one file at most; a longer file is cut there, and the dataset says so.
 pub const MAX_ROWS: usize = 200_000;
 
+/// Why a table could not be read or written; each names the file and, where there is one, the row
+/// and column, as a spreadsheet numbers them (the header is row 1).
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{file}: cannot read: {source}")]
+    Open { file: String, source: std::io::Error },
+    #[error("{file}: cannot read the header row: {source}")]
+    Header { file: String, source: csv::Error },
+    #[error("{file}: the file is empty (no header row)")]
+    Empty { file: String },
+    #[error("{file}: no column named `{name}`; the header has {header}")]
+    NoColumn { file: String, name: String, header: String },
+    #[error("{file}: no data columns left after the descriptor columns")]
+    NoDataColumns { file: String },
+    #[error("{file}: row {row}: {source}")]
+    Row {
+        file: String,
+        row: usize,
+        source: csv::Error,
+    },
+    #[error("{file}: row {row}, column `{column}`: {problem}")]
+    Cell {
+        file: String,
+        row: usize,
+        column: String,
+        problem: CellProblem,
+    },
+    #[error("{file}: no data rows after the header")]
+    NoRows { file: String },
+    #[error("cannot write the points: {0}")]
+    Write(#[from] csv::Error),
+}
+
+/// What is wrong with one cell of a table.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum CellProblem {
+    #[error("missing value")]
+    Missing,
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    #[error("`{0}` is not a finite number")]
+    NotFinite(String),
+}
+
 /// Tables held in memory under a name, for data that has no path: a file dropped on the browser
 /// page, points drawn by hand. `csv:NAME` finds them before looking on disk.
 static MEMORY: Mutex<BTreeMap<String, Arc<[u8]>>> = Mutex::new(BTreeMap::new());
@@ -31,7 +75,7 @@ fn remembered(name: &str) -> Option<Arc<[u8]>> {
     MEMORY.lock().ok()?.get(name).cloned()
 }
 
-pub(super) fn load(path: &str, spec: &CsvSpec) -> Result<Dataset, String> {
+pub(super) fn load(path: &str, spec: &CsvSpec) -> Result<Dataset, TableError> {
     let table = read_csv(Path::new(path), spec)?;
     let dim = table.data.dim;
     // Group rows by descriptor, in first-seen order made stable by the descriptor's bit pattern.
@@ -68,12 +112,12 @@ pub struct Table {
 
 /// Reads the chosen columns of the table `path` names (in memory, or on disk), streaming at
 /// most [`MAX_ROWS`] rows.
-pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<Table, String> {
+pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<Table, TableError> {
     let file = path.display().to_string();
     match remembered(&file) {
         Some(bytes) => read_table(&bytes[..], &file, spec),
         None => {
-            let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+            let f = open(path, &file)?;
             read_table(std::io::BufReader::new(f), &file, spec)
         }
     }
@@ -87,13 +131,13 @@ pub struct Preview {
 }
 
 /// The header and up to `n` rows of the table `path` names, without reading the rest.
-pub fn preview(path: &Path, n: usize) -> Result<Preview, String> {
+pub fn preview(path: &Path, n: usize) -> Result<Preview, TableError> {
     let file = path.display().to_string();
-    let rows = |reader: &mut csv::Reader<Box<dyn std::io::Read + '_>>| -> Result<Preview, String> {
+    let rows = |reader: &mut csv::Reader<Box<dyn std::io::Read + '_>>| -> Result<Preview, TableError> {
         let headers = headers(reader, &file)?;
         let mut rows = Vec::new();
         for (i, record) in reader.records().take(n).enumerate() {
-            let record = record.map_err(|e| format!("{file}: row {}: {e}", i + 2))?;
+            let record = record.map_err(|source| row_error(&file, i + 2, source))?;
             rows.push(record.iter().map(str::to_string).collect());
         }
         Ok(Preview { headers, rows })
@@ -101,9 +145,24 @@ pub fn preview(path: &Path, n: usize) -> Result<Preview, String> {
     match remembered(&file) {
         Some(bytes) => rows(&mut reader(Box::new(&bytes[..]))),
         None => {
-            let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+            let f = open(path, &file)?;
             rows(&mut reader(Box::new(std::io::BufReader::new(f))))
         }
+    }
+}
+
+fn open(path: &Path, file: &str) -> Result<std::fs::File, TableError> {
+    std::fs::File::open(path).map_err(|source| TableError::Open {
+        file: file.to_string(),
+        source,
+    })
+}
+
+fn row_error(file: &str, row: usize, source: csv::Error) -> TableError {
+    TableError::Row {
+        file: file.to_string(),
+        row,
+        source,
     }
 }
 
@@ -111,29 +170,35 @@ fn reader<'a>(input: Box<dyn std::io::Read + 'a>) -> csv::Reader<Box<dyn std::io
     csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input)
 }
 
-fn headers<R: std::io::Read>(reader: &mut csv::Reader<R>, file: &str) -> Result<Vec<String>, String> {
+fn headers<R: std::io::Read>(reader: &mut csv::Reader<R>, file: &str) -> Result<Vec<String>, TableError> {
+    let file = file.to_string();
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("{file}: cannot read the header row: {e}"))?
+        .map_err(|source| TableError::Header {
+            file: file.clone(),
+            source,
+        })?
         .iter()
         .map(str::to_string)
         .collect();
     if headers.iter().all(String::is_empty) {
-        return Err(format!("{file}: the file is empty (no header row)"));
+        return Err(TableError::Empty { file });
     }
     Ok(headers)
 }
 
-fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<Table, String> {
+fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<Table, TableError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let headers = headers(&mut reader, file)?;
     let find = |name: &String| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            format!(
-                "{file}: no column named `{name}`; the header has {}",
-                headers.join(", ")
-            )
-        })
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| TableError::NoColumn {
+                file: file.to_string(),
+                name: name.clone(),
+                header: headers.join(", "),
+            })
     };
     let desc_idx = spec.descriptor_cols.iter().map(find).collect::<Result<Vec<_>, _>>()?;
     let data_idx = if spec.data_cols.is_empty() {
@@ -142,7 +207,7 @@ fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<T
         spec.data_cols.iter().map(find).collect::<Result<Vec<_>, _>>()?
     };
     if data_idx.is_empty() {
-        return Err(format!("{file}: no data columns left after the descriptor columns"));
+        return Err(TableError::NoDataColumns { file: file.to_string() });
     }
     let (mut data, mut desc) = (Vec::new(), Vec::new());
     let mut truncated = false;
@@ -153,22 +218,21 @@ fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<T
         }
         // Row numbers as a spreadsheet shows them: the header is row 1.
         let row = i + 2;
-        let record = record.map_err(|e| format!("{file}: row {row}: {e}"))?;
-        let cell = |col: usize, out: &mut Vec<f32>| -> Result<(), String> {
-            let name = &headers[col];
+        let record = record.map_err(|source| row_error(file, row, source))?;
+        let cell = |col: usize, out: &mut Vec<f32>| -> Result<(), TableError> {
             let text = record.get(col).unwrap_or("");
-            if text.is_empty() {
-                return Err(format!("{file}: row {row}, column `{name}`: missing value"));
-            }
-            let v: f32 = text
-                .parse()
-                .map_err(|_| format!("{file}: row {row}, column `{name}`: `{text}` is not a number"))?;
-            if !v.is_finite() {
-                return Err(format!(
-                    "{file}: row {row}, column `{name}`: `{text}` is not a finite number"
-                ));
-            }
-            out.push(v);
+            let value = match text.parse::<f32>() {
+                _ if text.is_empty() => Err(CellProblem::Missing),
+                Ok(v) if v.is_finite() => Ok(v),
+                Ok(_) => Err(CellProblem::NotFinite(text.to_string())),
+                Err(_) => Err(CellProblem::NotANumber(text.to_string())),
+            };
+            out.push(value.map_err(|problem| TableError::Cell {
+                file: file.to_string(),
+                row,
+                column: headers[col].clone(),
+                problem,
+            })?);
             Ok(())
         };
         for &c in &data_idx {
@@ -179,7 +243,7 @@ fn read_table(input: impl std::io::Read, file: &str, spec: &CsvSpec) -> Result<T
         }
     }
     if data.is_empty() {
-        return Err(format!("{file}: no data rows after the header"));
+        return Err(TableError::NoRows { file: file.to_string() });
     }
     let descriptors = (!desc_idx.is_empty()).then(|| Points::new(desc_idx.len(), desc));
     Ok(Table {
@@ -200,12 +264,11 @@ pub fn column_names(dim: usize) -> Vec<String> {
 
 /// Writes points as CSV with a header of [`column_names`]: what `mixflow sample` and the app's
 /// export write, and what import reads back.
-pub fn write_points(out: impl std::io::Write, p: &Points) -> Result<(), String> {
-    let err = |e: csv::Error| format!("cannot write the points: {e}");
+pub fn write_points(out: impl std::io::Write, p: &Points) -> Result<(), TableError> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(column_names(p.dim)).map_err(err)?;
+    w.write_record(column_names(p.dim))?;
     for r in p.rows() {
-        w.write_record(r.iter().map(f32::to_string)).map_err(err)?;
+        w.write_record(r.iter().map(f32::to_string))?;
     }
-    w.flush().map_err(|e| format!("cannot write the points: {e}"))
+    w.flush().map_err(|e| TableError::Write(e.into()))
 }

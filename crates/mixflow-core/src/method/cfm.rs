@@ -7,8 +7,8 @@ use crate::coupling::{self, Coupling};
 use crate::data::{Points, Toy};
 use crate::nn::FlowModel;
 use crate::rng::{self, Rng};
-use crate::sample::{Inference, Sampler};
-use crate::solve::{read_scalar, to_tensor};
+use crate::sample::{Inference, SampleError, Sampler};
+use crate::solve::{SolveError, read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -84,7 +84,7 @@ impl TrainMethod for Cfm {
         lr: f64,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<StepOutcome, String> {
+    ) -> Result<StepOutcome, SolveError> {
         let loss = self.flow_terms(batch, rng, dev).loss();
         let value = read_scalar(loss.clone()).await?;
         if value.is_finite() {
@@ -107,7 +107,7 @@ impl TrainMethod for Cfm {
         batch: &Batch,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<(FlowTerms, bool), String> {
+    ) -> Result<(FlowTerms, bool), SolveError> {
         Ok((self.flow_terms(batch, rng, dev), false))
     }
 
@@ -118,7 +118,13 @@ impl TrainMethod for Cfm {
         }
     }
 
-    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, _w: f32, rng: &mut Rng) -> Result<Points, String> {
+    fn paired_sources(
+        &self,
+        batch: &mut Batch,
+        sampler: &Sampler,
+        _w: f32,
+        rng: &mut Rng,
+    ) -> Result<Points, SampleError> {
         Ok(sampler.to_original(&self.paired_source(batch, rng)))
     }
 }

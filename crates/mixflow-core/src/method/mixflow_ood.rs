@@ -11,8 +11,8 @@ use crate::kmeans::kmeans;
 use crate::mixture::{Mixture, gumbel};
 use crate::nn::{MixtureBase, MixtureParams, VelocityField, dropout_mask};
 use crate::rng::{self, Rng};
-use crate::sample::{Inference, Sampler};
-use crate::solve::{read_points, read_scalar, to_tensor};
+use crate::sample::{Inference, SampleError, Sampler};
+use crate::solve::{SolveError, read_points, read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::softmax;
@@ -151,7 +151,13 @@ impl MixflowOod {
     /// the mixture's parameters and the draw's component weights. Only a base step (`track`)
     /// needs the base's graph; flow steps draw without autodiff, which spares recording nine
     /// steps in ten of a graph nobody walks back (its clean-up was 9% of B2's profile).
-    async fn paired_draw(&self, batch: &Batch, rng: &mut Rng, dev: &Device, track: bool) -> Result<PairedDraw, String> {
+    async fn paired_draw(
+        &self,
+        batch: &Batch,
+        rng: &mut Rng,
+        dev: &Device,
+        track: bool,
+    ) -> Result<PairedDraw, SolveError> {
         let (n, dim) = (batch.x1.len(), batch.x1.dim);
         let untracked = |t: Tensor<2>| if track { t } else { t.inner() };
         // The base runs once per group (8 rows in B2, not 512): a group's rows share its
@@ -242,7 +248,7 @@ impl TrainMethod for MixflowOod {
         lr: f64,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<StepOutcome, String> {
+    ) -> Result<StepOutcome, SolveError> {
         let (phase, base_step) = self.schedule.at(step);
         let k = self.model.base.components;
         let draw = self.paired_draw(batch, rng, dev, base_step).await?;
@@ -275,7 +281,7 @@ impl TrainMethod for MixflowOod {
         batch: &Batch,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<(FlowTerms, bool), String> {
+    ) -> Result<(FlowTerms, bool), SolveError> {
         let (_, base_step) = self.schedule.at(step);
         let draw = self.paired_draw(batch, rng, dev, false).await?;
         Ok((self.flow_terms(draw, rng, dev), base_step))
@@ -289,7 +295,13 @@ impl TrainMethod for MixflowOod {
 
     /// Independent draws from the first group's mixture (a mixture is per descriptor), paired
     /// with that group's data only.
-    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, _w: f32, rng: &mut Rng) -> Result<Points, String> {
+    fn paired_sources(
+        &self,
+        batch: &mut Batch,
+        sampler: &Sampler,
+        _w: f32,
+        rng: &mut Rng,
+    ) -> Result<Points, SampleError> {
         let group = batch.groups[0].clone();
         let dim = batch.x1.dim;
         batch.x1 = Points::new(dim, batch.x1.data[group.start * dim..group.end * dim].to_vec());

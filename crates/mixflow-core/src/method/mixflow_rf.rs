@@ -8,8 +8,8 @@ use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::nn::{FlowModel, KappaEncoder};
 use crate::rng::{self, Rng};
-use crate::sample::{Inference, Sampler};
-use crate::solve::{read_scalar, to_tensor};
+use crate::sample::{Inference, SampleError, Sampler};
+use crate::solve::{SolveError, read_scalar, to_tensor};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -138,7 +138,7 @@ impl TrainMethod for MixflowRf {
         lr: f64,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<StepOutcome, String> {
+    ) -> Result<StepOutcome, SolveError> {
         let (terms, kl) = self.flow_terms(batch, rng, dev);
         let flow = terms.loss();
         let loss = flow.clone() + kl.clone() * self.settings.kl_weight;
@@ -164,7 +164,7 @@ impl TrainMethod for MixflowRf {
         batch: &Batch,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<(FlowTerms, bool), String> {
+    ) -> Result<(FlowTerms, bool), SolveError> {
         Ok((self.flow_terms(batch, rng, dev).0, false))
     }
 
@@ -176,7 +176,13 @@ impl TrainMethod for MixflowRf {
     }
 
     /// The κ-FC source at `w` of each data point (N(0, I) draws where κ reads no data).
-    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, w: f32, rng: &mut Rng) -> Result<Points, String> {
+    fn paired_sources(
+        &self,
+        batch: &mut Batch,
+        sampler: &Sampler,
+        w: f32,
+        rng: &mut Rng,
+    ) -> Result<Points, SampleError> {
         let x1 = sampler.to_original(&batch.x1);
         Ok(match sampler.kappa_view(&x1, w, rng) {
             Some(view) => view.source,

@@ -10,7 +10,8 @@ pub mod mixflow_rf;
 use crate::config::TrainConfig;
 use crate::data::Points;
 use crate::rng::Rng;
-use crate::sample::{Inference, Sampler};
+use crate::sample::{Inference, SampleError, Sampler};
+use crate::solve::SolveError;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
@@ -153,7 +154,7 @@ pub trait TrainMethod: Sized {
         lr: f64,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<StepOutcome, String>;
+    ) -> Result<StepOutcome, SolveError>;
     /// The flow-matching terms step `step` would compute from `batch`, and whether that step
     /// trains something else instead (MixFlow-OOD's base steps).
     async fn next_terms(
@@ -162,12 +163,18 @@ pub trait TrainMethod: Sized {
         batch: &Batch,
         rng: &mut Rng,
         dev: &Device,
-    ) -> Result<(FlowTerms, bool), String>;
+    ) -> Result<(FlowTerms, bool), SolveError>;
     /// The copy of the networks (no autodiff) that sampling uses.
     fn inference(&self) -> Inference;
     /// The source points (original units) training pairs with `batch`'s data, row by row; may
     /// narrow `batch` to what it pairs (a mixture pairs one descriptor group).
-    fn paired_sources(&self, batch: &mut Batch, sampler: &Sampler, w: f32, rng: &mut Rng) -> Result<Points, String>;
+    fn paired_sources(
+        &self,
+        batch: &mut Batch,
+        sampler: &Sampler,
+        w: f32,
+        rng: &mut Rng,
+    ) -> Result<Points, SampleError>;
     /// Whether some steps train a base rather than the flow (counted as base steps).
     fn trains_a_base(&self) -> bool {
         false
