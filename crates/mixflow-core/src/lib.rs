@@ -14,6 +14,7 @@ pub mod eval;
 pub mod exact;
 pub mod experiment;
 pub mod flex;
+pub mod follow;
 pub mod fused;
 pub mod kmeans;
 pub mod lap;

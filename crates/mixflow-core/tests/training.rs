@@ -7,6 +7,7 @@ mod common;
 use common::{config, train};
 use mixflow_core::backend::BackendKind;
 use mixflow_core::config::{LrSchedule, TrainConfig};
+use mixflow_core::data::Points;
 use mixflow_core::eval::evaluate;
 use mixflow_core::method::Method;
 use mixflow_core::solve::SolveOptions;
@@ -362,4 +363,79 @@ fn every_conditional_family_draws_a_view_between_and_beyond_its_listed_descripto
             assert_eq!(snap.kappa.expect("κ-FC read-out at any descriptor").source.len(), 50);
         }
     }
+}
+
+#[test]
+fn a_trajectory_followed_through_a_drawn_point_is_the_drawn_trajectory() {
+    use mixflow_core::follow::follow_through;
+    use mixflow_core::rng::{self, Stream};
+    // Unconditional in data units, and conditional in the scaled space with a descriptor.
+    for (dataset, steps) in [("moons", 300), ("rotating-moons", 200)] {
+        let trainer = train(config(dataset, Method::Rf, steps));
+        let sampler = trainer.sampler();
+        let descriptor = trainer.dataset.conditions.first().map(|c| c.descriptor.clone());
+        let descriptor = descriptor.as_deref();
+        let base = sampler
+            .base(descriptor, 4, &mut rng::seeded(0, Stream::Eval, 9))
+            .unwrap()
+            .points;
+        let euler = 24;
+        let drawn = sampler
+            .generate(descriptor, &base, &SolveOptions::euler(euler), true)
+            .unwrap()
+            .trajectory;
+        // Particle 1 at t = 0.37, between the states at 8/24 and 9/24, where the canvas draws it.
+        let (t, k) = (0.37f32, 8);
+        let along = (t - drawn[k].0) / (drawn[k + 1].0 - drawn[k].0);
+        let (a, b) = (drawn[k].1.row(1), drawn[k + 1].1.row(1));
+        let point: Vec<f32> = a.iter().zip(b).map(|(a, b)| a + along * (b - a)).collect();
+
+        let path = follow_through(&sampler, descriptor, &point, t, euler).unwrap();
+        assert_eq!((path.segment, path.unconverged, path.times.len()), (k, 0, euler + 1));
+        for (j, (time, state)) in drawn.iter().enumerate() {
+            assert!((path.times[j] - time).abs() < 1e-6);
+            let off = path
+                .states
+                .row(j)
+                .iter()
+                .zip(state.row(1))
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                off < 2e-3,
+                "{dataset}: state {j} of the followed path is {off} from the drawn one"
+            );
+        }
+        // Its measures: the curvature of the drawn particle's path, and a length no shorter than
+        // the chord.
+        let particle: Vec<Points> = drawn
+            .iter()
+            .map(|(_, s)| Points::new(s.dim, s.row(1).to_vec()))
+            .collect();
+        let drawn_curvature = mixflow_core::metrics::curvature(&particle)[0];
+        assert!(
+            (path.curvature - drawn_curvature).abs() < 0.02 * drawn_curvature.max(1e-3),
+            "{dataset}: {} vs {drawn_curvature}",
+            path.curvature
+        );
+        assert!(path.length >= path.chord && path.chord > 0.0 && path.detour() < 3.0);
+        // The velocity at each state is the field's there (the arrows the canvas draws).
+        let v = sampler.velocity(descriptor, &Points::new(2, path.states.row(3).to_vec()), path.times[3]);
+        let off = v
+            .unwrap()
+            .data
+            .iter()
+            .zip(path.velocities.row(3))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            off < 1e-3,
+            "{dataset}: the velocity at state 3 is {off} from the field's"
+        );
+    }
+    let trainer = Trainer::new(config("moons", Method::Rf, 1)).unwrap();
+    let e = follow_through(&trainer.sampler(), None, &[0.0], 0.5, 10).unwrap_err();
+    assert_eq!(e.to_string(), "a point of 1 coordinates, but the data has 2");
+    assert!(follow_through(&trainer.sampler(), None, &[0.0, f32::NAN], 0.5, 10).is_err());
+    assert!(follow_through(&trainer.sampler(), None, &[0.0, 0.0], 1.5, 10).is_err());
 }
