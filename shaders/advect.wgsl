@@ -19,11 +19,15 @@ struct Params {
     _pad: vec2<u32>,
 };
 
-// A trail segment (TrailSegment in src/render/trails.rs): from a at t.x to b at t.y, drawn units.
+// A trail segment (TrailSegment in crates/mixflow-render/src/trails.rs): from a at t.x to b at
+// t.y, drawn units, and the shade of trails coloured by curvature (none here: advected trails are
+// coloured by time; the app integrates on the CPU to colour by curvature).
 struct Segment {
     a: vec2<f32>,
     b: vec2<f32>,
     t: vec2<f32>,
+    shade: f32,
+    _pad: f32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -95,7 +99,7 @@ fn advect(@builtin(global_invocation_id) id: vec3<u32>) {
         next[o] = x[o] + acc * dt;
     }
     let t = f32(step) * dt;
-    segments[step * params.particles + particle] = Segment(drawn(x), drawn(next), vec2<f32>(t, t + dt));
+    segments[step * params.particles + particle] = Segment(drawn(x), drawn(next), vec2<f32>(t, t + dt), 0.0, 0.0);
     for (var i = 0u; i < d; i++) {
         state[particle * d + i] = next[i];
     }

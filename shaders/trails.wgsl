@@ -14,6 +14,12 @@ fn time_color(t: f32, alpha: f32) -> vec4<f32> {
     return vec4<f32>(rgb, alpha);
 }
 
+// Teal for a straight trajectory (shade 0) to red for the most curved (shade 1).
+fn curvature_color(shade: f32, alpha: f32) -> vec4<f32> {
+    let rgb = mix(vec3<f32>(40.0, 200.0, 190.0), vec3<f32>(240.0, 60.0, 50.0), clamp(shade, 0.0, 1.0)) / 255.0;
+    return vec4<f32>(rgb, alpha);
+}
+
 // How far along this step the scrubbed time is: 0 before it starts, 1 after it ends.
 fn progress(times: vec2<f32>) -> f32 {
     return clamp((view.time - times.x) / max(times.y - times.x, 1e-9), 0.0, 1.0);
@@ -25,13 +31,18 @@ fn vs_trail(
     @location(0) a: vec2<f32>,
     @location(1) b: vec2<f32>,
     @location(2) times: vec2<f32>,
+    @location(3) shade: f32,
 ) -> TrailOut {
     let corner = segment_corner(vertex);
     let f = progress(times);
     // A step the scrubbed time has not reached has no length, so it draws nothing.
     var out: TrailOut;
     out.position = vec4<f32>(segment_vertex(to_ndc(a), to_ndc(mix(a, b, f)), corner), 0.0, 1.0);
-    out.color = time_color(times.x + corner.x * f * (times.y - times.x), 0.45);
+    if view.by_curvature > 0.5 {
+        out.color = curvature_color(shade, 0.6);
+    } else {
+        out.color = time_color(times.x + corner.x * f * (times.y - times.x), 0.45);
+    }
     out.corner = vec2<f32>(0.0, 0.0);
     return out;
 }

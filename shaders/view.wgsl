@@ -8,7 +8,8 @@ struct View {
     point_radius: f32,
     line_half_width: f32,
     time: f32,
-    _pad0: f32,
+    // 1: trails coloured by their trajectory's curvature (trails.wgsl), 0: by time.
+    by_curvature: f32,
     _pad1: f32,
     _pad2: f32,
 };

@@ -5,8 +5,8 @@
 //! as `render`) are crates of their own and never depend on these.
 
 pub use mixflow_core::{
-    adam, backend, config, coupling, data, eval, exact, experiment, flex, fused, kmeans, lap, linear, memorisation,
-    method, metrics, mixture, nn, pair, platform, projection, rng, sample, silu, solve, suggest, train,
+    adam, backend, config, coupling, data, eval, exact, experiment, flex, follow, fused, kmeans, lap, linear,
+    memorisation, method, metrics, mixture, nn, pair, platform, projection, rng, sample, silu, solve, suggest, train,
 };
 
 /// The canvas's wgpu renderer, a crate of its own (no egui, no training).

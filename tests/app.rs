@@ -169,6 +169,7 @@ fn a_shared_link_reopens_its_run_and_a_bad_one_opens_the_defaults() {
         settings,
         descriptor: Vec::new(),
         time: 0.5,
+        training_step: None,
         camera: None,
     };
     let mut h = app(Launch {
@@ -521,4 +522,75 @@ fn the_memorisation_lab_fixes_a_training_set_and_its_controls_restart_and_resamp
         h.get_by_label("Step").click();
         wait_for_label(&mut h, &format!("step {n} · 16 training points"));
     }
+}
+
+#[test]
+fn the_training_scrubber_redraws_every_run_of_a_comparison_at_a_kept_step() {
+    use eframe::egui::accesskit::Role;
+    use mixflow::app::share::SharedState;
+    use mixflow::method::Method;
+    let mut settings = mixflow::app::settings::Settings::default();
+    settings.config.dataset = "moons".into();
+    settings.config.history_every = Some(2);
+    settings.compare = vec![Method::Rf, Method::MixflowRf];
+    settings.comparing = true;
+    let state = SharedState {
+        settings,
+        descriptor: Vec::new(),
+        time: 1.0,
+        training_step: None,
+        camera: None,
+    };
+    let mut h = app(Launch {
+        state: Some(state.to_fragment()),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    });
+    for n in 0..=6 {
+        if n > 0 {
+            h.get_by_label("Step").click();
+        }
+        for run in ["rf", "mixflow-rf"] {
+            ui::wait_for_label(&mut h, &format!("{run} · step {n}"), true);
+        }
+    }
+    // Every other step is kept (0, 2, 4; step 6 once training goes on from it): step 3 shows
+    // each run as it was at step 2, and the metrics table says so.
+    h.get_by_role_and_label(Role::Slider, "training step")
+        .set_value_accesskit(3.0);
+    for run in ["rf", "mixflow-rf"] {
+        ui::wait_for_label(&mut h, &format!("{run} · step 2 of 6 (history)"), true);
+    }
+    wait_for_label(&mut h, "2 (of 6)");
+    // Newest snaps back to the live model.
+    h.get_by_label("Newest").click();
+    for run in ["rf", "mixflow-rf"] {
+        ui::wait_for_label(&mut h, &format!("{run} · step 6"), true);
+    }
+}
+
+#[test]
+fn clicking_the_canvas_follows_a_trajectory_through_that_point_and_tells_its_curvature() {
+    let mut h = app(ui::paused("moons", mixflow::method::Method::Rf));
+    wait_for_label(&mut h, "rf · step 0");
+    h.get_by_label("Step").click();
+    wait_for_label(&mut h, "rf · step 1");
+    // The canvas's centre, at the scrubbed time (t = 1 when the app opens).
+    h.get_by_label("canvas").click();
+    wait_for_label(&mut h, "rf · followed from t = 1.00: length ");
+    let caption = h
+        .query_all_by_label_contains("rf · followed from")
+        .filter_map(|n| n.accesskit_node().value().map(|v| v.to_string()))
+        .next()
+        .unwrap();
+    let curvature: f64 = caption.rsplit("curvature ").next().unwrap().parse().unwrap();
+    assert!(curvature.is_finite() && curvature >= 0.0, "{caption}");
+    // It is followed again with every view (of the newer model), until cleared.
+    h.get_by_label("Step").click();
+    wait_for_label(&mut h, "rf · step 2");
+    assert!(h.query_all_by_label_contains("rf · followed from").next().is_some());
+    h.get_by_label("Clear path").click();
+    h.run_steps(3);
+    assert!(h.query_all_by_label_contains("rf · followed from").next().is_none());
 }

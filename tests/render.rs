@@ -61,16 +61,8 @@ fn layers_draw_where_their_data_says() {
         under: Vec::new(),
         // One trajectory across the top, from t = 0 at x = -0.8 to t = 1 at x = 0.8.
         trails: vec![
-            TrailSegment {
-                a: [-0.8, 0.9],
-                b: [0.0, 0.9],
-                t: [0.0, 0.5],
-            },
-            TrailSegment {
-                a: [0.0, 0.9],
-                b: [0.8, 0.9],
-                t: [0.5, 1.0],
-            },
+            TrailSegment::new([-0.8, 0.9], [0.0, 0.9], [0.0, 0.5]),
+            TrailSegment::new([0.0, 0.9], [0.8, 0.9], [0.5, 1.0]),
         ],
         trail_times: vec![0.0, 0.5, 1.0],
         show_trails: true,
@@ -101,6 +93,7 @@ fn layers_draw_where_their_data_says() {
         style: Style {
             point_radius: 3.0,
             line_width: 2.0,
+            ..Style::default()
         },
         time: 0.25,
         size,
@@ -198,6 +191,7 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
         ellipses: true,
         density: false,
         trails: false,
+        curvature: false,
         particles: false,
         field: false,
         kappa: false,
@@ -208,6 +202,7 @@ fn a_trained_models_mixture_and_samples_are_drawn_where_the_model_puts_them() {
         layers,
         plane: &plane,
         field_time: 1.0,
+        curvature_scale: None,
     });
     // Frame every component's ellipse (an early model's means can sit far from the data).
     let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
@@ -280,11 +275,11 @@ fn trails_advected_on_the_gpu_draw_what_burns_trajectories_draw() {
     for k in 0..steps {
         let ((ta, a), (tb, b)) = (&traced.trajectory[k], &traced.trajectory[k + 1]);
         for i in 0..x0.len() {
-            trails.push(TrailSegment {
-                a: [a.row(i)[0], a.row(i)[1]],
-                b: [b.row(i)[0], b.row(i)[1]],
-                t: [*ta, *tb],
-            });
+            trails.push(TrailSegment::new(
+                [a.row(i)[0], a.row(i)[1]],
+                [b.row(i)[0], b.row(i)[1]],
+                [*ta, *tb],
+            ));
         }
     }
     let on_cpu = Scene {
@@ -389,11 +384,7 @@ fn cached_layers_draw_what_drawing_every_layer_draws() {
     let trails = (0..steps)
         .flat_map(|k| {
             let (t0, t1) = (trail_times[k], trail_times[k + 1]);
-            (0..60).map(move |j| TrailSegment {
-                a: at(j, t0),
-                b: at(j, t1),
-                t: [t0, t1],
-            })
+            (0..60).map(move |j| TrailSegment::new(at(j, t0), at(j, t1), [t0, t1]))
         })
         .collect();
     let scene = Scene {
@@ -509,6 +500,7 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
         ellipses: false,
         density: false,
         trails: true,
+        curvature: false,
         particles: true,
         field: false,
         kappa: false,
@@ -520,6 +512,7 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
             layers,
             plane: &plane,
             field_time: 1.0,
+            curvature_scale: None,
         })
     };
     let (cpu_scene, gpu_scene) = (scene_of(&cpu), scene_of(&gpu));
@@ -539,4 +532,88 @@ fn a_view_advected_on_the_gpu_draws_what_the_cpu_view_draws() {
         }
     }
     assert_same_picture(&cpu_scene, &gpu_scene, (lo, hi), 3000);
+}
+
+/// Pixels of two images of one size whose colour differs by more than a faint anti-aliased edge
+/// (a channel by more than 24, the snapshot tests' tolerance).
+fn changed_pixels(a: &image::RgbaImage, b: &image::RgbaImage) -> usize {
+    let differs = |p: &image::Rgba<u8>, q: &image::Rgba<u8>| p.0.iter().zip(q.0).any(|(x, y)| x.abs_diff(y) > 24);
+    a.pixels().zip(b.pixels()).filter(|(p, q)| differs(p, q)).count()
+}
+
+#[test]
+fn a_kept_step_draws_with_the_noise_of_every_view_and_trails_colour_by_curvature() {
+    use mixflow::render::TrailColour;
+    let (device, queue, _) = offscreen::device().unwrap();
+    let config = TrainConfig {
+        dataset: "moons".into(),
+        method: Method::Rf,
+        steps: 40,
+        ..TrainConfig::default()
+    };
+    let request = ViewRequest {
+        particles: 400,
+        trajectories: 60,
+        euler_steps: 12,
+        ..ViewRequest::default()
+    };
+    let camera = Camera::fit([-2.0, -1.5], [3.0, 2.0], [300.0, 300.0]);
+    let draw = |trainer: &Trainer, trail_colour: TrailColour| {
+        let view = make_view(trainer, &request).unwrap();
+        let by_curvature = trail_colour == TrailColour::Curvature;
+        let layers = Layers {
+            curvature: by_curvature,
+            ..Layers::default()
+        };
+        let plane = Plane::new(Projection::Pca, view.data.as_ref().unwrap());
+        let scale = by_curvature
+            .then(|| scene::curvature_scale(std::iter::once(&view)))
+            .flatten();
+        let scene = scene::build(&SceneInput {
+            view: &view,
+            layers,
+            plane: &plane,
+            field_time: 1.0,
+            curvature_scale: scale,
+        });
+        let style = Style {
+            trail_colour,
+            ..Style::default()
+        };
+        let frame = Frame {
+            camera,
+            style,
+            time: 0.6,
+            size: [300, 300],
+            background: BACKGROUND,
+        };
+        offscreen::render(&device, &queue, &scene, &frame)
+    };
+    let mut trainer = Trainer::new(config.clone()).unwrap();
+    for _ in 0..20 {
+        trainer.step().unwrap();
+    }
+    let kept = pollster::block_on(trainer.cached_start()).unwrap();
+    let at_20 = draw(&trainer, TrailColour::Time);
+    for _ in 0..20 {
+        trainer.step().unwrap();
+    }
+    let at_40 = draw(&trainer, TrailColour::Time);
+    // The state kept at step 20, reloaded as the training scrubber does: the same noise and
+    // (within f16 weights) the same model draw the same picture, twice alike; step 40 another.
+    let mut replay = Trainer::new(config).unwrap();
+    replay.start_from(&kept).unwrap();
+    let (again, twice) = (draw(&replay, TrailColour::Time), draw(&replay, TrailColour::Time));
+    assert_eq!(changed_pixels(&again, &twice), 0);
+    let (near, far) = (changed_pixels(&at_20, &again), changed_pixels(&at_20, &at_40));
+    assert!(
+        far > 2000 && near * 10 < far,
+        "step 20 reloaded: {near} pixels changed, step 40: {far}"
+    );
+    // Coloured by curvature, the trails change colour but not place.
+    let by_curvature = draw(&trainer, TrailColour::Curvature);
+    let recoloured = changed_pixels(&at_40, &by_curvature);
+    let background = |img: &image::RgbaImage| img.pixels().filter(|p| p.0 == BACKGROUND).count();
+    assert!(recoloured > 500, "only {recoloured} pixels changed colour");
+    assert_eq!(background(&at_40), background(&by_curvature));
 }

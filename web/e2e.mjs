@@ -224,6 +224,23 @@ async function main() {
   noPanic(reopened, "reopened link");
   await reopened.context().close();
 
+  // 3b. The training scrubber through the address: a link naming a training step shows the run
+  // as it was at that step (its kept weights), while training goes on past it.
+  const homeRon = Buffer.from(hashBefore.replace(/^#v1=/, ""), "base64url").toString();
+  const scrubbedState = homeRon.replace(/training_step:\s*None/, "training_step:Some(54)");
+  check(scrubbedState !== homeRon, "the shared state names the training step shown", homeRon.slice(0, 60) + "…");
+  const history = await openPage(browser);
+  await history.goto(`${url.split("#")[0]}#v1=${Buffer.from(scrubbedState).toString("base64url")}`);
+  const kept = await waitFor(history, "a view of step 54 from the kept weights", (s) => s.shown_step === 54 && s.step > 54, 180_000);
+  check(
+    true,
+    "a link's training step shows the run at that step from its kept weights while training goes on",
+    `step ${kept.status.shown_step} shown, training at ${kept.status.step}`,
+  );
+  await shot(history, "04b-training-step");
+  noPanic(history, "training step link");
+  await history.context().close();
+
   // 4. Bad URL state: the defaults open with a visible message.
   const bad = await openPage(browser);
   await bad.goto(`${url.split("#")[0]}#v1=not-a-state!!`);

@@ -19,6 +19,19 @@ pub struct CanvasOutput {
     pub pressed: Option<[f32; 2]>,
     /// Data units per screen point (a brush's radius in data units).
     pub units_per_point: f32,
+    /// The data point clicked (not while drawing): where to follow a trajectory through.
+    pub clicked: Option<[f32; 2]>,
+}
+
+/// A followed trajectory as the canvas paints it over the layers, in the canvas plane.
+pub struct FollowedOverlay {
+    pub path: Vec<[f32; 2]>,
+    /// Each state and its velocity (per unit time), projected.
+    pub arrows: Vec<([f32; 2], [f32; 2])>,
+    /// The point followed through.
+    pub through: [f32; 2],
+    /// Its length, chord and curvature, for the canvas's corner.
+    pub caption: String,
 }
 
 /// Points being drawn by hand, painted over the layers; while there is one, dragging draws
@@ -39,6 +52,7 @@ pub struct Drawn {
     pub time: f32,
     /// What the visible layers are, named in the canvas's corner.
     pub legend: Vec<super::scene::LegendEntry>,
+    pub followed: Option<FollowedOverlay>,
 }
 
 // The canvas's parts come from different owners (camera, fit, scene, sketch): one call site.
@@ -105,6 +119,12 @@ pub fn show(
     ));
     axes(&painter, rect, cam);
     legend(&painter, rect, &drawn.legend);
+    if let Some(followed) = &drawn.followed {
+        paint_followed(&painter, rect, cam, followed);
+    }
+    let clicked = (response.clicked() && sketch.is_none())
+        .then(|| response.interact_pointer_pos().map(|p| cam.to_data(offset(p))))
+        .flatten();
     let hover = response.hover_pos().map(|p| cam.to_data(offset(p)));
     let mut pressed = None;
     if let Some(sketch) = sketch {
@@ -127,7 +147,36 @@ pub fn show(
         rect,
         pressed,
         units_per_point: cam.units_per_point,
+        clicked,
     }
+}
+
+/// The followed trajectory: a white path, its velocity as arrows (the fastest 28 points long),
+/// a ring at the point followed through, and its measures in the canvas's top-left corner.
+fn paint_followed(painter: &egui::Painter, rect: egui::Rect, cam: &Camera, f: &FollowedOverlay) {
+    let screen = |p: [f32; 2]| {
+        let s = cam.to_screen(p);
+        rect.center() + egui::vec2(s[0], s[1])
+    };
+    let white = egui::Color32::from_rgb(250, 250, 250);
+    let path: Vec<egui::Pos2> = f.path.iter().map(|&p| screen(p)).collect();
+    painter.add(egui::Shape::line(path, egui::Stroke::new(2.0, white)));
+    let fastest = f.arrows.iter().map(|(_, v)| v[0].hypot(v[1])).fold(0.0, f32::max);
+    let scale = if fastest > 0.0 { 28.0 / fastest } else { 0.0 };
+    let arrow = egui::Stroke::new(1.5, egui::Color32::from_rgb(255, 200, 80));
+    for (at, v) in &f.arrows {
+        painter.arrow(screen(*at), egui::vec2(v[0], -v[1]) * scale, arrow);
+    }
+    painter.circle_stroke(screen(f.through), 6.0, egui::Stroke::new(2.0, white));
+    let font = egui::FontId::proportional(13.0);
+    let galley = painter.layout_no_wrap(f.caption.clone(), font, white);
+    let at = rect.left_top() + egui::vec2(8.0, 8.0);
+    painter.rect_filled(
+        egui::Rect::from_min_size(at, galley.size()).expand(4.0),
+        3.0,
+        egui::Color32::from_black_alpha(170),
+    );
+    painter.galley(at, galley, white);
 }
 
 /// Faint lines through the data origin, so pan and zoom have a reference.
@@ -184,7 +233,7 @@ fn legend(painter: &egui::Painter, rect: egui::Rect, entries: &[super::scene::Le
         painter.text(
             egui::pos2(backing.left() + 24.0, y),
             egui::Align2::LEFT_CENTER,
-            e.label,
+            e.label.to_string(),
             font.clone(),
             text,
         );

@@ -3,7 +3,9 @@
 //! run or several side by side.
 
 use eframe::egui;
-use egui_plot::{AxisHints, Corner, GridInput, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{
+    AxisHints, Corner, GridInput, GridMark, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine,
+};
 use mixflow_live::Run;
 
 /// A chart as every chart here is drawn: ticks at 1-2-5 steps close enough that a small chart
@@ -138,6 +140,7 @@ pub fn losses(ui: &mut egui::Ui, runs: &[Run], height: f32) {
                 plot.line(line);
             }
         }
+        shown_steps(plot, runs);
     });
 }
 
@@ -148,7 +151,19 @@ pub fn w2_over_training(ui: &mut egui::Ui, runs: &[Run], height: f32) {
             series(plot, run.label(), pts, run_color(i));
         }
         floor(plot, runs);
+        shown_steps(plot, runs);
     });
+}
+
+/// A vertical line at the training step each run's canvas shows, while the training scrubber
+/// shows a past one.
+fn shown_steps(plot: &mut egui_plot::PlotUi<'_>, runs: &[Run]) {
+    for (i, run) in runs.iter().enumerate() {
+        if let Some(step) = run.shown_step() {
+            let name = format!("{} shown", run.label());
+            plot.vline(VLine::new(name, step as f64).color(run_color(i)).width(1.5));
+        }
+    }
 }
 
 /// The W2 floor as one dashed line: the runs of a view share their data and its floor.
@@ -172,6 +187,7 @@ pub fn curvature(ui: &mut egui::Ui, runs: &[Run], height: f32) {
                 .collect();
             series(plot, run.label(), pts, run_color(i));
         }
+        shown_steps(plot, runs);
     });
 }
 
@@ -186,6 +202,7 @@ pub fn memorised(ui: &mut egui::Ui, runs: &[Run], height: f32) {
                 .collect();
             series(plot, run.label(), pts, run_color(i));
         }
+        shown_steps(plot, runs);
     });
 }
 
@@ -226,15 +243,27 @@ pub fn metrics_table(ui: &mut egui::Ui, runs: &[Run]) {
         ui.end_row();
         for (i, run) in runs.iter().enumerate() {
             ui.colored_label(run_color(i), run.label());
-            ui.label(run.step.to_string());
+            // The measures of the step the canvas shows: a past one while the training scrubber
+            // is on one, with the newest step beside it.
+            let shown = run.shown_step();
+            ui.label(match shown {
+                Some(s) => format!("{s} (of {})", run.step),
+                None => run.step.to_string(),
+            });
             ui.label(if run.playing {
                 format!("{:.0}", run.steps_per_s)
             } else {
                 "paused".into()
             });
-            let flow = run.losses.last().and_then(|l| l.flow);
+            let flow = match shown {
+                Some(s) => run.losses_at(s).and_then(|l| l.flow),
+                None => run.losses.last().and_then(|l| l.flow),
+            };
             ui.label(flow.map_or("–".into(), |v| format!("{v:.4}")));
-            let last = run.metrics.last();
+            let last = match shown {
+                Some(s) => run.metrics.iter().rev().find(|m| m.step <= s),
+                None => run.metrics.last(),
+            };
             ui.label(last.map_or("–".into(), |m| format!("{:.4}", m.w2)));
             ui.label(run.info.as_ref().map_or("–".into(), |i| format!("{:.4}", i.w2_floor)));
             ui.label(

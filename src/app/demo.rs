@@ -60,6 +60,7 @@ const TRAILS: Layers = Layers {
     ellipses: true,
     density: false,
     trails: true,
+    curvature: false,
     particles: true,
     field: false,
     kappa: false,

@@ -14,6 +14,8 @@ mod drawing;
 mod explorer;
 pub mod export;
 mod export_menu;
+mod follow;
+mod history;
 mod import;
 mod lab;
 mod page;
@@ -96,7 +98,7 @@ impl Gpu {
 
 /// A scene built from one view, kept until its inputs change.
 struct SceneCache {
-    key: Option<(u64, scene::Layers, u32, Projection)>,
+    key: Option<(u64, scene::Layers, u32, Projection, Option<u32>)>,
     scene: Arc<Scene>,
     version: u64,
     /// What the scene draws beyond the data, for the camera (built with the scene: sorting the
@@ -119,6 +121,8 @@ struct Viewing {
     plane: Option<(usize, Projection, Arc<Plane>)>,
     /// The last view request sent, so an unchanged one is not sent again.
     sent_view: Option<mixflow_live::ViewRequest>,
+    /// The training step the canvases show (the second clock).
+    training: history::TrainingScrubber,
 }
 
 pub struct MixflowApp {
@@ -282,6 +286,7 @@ impl MixflowApp {
         if let Some(state) = shared {
             app.viewing.descriptor = state.descriptor;
             app.viewing.time = state.time;
+            app.viewing.training.shown = state.training_step;
             app.viewing.camera = state.camera;
             app.viewing.camera_follows = state.camera.is_none();
         }
@@ -301,6 +306,7 @@ impl MixflowApp {
             backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
+            shown_step: first.and_then(|r| r.shown_step()),
             advected: first
                 .and_then(|r| r.view.as_ref())
                 .is_some_and(|v| v.model.advection.is_some()),
@@ -329,6 +335,7 @@ impl MixflowApp {
             settings: self.settings.clone(),
             descriptor: self.viewing.descriptor.clone(),
             time: self.viewing.time,
+            training_step: self.viewing.training.shown,
             // Only a camera the user placed: one that follows the fit moves with every view (it
             // holds the samples), and the address would change twice a second.
             camera: self.viewing.camera.filter(|_| !self.viewing.camera_follows),
@@ -517,6 +524,10 @@ impl MixflowApp {
 
     /// Whether the particles drawn are carried by the GPU's advection shader, or why not.
     fn advect_choice(&self) -> Result<(), String> {
+        let layers = self.settings.layers;
+        if layers.trails && layers.curvature {
+            return Err("trails coloured by curvature are integrated where their curvature is measured".into());
+        }
         let (counts, _) = self.settings.view_request(None, None).clamped();
         self.settings
             .advect
@@ -567,6 +578,10 @@ impl MixflowApp {
             c[0].checkbox(&mut l.ellipses, "mixture ellipses");
             c[0].checkbox(&mut l.density, "base density");
             c[1].checkbox(&mut l.trails, "trajectories");
+            c[1].add_enabled(l.trails, egui::Checkbox::new(&mut l.curvature, "by curvature"))
+                .on_hover_text(
+                    "Colour each trajectory by its curvature (teal: straight, red: curved) instead of by time",
+                );
             c[1].checkbox(&mut l.particles, "particles at t");
             c[1].checkbox(&mut l.field, "velocity field");
             c[1].checkbox(&mut l.kappa, "κ-FC source");
@@ -692,6 +707,7 @@ impl MixflowApp {
             panels::row(ui, "t", egui::Slider::new(&mut self.viewing.time, 0.0..=1.0));
             ui.label("drag: pan · scroll: zoom · double-click: fit");
         });
+        self.viewing.training.ui(ui, &mut self.runs);
         if self.viewing.playback {
             let dt = ui.input(|i| i.stable_dt).min(0.1);
             self.viewing.time += dt / 3.0;
@@ -704,9 +720,14 @@ impl MixflowApp {
             ui.centered_and_justified(|ui| ui.label("starting the run…"));
             return;
         };
+        // Trails coloured by curvature share one scale: red means as curved in every canvas.
+        let layers = self.settings.layers;
+        let curvature_scale = (layers.trails && layers.curvature)
+            .then(|| scene::curvature_scale(self.runs.iter().filter_map(|r| r.view.as_deref())))
+            .flatten();
         // The scenes first: the camera fits what they draw.
         let scenes: Vec<(Arc<Scene>, u64)> = (self.runs.iter().zip(&mut self.scenes))
-            .map(|(run, cache)| scene_for(cache, run, &self.settings, &plane, self.viewing.time))
+            .map(|(run, cache)| scene_for(cache, run, &self.settings, &plane, self.viewing.time, curvature_scale))
             .collect();
         let fit = self.fit_bounds();
         let n = self.runs.len();
@@ -724,20 +745,28 @@ impl MixflowApp {
         );
         let style = Style {
             point_radius: self.settings.point_radius,
+            trail_colour: match curvature_scale.is_some() {
+                true => crate::render::TrailColour::Curvature,
+                false => crate::render::TrailColour::Time,
+            },
             ..Style::default()
         };
         let mut hover = None;
         let mut canvases: Option<egui::Rect> = None;
         let mut pressed = None;
+        let mut clicked = None;
         for row in 0..rows {
             ui.horizontal(|ui| {
                 for i in row * cols..((row + 1) * cols).min(n) {
                     ui.vertical(|ui| {
                         let run = &self.runs[i];
-                        let title = match &run.view {
-                            Some(v) if run.finished() => format!("{} · step {} · finished", run.label(), v.model.step),
-                            Some(v) => format!("{} · step {}", run.label(), v.model.step),
-                            None => format!("{} · starting…", run.label()),
+                        let title = match (&run.view, run.shown_step()) {
+                            (Some(_), Some(s)) => format!("{} · step {s} of {} (history)", run.label(), run.step),
+                            (Some(v), None) if run.finished() => {
+                                format!("{} · step {} · finished", run.label(), v.model.step)
+                            }
+                            (Some(v), None) => format!("{} · step {}", run.label(), v.model.step),
+                            (None, _) => format!("{} · starting…", run.label()),
                         };
                         ui.colored_label(charts::run_color(i), title);
                         let (scene, version) = scenes[i].clone();
@@ -745,13 +774,17 @@ impl MixflowApp {
                         let legend = run
                             .view
                             .as_ref()
-                            .map_or_else(Vec::new, |v| scene::legend(v, self.settings.layers));
+                            .map_or_else(Vec::new, |v| scene::legend(v, self.settings.layers, curvature_scale));
                         let drawn = canvas::Drawn {
                             scene,
                             version,
                             style,
                             time: self.viewing.time,
                             legend,
+                            followed: run
+                                .followed
+                                .as_ref()
+                                .map(|path| follow::overlay(path, &plane, run.label())),
                         };
                         let sketch = self.drawing.active.then_some(canvas::Sketch {
                             points: &self.drawing.points,
@@ -773,6 +806,7 @@ impl MixflowApp {
                         }
                         hover = hover.or(out.hover);
                         pressed = pressed.or(out.pressed.map(|p| (p, out.units_per_point)));
+                        clicked = clicked.or(out.clicked.map(|p| (i, p, out.units_per_point)));
                         canvases = Some(canvases.map_or(out.rect, |r| r.union(out.rect)));
                     });
                 }
@@ -784,8 +818,32 @@ impl MixflowApp {
             // Keep spraying while the pointer is held still.
             ui.ctx().request_repaint();
         }
-        if let Some(p) = hover {
-            ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
+        if let Some((i, at, units_per_point)) = clicked {
+            self.follow_through(i, at, units_per_point * follow::SNAP_POINTS, &plane);
+        }
+        ui.horizontal(|ui| {
+            if let Some(p) = hover {
+                ui.label(format!("({:.3}, {:.3})", p[0], p[1]));
+            }
+            if self.runs.iter().any(|r| r.followed.is_some()) && ui.button("Clear path").clicked() {
+                self.runs.iter_mut().for_each(|r| r.follow(None));
+            }
+        });
+        for run in &self.runs {
+            if let Some(path) = &run.followed {
+                ui.label(follow::caption(path, run.label()));
+            }
+        }
+    }
+
+    /// A click on canvas `i` at `at` (canvas plane): every run of the view follows its own
+    /// trajectory through the point the click means in that canvas's view.
+    fn follow_through(&mut self, i: usize, at: [f32; 2], snap: f32, plane: &Plane) {
+        let Some(view) = self.runs.get(i).and_then(|r| r.view.clone()) else {
+            return;
+        };
+        if let Some(request) = follow::request_at(&view, plane, at, self.viewing.time, snap) {
+            self.runs.iter_mut().for_each(|r| r.follow(Some(request.clone())));
         }
     }
 }
@@ -815,7 +873,14 @@ fn grid_shape(runs: usize, area: egui::Vec2) -> (usize, usize) {
 }
 
 /// The run's scene, rebuilt only when its view, the layers, the time or the projection changed.
-fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Plane, time: f32) -> (Arc<Scene>, u64) {
+fn scene_for(
+    cache: &mut SceneCache,
+    run: &Run,
+    settings: &Settings,
+    plane: &Plane,
+    time: f32,
+    curvature_scale: Option<f32>,
+) -> (Arc<Scene>, u64) {
     let Some(view) = &run.view else {
         return (cache.scene.clone(), cache.version);
     };
@@ -826,7 +891,13 @@ fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Pla
     } else {
         0
     };
-    let key = Some((run.view_version, settings.layers, field_slot, settings.projection));
+    let key = Some((
+        run.view_version,
+        settings.layers,
+        field_slot,
+        settings.projection,
+        curvature_scale.map(f32::to_bits),
+    ));
     if cache.key != key {
         cache.key = key;
         cache.scene = Arc::new(scene::build(&scene::SceneInput {
@@ -834,6 +905,7 @@ fn scene_for(cache: &mut SceneCache, run: &Run, settings: &Settings, plane: &Pla
             layers: settings.layers,
             plane,
             field_time: time,
+            curvature_scale,
         }));
         cache.fit = scene::view_fit(view, settings.layers, plane);
         cache.version += 1;

@@ -26,6 +26,8 @@ pub struct PageStatus {
     pub renderer: String,
     /// Views of the first run drawn so far.
     pub views: u64,
+    /// The past training step the first run's canvas shows (the training scrubber), if any.
+    pub shown_step: Option<usize>,
     /// Whether the first run's view is advected on the GPU (the advection shader).
     pub advected: bool,
     /// Mean and longest interval between frames over the last 120 frames.

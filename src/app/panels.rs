@@ -234,6 +234,18 @@ pub fn settings(ui: &mut egui::Ui, draft: &mut TrainConfig, running: &TrainConfi
             number(ui, "Solver steps", &mut draft.solver_steps, range::solver_steps);
         }
     });
+    egui::CollapsingHeader::new("Training history").show(ui, |ui| {
+        let mut fixed = draft.history_every.is_some();
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut fixed, "Keep the weights every")
+                .on_hover_text("Off: about 150 states over the run's steps");
+            let mut every = draft.history_every.unwrap_or(draft.steps.div_ceil(150).max(1));
+            ui.add_enabled(fixed, egui::DragValue::new(&mut every).range(range::history_every));
+            ui.label("steps");
+            draft.history_every = fixed.then_some(every);
+        });
+        number(ui, "Memory per run (MB)", &mut draft.history_mb, range::history_mb);
+    });
     ui.separator();
     ui.horizontal(|ui| {
         let edited = draft != running;

@@ -22,6 +22,8 @@ pub struct Layers {
     pub ellipses: bool,
     pub density: bool,
     pub trails: bool,
+    /// Trails coloured by their trajectory's curvature instead of by time.
+    pub curvature: bool,
     /// The traced particles at the scrubbed time.
     pub particles: bool,
     pub field: bool,
@@ -39,6 +41,7 @@ impl Default for Layers {
             ellipses: true,
             density: true,
             trails: true,
+            curvature: false,
             particles: true,
             field: false,
             kappa: true,
@@ -80,12 +83,44 @@ pub fn time_color(t: f32, alpha: u8) -> [u8; 4] {
     [lerp(120.0, 250.0), lerp(60.0, 220.0), lerp(220.0, 60.0), alpha]
 }
 
+/// Teal for a straight trajectory (shade 0) to red for the most curved (1), as `shaders/trails.wgsl`
+/// colours trails by curvature.
+pub fn curvature_color(shade: f32, alpha: u8) -> [u8; 4] {
+    let s = shade.clamp(0.0, 1.0);
+    let lerp = |a: f32, b: f32| (a + (b - a) * s) as u8;
+    [lerp(40.0, 240.0), lerp(200.0, 60.0), lerp(190.0, 50.0), alpha]
+}
+
+/// The curvature of each traced trajectory (MixFlow-RF's definition, as the metrics measure it).
+fn path_curvatures(view: &View) -> Option<Vec<f64>> {
+    let states = &view.model.trajectories;
+    (states.len() >= 2 && !states[0].is_empty()).then(|| crate::metrics::curvature(states))
+}
+
+/// The curvature drawn reddest when trails are coloured by curvature: the largest of the views'
+/// 95th percentiles (one scale for every canvas, so the runs of a comparison compare; the
+/// percentile, so one outlier does not wash out the rest).
+pub fn curvature_scale<'a>(views: impl Iterator<Item = &'a View>) -> Option<f32> {
+    let top = |mut each: Vec<f64>| {
+        each.sort_by(f64::total_cmp);
+        each[(each.len() - 1) * 95 / 100]
+    };
+    views
+        .filter_map(path_curvatures)
+        .map(top)
+        .reduce(f64::max)
+        .map(|c| c as f32)
+}
+
 pub struct SceneInput<'a> {
     pub view: &'a View,
     pub layers: Layers,
     pub plane: &'a Plane,
     /// Which recorded time the velocity field is shown at.
     pub field_time: f32,
+    /// Trails coloured by curvature, red from this curvature on (see [`curvature_scale`]); none:
+    /// coloured by time.
+    pub curvature_scale: Option<f32>,
 }
 
 pub fn build(input: &SceneInput) -> Scene {
@@ -116,7 +151,11 @@ pub fn build(input: &SceneInput) -> Scene {
     let advection = view.model.advection.as_ref();
     if layers.trails || layers.particles {
         if advection.is_none() {
-            scene.trails = trails(view, plane);
+            let shades = (input.curvature_scale.zip(path_curvatures(view))).map(|(top, each)| {
+                let shade = |c: f64| if top > 0.0 { c as f32 / top } else { 0.0 };
+                each.into_iter().map(shade).collect::<Vec<_>>()
+            });
+            scene.trails = trails(view, plane, shades.as_deref());
             scene.trail_times = view.model.times.clone();
         }
         scene.show_trails = layers.trails;
@@ -181,16 +220,25 @@ pub enum Mark {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LegendEntry {
     pub mark: Mark,
-    pub label: &'static str,
+    pub label: std::borrow::Cow<'static, str>,
 }
 
 /// The layers a view draws with `layers`, as the canvas's legend names them (a layer with
 /// nothing to draw, such as the components of a N(0, I) base, is left out).
-pub fn legend(view: &View, layers: Layers) -> Vec<LegendEntry> {
+pub fn legend(view: &View, layers: Layers, curvature_scale: Option<f32>) -> Vec<LegendEntry> {
     let model = &view.model;
     let mixture = model.mixture.is_some();
     let kappa = model.kappa.is_some();
-    let entry = |on: bool, mark: Mark, label: &'static str| on.then_some(LegendEntry { mark, label });
+    let entry = |on: bool, mark: Mark, label: &'static str| {
+        on.then_some(LegendEntry {
+            mark,
+            label: label.into(),
+        })
+    };
+    let by_curvature = curvature_scale.filter(|_| layers.trails).map(|top| LegendEntry {
+        mark: Mark::Line(curvature_color(0.0, 255), curvature_color(1.0, 255)),
+        label: format!("paths by curvature: straight to ≥ {top:.3}").into(),
+    });
     let opaque = |c: [u8; 4]| [c[0], c[1], c[2], 255];
     [
         entry(
@@ -201,10 +249,11 @@ pub fn legend(view: &View, layers: Layers) -> Vec<LegendEntry> {
         entry(layers.samples, Mark::Dot(opaque(SAMPLE_COLOR)), "samples (t = 1)"),
         entry(layers.base, Mark::Dot(time_color(0.0, 255)), "base draws (t = 0)"),
         entry(
-            layers.trails,
+            layers.trails && by_curvature.is_none(),
             Mark::Line(time_color(0.0, 255), time_color(1.0, 255)),
             "paths from base to data",
         ),
+        by_curvature,
         entry(
             layers.ellipses && mixture,
             Mark::Ring(component_color(0, 255)),
@@ -427,13 +476,16 @@ pub fn drawn_plane(a: &Advection, plane: &Plane) -> advect::Plane {
     }
 }
 
-/// Every step of every traced trajectory, with its start and end time.
-fn trails(view: &View, plane: &Plane) -> Vec<TrailSegment> {
+/// Every step of every traced trajectory, with its start and end time, and each trajectory's
+/// shade when the trails are coloured by curvature.
+fn trails(view: &View, plane: &Plane, shades: Option<&[f32]>) -> Vec<TrailSegment> {
     let projected: Vec<Vec<[f32; 2]>> = view.model.trajectories.iter().map(|s| plane.project_all(s)).collect();
     let mut out = Vec::with_capacity(projected.len().saturating_sub(1) * projected.first().map_or(0, Vec::len));
+    let shade = |i: usize| shades.map_or(0.0, |s| s[i]);
     for (k, pair) in projected.windows(2).enumerate() {
         let t = [view.model.times[k], view.model.times[k + 1]];
-        out.extend(pair[0].iter().zip(&pair[1]).map(|(&a, &b)| TrailSegment { a, b, t }));
+        let steps = pair[0].iter().zip(&pair[1]).enumerate();
+        out.extend(steps.map(|(i, (&a, &b))| TrailSegment::shaded(a, b, t, shade(i))));
     }
     out
 }

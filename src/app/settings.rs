@@ -227,10 +227,10 @@ mod tests {
         assert_eq!(Advect::Cpu.choose(Some(&gpu), 2000, 24), Err("as chosen".into()));
         assert!(Advect::Gpu.choose(Some(&webgl), 10, 2).unwrap_err().contains("compute"));
         assert!(Advect::Gpu.choose(None, 10, 2).is_err());
-        // 50,000 × 200 steps × 24 bytes is 229 MB.
+        // 50,000 × 200 steps × 32 bytes is 305 MiB.
         let too_big = Advect::Auto.choose(Some(&gpu), 50_000, 200).unwrap_err();
         assert!(
-            too_big.contains("228 MB, more than one GPU buffer holds (128 MB)"),
+            too_big.contains("305 MB, more than one GPU buffer holds (128 MB)"),
             "{too_big}"
         );
     }

@@ -21,6 +21,9 @@ pub struct SharedState {
     /// The explored descriptor (empty: the first training descriptor).
     pub descriptor: Vec<f32>,
     pub time: f32,
+    /// The training step shown (none: the newest model); links made before it had none.
+    #[serde(default)]
+    pub training_step: Option<usize>,
     pub camera: Option<Camera>,
 }
 
@@ -94,6 +97,7 @@ mod tests {
             settings,
             descriptor: vec![0.5, -0.25],
             time: 0.4,
+            training_step: Some(1200),
             camera: Some(Camera {
                 center: [0.5, -1.0],
                 units_per_point: 0.02,

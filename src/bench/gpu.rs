@@ -153,11 +153,11 @@ fn heavy_scene(particles: usize, trajectories: usize) -> Scene {
     let mut trails = Vec::with_capacity(steps * trajectories);
     for k in 0..steps {
         for start in normals.chunks(2).take(trajectories) {
-            trails.push(TrailSegment {
-                a: at(start, times[k]),
-                b: at(start, times[k + 1]),
-                t: [times[k], times[k + 1]],
-            });
+            trails.push(TrailSegment::new(
+                at(start, times[k]),
+                at(start, times[k + 1]),
+                [times[k], times[k + 1]],
+            ));
         }
     }
     Scene {

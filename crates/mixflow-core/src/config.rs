@@ -94,6 +94,10 @@ settings! {
     curvature_n: usize = 2000, range 2..=20_000;
     /// Save a checkpoint every this many steps (and at the end).
     checkpoint_every: usize = 1000, range 1..=10_000_000;
+    /// The app's training history: keep the weights every this many steps, for the training scrubber (not set: about 150 states over the run's steps).
+    history_every: Option<usize> = None, range 1..=10_000_000;
+    /// The app's training history: memory per run in MB (f16 weights); past it every other state is dropped and the interval doubles.
+    history_mb: usize = 64, range 1..=4096;
 
     // MixFlow-OOD (SPEC 3.2).
     /// MixFlow-OOD: mixture components K.

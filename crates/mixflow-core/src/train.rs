@@ -110,6 +110,10 @@ pub enum JsonFileError {
     Parse { path: PathBuf, source: serde_json::Error },
 }
 
+/// The evaluation stream's key of every snapshot's noise (apart from the keys evaluation draws
+/// with, which count from 0 by descriptor).
+const SNAPSHOT_NOISE: u64 = 5_000_000;
+
 /// What a snapshot should contain.
 #[derive(Clone, Debug)]
 pub struct SnapshotRequest {
@@ -414,10 +418,11 @@ impl Trainer {
     }
 
     /// Samples, base samples and trajectories for a UI, drawn from a stream of their own so that
-    /// training continues exactly as if no snapshot had been taken.
+    /// training continues exactly as if no snapshot had been taken. The noise is the same at every
+    /// step: successive pictures of a run (and the training history's) differ by the model alone.
     pub fn snapshot(&self, req: &SnapshotRequest) -> Result<Snapshot, SampleError> {
         let sampler = self.sampler();
-        let mut rng = rng::seeded(self.config.data_seed, Stream::Eval, self.step as u64);
+        let mut rng = rng::seeded(self.config.data_seed, Stream::Eval, SNAPSHOT_NOISE);
         let descriptor = req.descriptor.clone().or_else(|| {
             self.dataset
                 .split_indices(Split::Train)

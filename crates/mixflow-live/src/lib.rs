@@ -5,6 +5,7 @@
 //! WebGPU needs. The runs of a comparison keep in lock-step through a shared [`pace::Pace`].
 //! No egui and no drawing here: the app turns views into pictures.
 
+mod history;
 pub mod lab;
 pub mod pace;
 mod protocol;
@@ -14,8 +15,8 @@ pub mod worker;
 
 pub use lab::make_lab;
 pub use protocol::{
-    Command, CommandError, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, LabRequest, LabSamples, LabView, MAX_PARTICLES,
-    MAX_TRAJECTORIES, MetricPoint, RunInfo, StopReason, View, ViewRequest, Waker,
+    Command, CommandError, Event, FIELD_GRID, FIELD_TIMES, FieldSlice, FollowRequest, LabRequest, LabSamples, LabView,
+    MAX_PARTICLES, MAX_TRAJECTORIES, MetricPoint, RunInfo, StopReason, View, ViewRequest, Waker,
 };
 pub use run::Run;
 pub use view::make_view;

@@ -102,6 +102,18 @@ pub enum Command {
     Open(std::path::PathBuf),
     /// Show the memorisation lab with every view (none: stop).
     Lab(Option<LabRequest>),
+    /// Views show the model at this training step (the kept state at or before it) while
+    /// training goes on; none: the newest model.
+    ShowStep(Option<usize>),
+    /// Follow the trajectory through this point at this time with every view (none: stop).
+    Follow(Option<FollowRequest>),
+}
+
+/// A point of the data space and a time the followed trajectory passes through.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowRequest {
+    pub point: Vec<f32>,
+    pub t: f32,
 }
 
 /// What the memorisation lab asks of a run on a finite training set (`train-n`).
@@ -238,6 +250,15 @@ pub enum Event {
     Nfe(Vec<(usize, f64)>),
     Descriptors(Vec<(Vec<f32>, Split, f64)>),
     Lab(Box<LabView>),
+    /// The trajectory through the point of [`Command::Follow`], of the model the last view showed.
+    Followed(Box<mixflow_core::follow::FollowedPath>),
+    /// The steps whose weights the run keeps for the training scrubber, what they take in memory,
+    /// and the interval they are kept at now.
+    History {
+        steps: Vec<usize>,
+        bytes: usize,
+        every: usize,
+    },
     Playing(bool),
     /// Training stopped by itself: finished, diverged, or cannot go on.
     Stopped(StopReason),
@@ -302,4 +323,8 @@ pub enum CommandError {
     Open(String),
     #[error("the memorisation lab: {0}")]
     Lab(String),
+    #[error("the training history: {0}")]
+    History(String),
+    #[error("cannot follow that trajectory: {0}")]
+    Follow(String),
 }

@@ -30,6 +30,13 @@ pub struct Run {
     pub nfe_curve: Vec<(usize, f64)>,
     /// The newest picture of the memorisation lab, while it is open.
     pub lab: Option<Arc<crate::protocol::LabView>>,
+    /// The steps whose weights the worker keeps for the training scrubber, and their memory.
+    pub history_steps: Vec<usize>,
+    pub history_bytes: usize,
+    /// The trajectory followed through a clicked point, of the model on screen.
+    pub followed: Option<Arc<mixflow_core::follow::FollowedPath>>,
+    /// The training step the app asked views to show (none: the newest model).
+    showing: Option<usize>,
     /// The newest minibatch shown by the step-by-step view.
     pub inspection: Option<Arc<mixflow_core::train::Inspection>>,
     pub descriptor_curve: Vec<(Vec<f32>, Split, f64)>,
@@ -76,6 +83,10 @@ impl Run {
             metrics: Vec::new(),
             nfe_curve: Vec::new(),
             lab: None,
+            history_steps: Vec::new(),
+            history_bytes: 0,
+            showing: None,
+            followed: None,
             inspection: None,
             descriptor_curve: Vec::new(),
             steps_per_s: 0.0,
@@ -113,6 +124,10 @@ impl Run {
         self.metrics.clear();
         self.nfe_curve.clear();
         self.lab = None;
+        self.history_steps.clear();
+        self.history_bytes = 0;
+        self.showing = None;
+        self.followed = None;
         self.inspection = None;
         self.descriptor_curve.clear();
         self.stopped = None;
@@ -188,6 +203,8 @@ impl Run {
                 Event::Metric(point) => self.metrics.push(point),
                 Event::Inspection(seen) => self.inspection = Some(Arc::from(seen)),
                 Event::Lab(lab) => self.lab = Some(Arc::from(lab)),
+                Event::Followed(path) => self.followed = Some(Arc::from(path)),
+                Event::History { steps, bytes, .. } => (self.history_steps, self.history_bytes) = (steps, bytes),
                 Event::Nfe(curve) => self.nfe_curve = curve,
                 Event::Descriptors(curve) => self.descriptor_curve = curve,
                 Event::Playing(playing) => {
@@ -211,6 +228,28 @@ impl Run {
             self.notes.drain(..self.notes.len() - 20);
         }
         changed
+    }
+
+    /// Views show the model at `step` (the kept state at or before it) from now on; none: the
+    /// newest model, as training goes on.
+    pub fn show_step(&mut self, step: Option<usize>) {
+        if self.showing != step {
+            self.showing = step;
+            self.send(Command::ShowStep(step));
+        }
+    }
+
+    /// Follows the trajectory through `request`'s point with every view from now on (none: stop).
+    pub fn follow(&mut self, request: Option<crate::protocol::FollowRequest>) {
+        if request.is_none() {
+            self.followed = None;
+        }
+        self.send(Command::Follow(request));
+    }
+
+    /// The training step the view on screen shows when it is a past one.
+    pub fn shown_step(&self) -> Option<usize> {
+        self.showing.and(self.view.as_ref().map(|v| v.model.step))
     }
 
     /// Whether the run trained all its steps (the one stop that is not a problem).

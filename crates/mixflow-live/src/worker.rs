@@ -8,14 +8,16 @@
 //! so there a run on WebGPU keeps a CPU mirror of its model for views, updated by one
 //! asynchronous read of the weights per view.
 
+use crate::history::Rewind;
 use crate::pace::PaceSlot;
-use crate::protocol::{Command, CommandError, Event, RunInfo, StopReason, ViewRequest, Waker};
+use crate::protocol::{Command, CommandError, Event, FollowRequest, RunInfo, StopReason, ViewRequest, Waker};
 use crate::view::{
     PendingView, ViewError, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
 };
 use burn::tensor::Device;
 use mixflow_core::config::TrainConfig;
 use mixflow_core::data::Split;
+use mixflow_core::follow::follow_through;
 use mixflow_core::train::{RunFolderError, SetupError, TrainError, Trainer};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Duration;
@@ -188,6 +190,8 @@ struct Worker {
     autosave: Option<Autosave>,
     /// What the memorisation lab asks with every view, while it is open.
     lab: Option<crate::protocol::LabRequest>,
+    /// The trajectory followed with every view, if any.
+    follow: Option<FollowRequest>,
     playing: bool,
     trainer: Option<Trainer>,
     /// A CPU copy of the model that views are computed on, for a trainer whose device cannot be
@@ -202,6 +206,8 @@ struct Worker {
     pending_view: Option<PendingView>,
     rate: RateMeter,
     pace: Option<PaceSlot>,
+    /// The kept weights and the step the app asked to see (the training scrubber).
+    rewind: Rewind,
 }
 
 /// Training time between looks at the commands: on a thread of its own, and in the page, where
@@ -224,6 +230,7 @@ impl Worker {
             views: true,
             autosave: None,
             lab: None,
+            follow: None,
             playing: play,
             trainer: None,
             mirror: None,
@@ -234,6 +241,7 @@ impl Worker {
             pending_view: None,
             rate: RateMeter::default(),
             pace: None,
+            rewind: Rewind::for_run(&TrainConfig::default()),
         }
     }
 
@@ -348,6 +356,16 @@ impl Worker {
                 self.lab = request;
                 true
             }
+            Command::Follow(request) => {
+                self.stale |= request.is_some();
+                self.follow = request;
+                true
+            }
+            Command::ShowStep(step) => {
+                self.rewind.show(step);
+                self.stale = true;
+                true
+            }
             Command::Inspect => match &self.trainer {
                 Some(trainer) => match trainer.inspect_next_step().await {
                     Ok(seen) => self.emit(Event::Inspection(Box::new(seen))),
@@ -414,6 +432,7 @@ impl Worker {
     /// Makes `trainer` (with its view mirror, if any) the worker's run, forgetting what the run
     /// before it had pending, and tells the app.
     fn install(&mut self, trainer: Trainer, mirror: Option<Trainer>, info: RunInfo) -> bool {
+        self.rewind = Rewind::for_run(&trainer.config);
         self.trainer = Some(trainer);
         self.mirror = mirror;
         self.last_metric_step = None;
@@ -571,6 +590,9 @@ impl Worker {
                 held_back = true;
                 break;
             }
+            if !keep_history(&mut self.rewind, trainer, &self.events).await {
+                return false;
+            }
             match trainer.step_async().await {
                 Ok(m) => {
                     if let Some(pace) = &self.pace {
@@ -612,7 +634,7 @@ impl Worker {
         }
         let trained = messages.len();
         if trained > 0 {
-            self.stale = true;
+            self.stale |= !self.rewind.shows_the_past();
             self.rate.add(trained);
             let steps_per_s = self.rate.per_second();
             if !self.emit(Event::Steps { messages, steps_per_s }) {
@@ -643,9 +665,12 @@ impl Worker {
         let Some(trainer) = self.trainer.as_mut() else {
             return true;
         };
+        if !keep_history(&mut self.rewind, trainer, &self.events).await {
+            return false;
+        }
         match trainer.step_async().await {
             Ok(m) => {
-                self.stale = true;
+                self.stale |= !self.rewind.shows_the_past();
                 self.emit(Event::Steps {
                     messages: vec![m],
                     steps_per_s: 0.0,
@@ -677,7 +702,22 @@ impl Worker {
         if !self.sync_mirror().await {
             return false;
         }
-        let Some(trainer) = self.viewed() else {
+        let past = match self.trainer.as_ref().map(|live| self.rewind.ready(live)) {
+            Some(Ok(past)) => past,
+            Some(Err(e)) => {
+                self.rewind.show(None);
+                if !self.emit(Event::Error(CommandError::History(e.to_string()))) {
+                    return false;
+                }
+                false
+            }
+            None => false,
+        };
+        let viewed = match past {
+            true => self.rewind.replayed(),
+            false => self.viewed(),
+        };
+        let Some(trainer) = viewed else {
             self.stale = false;
             return true;
         };
@@ -686,11 +726,16 @@ impl Worker {
         let lab = (self.lab.as_ref())
             .filter(|_| result.is_ok())
             .map(|request| crate::lab::make_lab(trainer, descriptor.as_deref(), request));
+        let followed = (self.follow.as_ref()).filter(|_| result.is_ok()).map(|f| {
+            let sampler = trainer.sampler();
+            follow_through(&sampler, descriptor.as_deref(), &f.point, f.t, self.view.euler_steps)
+        });
         // A view of a new step gets a point of W2 over training: the descriptor it is measured
         // at and its samples are drawn now, from the model the view shows (W2 itself waits for
-        // the next round). Another view of the same step needs neither.
+        // the next round). Another view of the same step needs neither, and neither does a view
+        // of a past step (its point is on the chart already).
         let metric = match &result {
-            Ok(view) if self.last_metric_step != Some(view.model.step) => {
+            Ok(view) if !past && self.last_metric_step != Some(view.model.step) => {
                 let samples = metric_samples(trainer, descriptor.as_deref(), self.view.euler_steps).ok();
                 Some((descriptor, samples))
             }
@@ -704,7 +749,15 @@ impl Worker {
             Some(Err(e)) => self.emit(Event::Error(CommandError::Lab(e.to_string()))),
             None => true,
         };
-        if !lab_sent {
+        let followed_sent = match followed {
+            Some(Ok(path)) => self.emit(Event::Followed(Box::new(path))),
+            Some(Err(e)) => {
+                self.follow = None;
+                self.emit(Event::Error(CommandError::Follow(e.to_string())))
+            }
+            None => true,
+        };
+        if !lab_sent || !followed_sent {
             return false;
         }
         match (result, metric) {
@@ -738,6 +791,16 @@ impl Worker {
         }
         let trainer = self.viewed().ok_or(ViewError::NoRun)?;
         w2_per_descriptor(trainer, self.view.euler_steps)
+    }
+}
+
+/// Keeps the live model's weights in the history when it wants this step, and tells the app;
+/// false when the app has gone. A failed read leaves a gap in the history and says so.
+async fn keep_history(rewind: &mut Rewind, live: &Trainer, events: &Outbox) -> bool {
+    match rewind.record(live).await {
+        Ok(true) => events.send(rewind.event()),
+        Ok(false) => true,
+        Err(e) => events.send(Event::Error(CommandError::History(e.to_string()))),
     }
 }
 
@@ -875,6 +938,56 @@ mod tests {
                 _ => None,
             })
             .expect("a Started event")
+    }
+
+    #[test]
+    fn a_past_step_is_drawn_from_its_kept_weights_with_the_noise_of_every_view() {
+        let config = TrainConfig {
+            dataset: "moons".into(),
+            method: Method::Rf,
+            steps: 40,
+            history_every: Some(10),
+            ..TrainConfig::default()
+        };
+        let (mut worker, events) = worker_with(Trainer::on_device(config.clone(), cpu()).unwrap(), None);
+        worker.rewind = Rewind::for_run(&config);
+        worker.view = ViewRequest {
+            particles: 300,
+            trajectories: 10,
+            ..ViewRequest::default()
+        };
+        while worker.trainer.as_ref().unwrap().steps_done() < 40 {
+            assert!(pollster::block_on(worker.step_once()));
+        }
+        assert_eq!(worker.rewind.history.steps(), [0, 10, 20, 30]);
+        let mut view_at = |step| {
+            assert!(pollster::block_on(worker.handle(Command::ShowStep(step))));
+            assert!(pollster::block_on(worker.publish_view()));
+            events
+                .try_iter()
+                .find_map(|e| match e {
+                    Event::View(view) => Some(view),
+                    _ => None,
+                })
+                .expect("a view")
+        };
+        // Step 25 shows the state kept at 20: what a run trained to 20 draws, within f16.
+        let past = view_at(Some(25));
+        assert_eq!(past.model.step, 20);
+        let mut twin = Trainer::on_device(config, cpu()).unwrap();
+        for _ in 0..20 {
+            twin.step().unwrap();
+        }
+        let expected = make_view(&twin, &past.request).unwrap().model.samples;
+        let worst = (past.model.samples.data.iter().zip(&expected.data))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 0.01, "the kept weights moved a sample by {worst}");
+        // The same step draws the same picture; another step, another one.
+        assert_eq!(view_at(Some(20)).model.samples, past.model.samples);
+        let other = view_at(Some(10));
+        assert_eq!(other.model.step, 10);
+        assert_ne!(other.model.samples, past.model.samples);
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod trails;
 pub use density::{DensityLayer, Gaussian2};
 pub use lines::Segment;
 pub use points::PointVertex;
-pub use trails::TrailSegment;
+pub use trails::{TrailColour, TrailSegment};
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -96,6 +96,7 @@ impl Camera {
 pub struct Style {
     pub point_radius: f32,
     pub line_width: f32,
+    pub trail_colour: TrailColour,
 }
 
 impl Default for Style {
@@ -103,6 +104,7 @@ impl Default for Style {
         Self {
             point_radius: 1.6,
             line_width: 1.0,
+            trail_colour: TrailColour::Time,
         }
     }
 }
@@ -117,7 +119,9 @@ struct ViewUniform {
     point_radius: f32,
     line_half_width: f32,
     time: f32,
-    _pad: [f32; 3],
+    /// 1 when the trails are coloured by curvature, 0 by time.
+    by_curvature: f32,
+    _pad: [f32; 2],
 }
 
 impl ViewUniform {
@@ -130,7 +134,8 @@ impl ViewUniform {
             point_radius: style.point_radius * pixels_per_point,
             line_half_width: style.line_width * pixels_per_point / 2.0,
             time: time.clamp(0.0, 1.0),
-            _pad: [0.0; 3],
+            by_curvature: f32::from(u8::from(style.trail_colour == TrailColour::Curvature)),
+            _pad: [0.0; 2],
         }
     }
 }
@@ -669,14 +674,7 @@ mod tests {
     fn the_scrubbed_time_picks_the_steps_reached_and_the_one_holding_the_particles() {
         // Three steps of two trajectories each.
         let scene = Scene {
-            trails: vec![
-                TrailSegment {
-                    a: [0.0; 2],
-                    b: [0.0; 2],
-                    t: [0.0; 2]
-                };
-                6
-            ],
+            trails: vec![TrailSegment::new([0.0; 2], [0.0; 2], [0.0; 2]); 6],
             trail_times: vec![0.0, 0.25, 0.5, 1.0],
             ..Scene::default()
         };

@@ -6,13 +6,43 @@
 use super::{build_pipeline, instanced, shader};
 use std::ops::Range;
 
-/// One step of a trajectory: from `a` at time `t[0]` to `b` at time `t[1]` (data units).
+/// One step of a trajectory: from `a` at time `t[0]` to `b` at time `t[1]` (data units), and the
+/// trajectory's shade in [0, 1] (its curvature on the scene's scale) for trails coloured by
+/// curvature. 32 bytes: `shaders/advect.wgsl` writes the same struct, which WGSL pads to 8.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct TrailSegment {
     pub a: [f32; 2],
     pub b: [f32; 2],
     pub t: [f32; 2],
+    pub shade: f32,
+    _pad: f32,
+}
+
+impl TrailSegment {
+    pub fn new(a: [f32; 2], b: [f32; 2], t: [f32; 2]) -> Self {
+        Self::shaded(a, b, t, 0.0)
+    }
+
+    pub fn shaded(a: [f32; 2], b: [f32; 2], t: [f32; 2], shade: f32) -> Self {
+        Self {
+            a,
+            b,
+            t,
+            shade,
+            _pad: 0.0,
+        }
+    }
+}
+
+/// What colours the trails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrailColour {
+    /// Violet at the base (t = 0) to yellow at the data (t = 1).
+    #[default]
+    Time,
+    /// Each trajectory by its shade: teal when straight to red when most curved.
+    Curvature,
 }
 
 pub struct Pipeline {
@@ -24,7 +54,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, view: &wgpu::BindGroupLayout) -> Self {
         let module = shader(device, "mixflow trails", include_str!("../../../shaders/trails.wgsl"));
-        let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Float32x2];
+        let attributes = wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x2, 2 => Float32x2, 3 => Float32];
         let buffer = instanced::<TrailSegment>(&attributes);
         let build = |label, vs, fs| {
             build_pipeline(
