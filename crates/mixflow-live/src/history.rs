@@ -42,23 +42,27 @@ impl WeightHistory {
         }
     }
 
-    /// Whether the weights of `step` are to be kept (a step on the interval not kept yet).
+    /// Whether the weights of `step` are to be kept: the first step seen (where the run starts:
+    /// 0, or a cached start's or a checkpoint's step), then each step on the interval.
     pub fn wants(&self, step: usize) -> bool {
-        step.is_multiple_of(self.every) && self.states.last().is_none_or(|(last, _)| *last < step)
+        match self.states.last() {
+            None => true,
+            Some((last, _)) => step.is_multiple_of(self.every) && *last < step,
+        }
     }
 
     /// Keeps the weights of `step` (from [`Self::wants`]), thinning the history while it is over
-    /// budget. Step 0, where training starts, is always kept.
+    /// budget. The first state, where the run started, is always kept.
     pub fn keep(&mut self, step: usize, weights: Vec<u8>) {
         self.bytes += weights.len();
         self.states.push((step, weights));
         while self.bytes > self.budget && self.states.len() > 2 {
             self.every *= 2;
             let every = self.every;
-            let newest = self.states.last().map(|(s, _)| *s);
+            let ends = (self.states.first().map(|(s, _)| *s), self.states.last().map(|(s, _)| *s));
             let bytes = &mut self.bytes;
             self.states.retain(|(s, w)| {
-                let keep = s.is_multiple_of(every) || Some(*s) == newest;
+                let keep = s.is_multiple_of(every) || Some(*s) == ends.0 || Some(*s) == ends.1;
                 if !keep {
                     *bytes -= w.len();
                 }
@@ -200,6 +204,15 @@ mod tests {
         assert_eq!(h.steps().first(), Some(&0));
         assert!(h.steps().windows(2).all(|w| w[1] - w[0] <= h.every()));
         assert_eq!(h.steps().last(), Some(&400));
+    }
+
+    #[test]
+    fn a_run_that_starts_later_keeps_its_first_step() {
+        let mut h = WeightHistory::new(27, 1 << 20);
+        assert!(h.wants(1000));
+        h.keep(1000, vec![0; 10]);
+        assert!(!h.wants(1001) && h.wants(1026));
+        assert_eq!(h.at(3).map(|(s, _)| s), Some(1000));
     }
 
     #[test]
