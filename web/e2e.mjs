@@ -235,8 +235,9 @@ async function main() {
   check(
     true,
     "a link's training step shows the run at that step from its kept weights while training goes on",
-    `step ${kept.status.shown_step} shown, training at ${kept.status.step}`,
+    `step ${kept.status.shown_step} shown, training at ${kept.status.step}; the view took ${kept.status.view_ms} ms`,
   );
+  summary.historyViewMs = kept.status.view_ms;
   await shot(history, "04b-training-step");
   noPanic(history, "training step link");
   await history.context().close();

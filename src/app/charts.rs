@@ -160,8 +160,8 @@ pub fn w2_over_training(ui: &mut egui::Ui, runs: &[Run], height: f32) {
 fn shown_steps(plot: &mut egui_plot::PlotUi<'_>, runs: &[Run]) {
     for (i, run) in runs.iter().enumerate() {
         if let Some(step) = run.shown_step() {
-            let name = format!("{} shown", run.label());
-            plot.vline(VLine::new(name, step as f64).color(run_color(i)).width(1.5));
+            // Unnamed: the legend names the runs once, by their lines.
+            plot.vline(VLine::new("", step as f64).color(run_color(i)).width(1.5));
         }
     }
 }

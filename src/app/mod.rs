@@ -307,6 +307,9 @@ impl MixflowApp {
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
             shown_step: first.and_then(|r| r.shown_step()),
+            view_ms: first
+                .and_then(|r| r.view.as_ref())
+                .map_or(0.0, |v| (v.compute_ms * 10.0).round() / 10.0),
             advected: first
                 .and_then(|r| r.view.as_ref())
                 .is_some_and(|v| v.model.advection.is_some()),

@@ -28,6 +28,8 @@ pub struct PageStatus {
     pub views: u64,
     /// The past training step the first run's canvas shows (the training scrubber), if any.
     pub shown_step: Option<usize>,
+    /// How long the worker took to compute the first run's newest view.
+    pub view_ms: f64,
     /// Whether the first run's view is advected on the GPU (the advection shader).
     pub advected: bool,
     /// Mean and longest interval between frames over the last 120 frames.

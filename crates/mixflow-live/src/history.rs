@@ -59,7 +59,10 @@ impl WeightHistory {
         while self.bytes > self.budget && self.states.len() > 2 {
             self.every *= 2;
             let every = self.every;
-            let ends = (self.states.first().map(|(s, _)| *s), self.states.last().map(|(s, _)| *s));
+            let ends = (
+                self.states.first().map(|(s, _)| *s),
+                self.states.last().map(|(s, _)| *s),
+            );
             let bytes = &mut self.bytes;
             self.states.retain(|(s, w)| {
                 let keep = s.is_multiple_of(every) || Some(*s) == ends.0 || Some(*s) == ends.1;
@@ -143,6 +146,14 @@ impl Rewind {
             replay.start_from(weights)?;
         }
         Ok(true)
+    }
+
+    /// Whether the shown step now resolves to another kept state than the one views were drawn
+    /// from (the first state at or before it was kept only now, or thinned away): a new view is due.
+    pub fn outdated(&self) -> bool {
+        let wanted = self.shown.and_then(|s| self.history.at(s)).map(|(step, _)| step);
+        let drawn = self.replay.as_ref().map(Trainer::steps_done);
+        self.shown.is_some() && wanted != drawn
     }
 
     /// The trainer holding the shown step's weights, once [`Self::ready`].

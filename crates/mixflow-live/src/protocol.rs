@@ -204,6 +204,10 @@ pub struct View {
     /// One training minibatch's pairs (x0, x1).
     pub pairs: Option<(Points, Points)>,
     pub field: Vec<FieldSlice>,
+    /// How long the worker took to compute this view.
+    pub compute_ms: f64,
+    /// Drawn from weights the run kept at an earlier step (the training scrubber), not the newest.
+    pub from_history: bool,
 }
 
 /// What the app needs to know about a run once, when it starts.

@@ -249,7 +249,7 @@ impl Run {
 
     /// The training step the view on screen shows when it is a past one.
     pub fn shown_step(&self) -> Option<usize> {
-        self.showing.and(self.view.as_ref().map(|v| v.model.step))
+        self.view.as_ref().filter(|v| v.from_history).map(|v| v.model.step)
     }
 
     /// Whether the run trained all its steps (the one stop that is not a problem).

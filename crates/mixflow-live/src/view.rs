@@ -115,6 +115,7 @@ pub(crate) fn run_info(trainer: &Trainer, backend: String, note: Option<String>)
 
 /// A view of `trainer`'s model as `req` asks (what the worker sends; public for rendering tests).
 pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, ViewError> {
+    let started = web_time::Instant::now();
     let descriptor = viewed_descriptor(trainer, req.descriptor.as_deref());
     let take = |advect: bool| {
         trainer.snapshot(&SnapshotRequest {
@@ -151,6 +152,8 @@ pub fn make_view(trainer: &Trainer, req: &ViewRequest) -> Result<View, ViewError
         data,
         pairs,
         field,
+        compute_ms: started.elapsed().as_secs_f64() * 1e3,
+        from_history: false,
     })
 }
 

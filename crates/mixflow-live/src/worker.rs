@@ -10,7 +10,7 @@
 
 use crate::history::Rewind;
 use crate::pace::PaceSlot;
-use crate::protocol::{Command, CommandError, Event, FollowRequest, RunInfo, StopReason, ViewRequest, Waker};
+use crate::protocol::{Command, CommandError, Event, FollowRequest, RunInfo, StopReason, View, ViewRequest, Waker};
 use crate::view::{
     PendingView, ViewError, make_view, metric_samples, run_info, viewed_descriptor, w2_against_nfe, w2_per_descriptor,
 };
@@ -593,6 +593,7 @@ impl Worker {
             if !keep_history(&mut self.rewind, trainer, &self.events).await {
                 return false;
             }
+            self.stale |= self.rewind.outdated();
             match trainer.step_async().await {
                 Ok(m) => {
                     if let Some(pace) = &self.pace {
@@ -668,6 +669,7 @@ impl Worker {
         if !keep_history(&mut self.rewind, trainer, &self.events).await {
             return false;
         }
+        self.stale |= self.rewind.outdated();
         match trainer.step_async().await {
             Ok(m) => {
                 self.stale |= !self.rewind.shows_the_past();
@@ -721,7 +723,10 @@ impl Worker {
             self.stale = false;
             return true;
         };
-        let result = make_view(trainer, &self.view);
+        let result = make_view(trainer, &self.view).map(|view| View {
+            from_history: past,
+            ..view
+        });
         let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
         let lab = (self.lab.as_ref())
             .filter(|_| result.is_ok())
@@ -960,7 +965,11 @@ mod tests {
             assert!(pollster::block_on(worker.step_once()));
         }
         assert_eq!(worker.rewind.history.steps(), [0, 10, 20, 30]);
-        let mut view_at = |step| {
+        // Asked for a step whose state is not yet drawn, a view is due (also while training
+        // goes on: a state kept later may be the one the step resolves to).
+        worker.rewind.show(Some(25));
+        assert!(worker.rewind.outdated());
+        let view_at = |worker: &mut Worker, step| {
             assert!(pollster::block_on(worker.handle(Command::ShowStep(step))));
             assert!(pollster::block_on(worker.publish_view()));
             events
@@ -972,7 +981,11 @@ mod tests {
                 .expect("a view")
         };
         // Step 25 shows the state kept at 20: what a run trained to 20 draws, within f16.
-        let past = view_at(Some(25));
+        let past = view_at(&mut worker, Some(25));
+        assert!(
+            !worker.rewind.outdated(),
+            "the view drawn is of the state step 25 resolves to"
+        );
         assert_eq!(past.model.step, 20);
         let mut twin = Trainer::on_device(config, cpu()).unwrap();
         for _ in 0..20 {
@@ -984,8 +997,8 @@ mod tests {
             .fold(0.0, f32::max);
         assert!(worst < 0.01, "the kept weights moved a sample by {worst}");
         // The same step draws the same picture; another step, another one.
-        assert_eq!(view_at(Some(20)).model.samples, past.model.samples);
-        let other = view_at(Some(10));
+        assert_eq!(view_at(&mut worker, Some(20)).model.samples, past.model.samples);
+        let other = view_at(&mut worker, Some(10));
         assert_eq!(other.model.step, 10);
         assert_ne!(other.model.samples, past.model.samples);
     }
