@@ -14,6 +14,23 @@ fn app(launch: Launch) -> Harness<'static, MixflowApp> {
         .build_eframe(move |cc| MixflowApp::new(cc, launch))
 }
 
+/// The app opened paused on a link to `settings` at scrubbed time `time`.
+fn app_at_link(settings: mixflow::app::settings::Settings, time: f32) -> Harness<'static, MixflowApp> {
+    let state = mixflow::app::share::SharedState {
+        settings,
+        descriptor: Vec::new(),
+        time,
+        training_step: None,
+        camera: None,
+    };
+    app(Launch {
+        state: Some(state.to_fragment()),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    })
+}
+
 /// Runs frames until a label containing `text` is shown.
 fn wait_for_label(harness: &mut Harness<'_, MixflowApp>, text: &str) {
     ui::wait_for_label(harness, text, false);
@@ -157,27 +174,13 @@ fn a_gpu_without_a_device_falls_back_to_the_cpu_and_a_tiny_window_survives() {
 
 #[test]
 fn a_shared_link_reopens_its_run_and_a_bad_one_opens_the_defaults() {
-    use mixflow::app::settings::Settings;
-    use mixflow::app::share::SharedState;
     use mixflow::method::Method;
-    let mut settings = Settings::default();
+    let mut settings = mixflow::app::settings::Settings::default();
     settings.config.dataset = "8gaussians".into();
     settings.config.method = Method::OtCfm;
     settings.config.steps = 321;
     settings.comparing = false;
-    let state = SharedState {
-        settings,
-        descriptor: Vec::new(),
-        time: 0.5,
-        training_step: None,
-        camera: None,
-    };
-    let mut h = app(Launch {
-        state: Some(state.to_fragment()),
-        fresh: true,
-        paused: true,
-        ..Launch::default()
-    });
+    let mut h = app_at_link(settings, 0.5);
     wait_for_label(&mut h, "ot-cfm · step 0");
     wait_for_label(&mut h, "step 0 / 321");
     wait_for_label(&mut h, "8gaussians · 2D");
@@ -527,26 +530,13 @@ fn the_memorisation_lab_fixes_a_training_set_and_its_controls_restart_and_resamp
 #[test]
 fn the_training_scrubber_redraws_every_run_of_a_comparison_at_a_kept_step() {
     use eframe::egui::accesskit::Role;
-    use mixflow::app::share::SharedState;
     use mixflow::method::Method;
     let mut settings = mixflow::app::settings::Settings::default();
     settings.config.dataset = "moons".into();
     settings.config.history_every = Some(2);
     settings.compare = vec![Method::Rf, Method::MixflowRf];
     settings.comparing = true;
-    let state = SharedState {
-        settings,
-        descriptor: Vec::new(),
-        time: 1.0,
-        training_step: None,
-        camera: None,
-    };
-    let mut h = app(Launch {
-        state: Some(state.to_fragment()),
-        fresh: true,
-        paused: true,
-        ..Launch::default()
-    });
+    let mut h = app_at_link(settings, 1.0);
     for n in 0..=6 {
         if n > 0 {
             h.get_by_label("Step").click();
