@@ -20,13 +20,17 @@ pub struct TrainingScrubber {
 }
 
 impl TrainingScrubber {
+    /// Back to the newest model, not playing (new runs have no past).
+    pub fn follow_training(&mut self) {
+        self.shown = None;
+        self.playing = false;
+    }
+
     /// The scrubber's row: *Play back training*, the step slider, *Newest* and what is kept.
     pub fn ui(&mut self, ui: &mut egui::Ui, runs: &mut [Run]) {
+        // A step beyond the newest (a link's, before training reaches it) shows the newest kept
+        // state until then.
         let newest = runs.iter().map(|r| r.step).max().unwrap_or(0);
-        // A restarted run has no past beyond its newest step.
-        if self.shown.is_some_and(|s| s > newest) {
-            self.shown = None;
-        }
         ui.horizontal(|ui| {
             let was_playing = self.playing;
             ui.toggle_value(&mut self.playing, "Play back training")

@@ -400,6 +400,7 @@ impl MixflowApp {
 
     /// Brings the runs in line with the settings (or the demo on screen).
     fn restart_runs(&mut self) {
+        self.viewing.training.follow_training();
         let lineup = self.lineup();
         self.runs.truncate(lineup.len());
         self.scenes.truncate(lineup.len());
