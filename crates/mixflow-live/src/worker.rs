@@ -311,7 +311,39 @@ impl Worker {
         if self.stale && (due || !self.playing) && !self.publish_view().await {
             return false;
         }
+        if self.rewind.shows_the_past() && (due || !self.playing) && !self.measure_live().await {
+            return false;
+        }
         true
+    }
+
+    /// While views show a past step, W2 over training still follows the live model: a point at
+    /// the views' cadence from a view of the live model that is measured, not sent. False when
+    /// the app has gone.
+    async fn measure_live(&mut self) -> bool {
+        if !self.views {
+            return true;
+        }
+        if !self.sync_mirror().await {
+            return false;
+        }
+        let Some(trainer) = self.viewed() else {
+            return true;
+        };
+        let step = trainer.steps_done();
+        if self.last_metric_step == Some(step) {
+            return true;
+        }
+        let started = Instant::now();
+        let descriptor = viewed_descriptor(trainer, self.view.descriptor.as_deref());
+        let point = make_view(trainer, &self.view).ok().and_then(|view| {
+            let samples = metric_samples(trainer, descriptor.as_deref(), self.view.euler_steps).ok();
+            PendingView::of(view, descriptor, samples).measure(trainer)
+        });
+        self.view_cost = started.elapsed();
+        self.last_view = Instant::now();
+        self.last_metric_step = Some(step);
+        point.is_none_or(|p| self.emit(Event::Metric(p)))
     }
 
     /// Carries out one command; false when the app has gone.
@@ -998,6 +1030,15 @@ mod tests {
         assert!(worst < 0.01, "the kept weights moved a sample by {worst}");
         // The same step draws the same picture; another step, another one.
         assert_eq!(view_at(&mut worker, Some(20)).model.samples, past.model.samples);
+        // W2 over training goes on measuring the live model meanwhile, once per step reached.
+        assert!(pollster::block_on(worker.measure_live()));
+        let live = events.try_iter().find_map(|e| match e {
+            Event::Metric(point) => Some(point),
+            _ => None,
+        });
+        assert_eq!(live.map(|p| p.step), Some(40));
+        assert!(pollster::block_on(worker.measure_live()));
+        assert!(events.try_iter().next().is_none(), "no second point of the same step");
         let other = view_at(&mut worker, Some(10));
         assert_eq!(other.model.step, 10);
         assert_ne!(other.model.samples, past.model.samples);
