@@ -187,3 +187,67 @@ fn the_canvas_exports_as_png_and_the_play_back_as_gif() {
     assert!(differ > 500, "t = 0 and t = 1 look different ({differ} pixels)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The training play-back as a GIF: one frame per kept step, each drawn once every run shows
+/// that step's weights, and the newest frame unlike the first.
+#[test]
+fn the_training_play_back_exports_as_a_gif_of_the_kept_steps() {
+    use image::AnimationDecoder;
+    let dir = std::env::temp_dir().join(format!("mixflow-training-gif-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut settings = mixflow::app::settings::Settings::default();
+    settings.config.dataset = "moons".into();
+    settings.config.method = Method::Rf;
+    settings.config.history_every = Some(2);
+    settings.config.lr = 0.05;
+    let state = mixflow::app::share::SharedState {
+        settings,
+        descriptor: Vec::new(),
+        time: 1.0,
+        training_step: None,
+        camera: None,
+    };
+    let launch = Launch {
+        state: Some(state.to_fragment()),
+        exports: Some(dir.clone()),
+        fresh: true,
+        paused: true,
+        ..Launch::default()
+    };
+    let mut h = Harness::builder()
+        .wgpu()
+        .with_size(eframe::egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| MixflowApp::new(cc, launch));
+    ui::wait_for_label(&mut h, "rf · step 0", true);
+    // Nothing to play back yet: a state is kept as training goes on from its step.
+    h.get_by_label("Export").click();
+    h.run_steps(2);
+    h.get_by_label("Training as GIF").click();
+    ui::wait_for_label(
+        &mut h,
+        "not exported: the runs kept 0 states of their training so far",
+        false,
+    );
+    // Steps 0, 2, 4, 6 and 8 are kept by step 9.
+    for step in 1..=9 {
+        h.get_by_label("Step").click();
+        ui::wait_for_label(&mut h, &format!("rf · step {step}"), true);
+    }
+    h.get_by_label("Export").click();
+    h.run_steps(2);
+    h.get_by_label("Training as GIF").click();
+    let path = dir.join("moons-rf-step9-training.gif");
+    ui::wait_for_label(&mut h, &format!("saved {}", path.display()), false);
+    // The canvas shows the newest model again afterwards.
+    ui::wait_for_label(&mut h, "rf · step 9", true);
+    let frames = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 5, "steps 0, 2, 4, 6, 8");
+    let (first, last) = (frames[0].buffer(), frames[4].buffer());
+    let differ = first.pixels().zip(last.pixels()).filter(|(a, b)| a != b).count();
+    assert!(differ > 500, "step 0 and step 8 look different ({differ} pixels)");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

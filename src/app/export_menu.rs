@@ -1,6 +1,8 @@
 //! The Export menu: files from what the runs show (see `export` for the formats), checkpoints
 //! saved by the workers and opened from run folders, and window captures: the canvases as a PNG,
-//! and the particle play-back as an animated GIF, one screenshot per frame at evenly spaced times.
+//! and two animated GIFs, one screenshot per frame: the particle play-back at evenly spaced times,
+//! and the training play-back at evenly spaced kept steps (each frame waits for every run's view
+//! of its step).
 
 use super::MixflowApp;
 use super::export::{self, Export};
@@ -9,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use web_time::Instant;
 
-/// Frames of the play-back GIF (t = 0 to 1), their spacing, and the widest frame kept.
+/// Frames of the play-back GIF (t = 0 to 1), at most as many of the training GIF (kept steps),
+/// their spacing, and the widest frame kept.
 const GIF_FRAMES: usize = 24;
+const TRAINING_GIF_FRAMES: usize = 40;
 const GIF_DELAY_MS: u32 = 100;
 const GIF_MAX_WIDTH: u32 = 640;
 /// How long a screenshot may take before it is asked for again, and how often. The window drops
@@ -19,6 +23,9 @@ const GIF_MAX_WIDTH: u32 = 640;
 /// for ever; after the last try it gives up with a message.
 const SCREENSHOT_PATIENCE: Duration = Duration::from_secs(3);
 const SCREENSHOT_TRIES: usize = 4;
+/// How long a frame of the training GIF may wait for the runs' views of its step (one view takes
+/// under a second; a run that stopped drawing views would hold the capture for ever).
+const VIEW_PATIENCE: Duration = Duration::from_secs(30);
 
 /// What the Export menu keeps between frames.
 pub struct ExportMenu {
@@ -41,9 +48,19 @@ impl ExportMenu {
     }
 }
 
+/// What a capture records.
+enum Clip {
+    /// The canvases as they are: one frame.
+    Canvas,
+    /// The particle play-back, t = 0 to 1.
+    Time,
+    /// The training play-back: one frame per step (kept by some run), the scrubbed time fixed.
+    Training(Vec<usize>),
+}
+
 /// A capture of the canvases in progress, one screenshot at a time.
 pub struct Capture {
-    gif: bool,
+    clip: Clip,
     frames: Vec<image::RgbaImage>,
     /// The screenshot asked for and not yet arrived, when it was asked for, and how many times
     /// the current frame has been asked for.
@@ -52,22 +69,59 @@ pub struct Capture {
     tries: usize,
     /// The area cropped, and the time and play-back to restore afterwards.
     rect: Option<egui::Rect>,
-    restore: (f32, bool),
+    /// When the current frame's time and step were set (the training GIF waits for its views).
+    framed: Instant,
+    /// The time, its play-back, the training step and its play-back to restore afterwards.
+    restore: (f32, bool, Option<usize>, bool),
 }
 
 impl Capture {
     fn wanted(&self) -> usize {
-        if self.gif { GIF_FRAMES } else { 1 }
+        match &self.clip {
+            Clip::Canvas => 1,
+            Clip::Time => GIF_FRAMES,
+            Clip::Training(steps) => steps.len(),
+        }
     }
 
     /// The scrubbed time of the frame being captured.
     fn time(&self, current: f32) -> f32 {
-        if self.gif {
-            self.frames.len() as f32 / (GIF_FRAMES - 1) as f32
-        } else {
-            current
+        match self.clip {
+            Clip::Time => self.frames.len() as f32 / (GIF_FRAMES - 1) as f32,
+            _ => current,
         }
     }
+
+    /// The training step of the frame being captured (none: the one on screen).
+    fn step(&self) -> Option<usize> {
+        match &self.clip {
+            Clip::Training(steps) => steps.get(self.frames.len()).copied(),
+            _ => None,
+        }
+    }
+}
+
+/// Up to `most` steps kept by any of the runs, evenly spaced from the first to the newest.
+fn kept_steps(runs: &[mixflow_live::Run], most: usize) -> Vec<usize> {
+    let mut steps: Vec<usize> = runs.iter().flat_map(|r| r.history_steps.iter().copied()).collect();
+    steps.sort_unstable();
+    steps.dedup();
+    if steps.len() <= most {
+        return steps;
+    }
+    let last = steps.len() - 1;
+    let mut picked: Vec<usize> = (0..most).map(|i| steps[i * last / (most - 1)]).collect();
+    picked.dedup();
+    picked
+}
+
+/// Whether every run shows the state it kept at or before `step` (a run with nothing kept that
+/// early has nothing to wait for).
+fn runs_show(runs: &[mixflow_live::Run], step: usize) -> bool {
+    runs.iter().all(|run| {
+        let kept = run.history_steps.iter().copied().filter(|&s| s <= step).max();
+        kept.is_none() || run.shown_step() == kept
+    })
 }
 
 impl MixflowApp {
@@ -82,10 +136,16 @@ impl MixflowApp {
             let png = ui.button("Canvas as PNG");
             self.page.control("export-png", png.rect);
             if png.clicked() {
-                self.start_capture(false);
+                self.start_capture(Clip::Canvas);
             }
             if ui.button("Play-back as GIF").clicked() {
-                self.start_capture(true);
+                self.start_capture(Clip::Time);
+            }
+            let training = ui
+                .button("Training as GIF")
+                .on_hover_text("Every run redrawn from its kept weights, step 0 to the newest, at the scrubbed time");
+            if training.clicked() {
+                self.start_training_capture();
             }
             ui.separator();
             type Format = fn(&mixflow_live::Run) -> Result<Export, String>;
@@ -159,24 +219,42 @@ impl MixflowApp {
         });
     }
 
-    fn start_capture(&mut self, gif: bool) {
+    fn start_training_capture(&mut self) {
+        let steps = kept_steps(&self.runs, TRAINING_GIF_FRAMES);
+        if steps.len() < 2 {
+            let kept = steps.len();
+            self.hand_over(Err(format!(
+                "the runs kept {kept} state{} of their training so far: a training GIF needs two (train some steps first)",
+                if kept == 1 { "" } else { "s" }
+            )));
+            return;
+        }
+        self.start_capture(Clip::Training(steps));
+    }
+
+    fn start_capture(&mut self, clip: Clip) {
         if self.export.capture.is_some() {
             return;
         }
+        let training = &self.viewing.training;
         self.export.capture = Some(Capture {
-            gif,
+            clip,
             frames: Vec::new(),
             slot: None,
             asked: Instant::now(),
             tries: 0,
             rect: None,
-            restore: (self.viewing.time, self.viewing.playback),
+            framed: Instant::now(),
+            restore: (
+                self.viewing.time,
+                self.viewing.playback,
+                training.shown,
+                training.playing,
+            ),
         });
-        // The first frame is the one being drawn now.
+        // The first frame's time and step are set before the next frame is drawn.
         self.viewing.playback = false;
-        if gif {
-            self.viewing.time = 0.0;
-        }
+        self.viewing.training.playing = false;
     }
 
     /// Before drawing: takes a screenshot that arrived, and sets the time of the next frame.
@@ -209,13 +287,24 @@ impl MixflowApp {
                 self.finish_capture(true);
             } else {
                 self.viewing.playback = false;
-                self.viewing.time = capture.time(self.viewing.time);
+                let time = capture.time(self.viewing.time);
+                if time != self.viewing.time {
+                    capture.framed = Instant::now();
+                }
+                self.viewing.time = time;
+                if let Some(step) = capture.step()
+                    && self.viewing.training.shown != Some(step)
+                {
+                    capture.framed = Instant::now();
+                    self.viewing.training.shown = Some(step);
+                }
             }
         }
     }
 
     /// After drawing: asks for a screenshot of the frame just drawn, when one is due.
     pub(super) fn capture_after_frame(&mut self, ctx: &egui::Context, canvases: Option<egui::Rect>) {
+        let drawn = self.frame_drawn();
         let Some(capture) = &mut self.export.capture else {
             return;
         };
@@ -235,6 +324,16 @@ impl MixflowApp {
             }
             // Asked again into the same slot: a late answer to an earlier request counts too.
             Some(slot) => slot.clone(),
+            None if !drawn => {
+                if capture.framed.elapsed() > VIEW_PATIENCE {
+                    self.finish_capture(false);
+                    self.hand_over(Err(format!(
+                        "the runs drew no view of the kept step in {} s",
+                        VIEW_PATIENCE.as_secs()
+                    )));
+                }
+                return;
+            }
             None => {
                 capture.rect = canvases;
                 capture.slot.insert(Arc::default()).clone()
@@ -251,19 +350,37 @@ impl MixflowApp {
         });
     }
 
+    /// Whether the frame being captured is drawn as it should be: the training GIF's frame once
+    /// every run's view of its step has arrived.
+    fn frame_drawn(&self) -> bool {
+        let step = self.export.capture.as_ref().and_then(Capture::step);
+        step.is_none_or(|step| runs_show(&self.runs, step))
+    }
+
     fn finish_capture(&mut self, deliver: bool) {
         let Some(capture) = self.export.capture.take() else {
             return;
         };
-        (self.viewing.time, self.viewing.playback) = capture.restore;
+        let training = &mut self.viewing.training;
+        (
+            self.viewing.time,
+            self.viewing.playback,
+            training.shown,
+            training.playing,
+        ) = capture.restore;
         if !deliver {
             return;
         }
         let stem = self.runs.first().map_or("mixflow".into(), export::run_stem);
-        let file = if capture.gif {
+        let gif = match capture.clip {
+            Clip::Canvas => None,
+            Clip::Time => Some("playback"),
+            Clip::Training(_) => Some("training"),
+        };
+        let file = if let Some(kind) = gif {
             let frames = capture.frames.into_iter().map(shrink).collect();
             export::gif(frames, GIF_DELAY_MS).map(|bytes| Export {
-                name: format!("{stem}-playback.gif"),
+                name: format!("{stem}-{kind}.gif"),
                 bytes,
             })
         } else {
