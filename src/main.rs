@@ -18,8 +18,17 @@ fn keep_freed_heap() {
     }
 }
 
-/// In the browser the same binary is the web app (wasm-bindgen calls `main` once the module loads).
+/// In the browser the same binary is the web app (wasm-bindgen calls `main` once the module loads),
+/// and in a Web Worker a run's training: there `main` does nothing and `web/worker.js` calls
+/// [`mixflow_train_worker`].
 #[cfg(target_arch = "wasm32")]
 fn main() {
     mixflow::web::start();
+}
+
+/// The training side of a Web Worker (see `mixflow_live::remote`).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn mixflow_train_worker() {
+    mixflow_live::remote::serve();
 }

@@ -11,8 +11,16 @@ const CANVAS_ID: &str = "mixflow-canvas";
 const LOADING_ID: &str = "mixflow-loading";
 const STATUS_ID: &str = "mixflow-status";
 
-/// Called once the module has loaded (the binary's `main`).
+/// Called once the module has loaded (the binary's `main`); in a Web Worker, where the module
+/// trains a run, there is no page to start.
 pub fn start() {
+    if web_sys::window().is_none() {
+        return;
+    }
+    if query().contains("bench") {
+        wasm_bindgen_futures::spawn_local(bench());
+        return;
+    }
     std::panic::set_hook(Box::new(|info| {
         let message = format!("MixFlow Explorer stopped with an internal error: {info}");
         web_sys::console::error_1(&message.clone().into());
@@ -33,11 +41,13 @@ async fn run() -> Result<(), String> {
         .dyn_into::<web_sys::HtmlCanvasElement>()
         .map_err(|_| format!("#{CANVAS_ID} is not a canvas"))?;
     let webgpu = page_webgpu().await;
-    let draw_with_webgl2 = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|q| q.contains("renderer=webgl2"));
+    let search = query();
+    let draw_with_webgl2 = search.contains("renderer=webgl2");
     let launch = Launch {
         state: Some(fragment()).filter(|f| !f.is_empty()),
+        // `?playback`: the particles play back from the start, so the page draws every frame
+        // (what `web/bench.sh` times, with training on and off).
+        playback: search.contains("playback"),
         ..Launch::default()
     };
     eframe::WebRunner::new()
@@ -58,6 +68,40 @@ async fn run() -> Result<(), String> {
         let _ = loading.set_attribute("style", "display: none");
     }
     Ok(())
+}
+
+/// `?bench`: B1 and B2 of SPEC section 8 on the CPU backend in this browser (B6's engine half),
+/// instead of the app. The figures, as `mixflow bench --json` prints them, go into the status
+/// element for `web/bench.sh`, and a table onto the page.
+async fn bench() {
+    use crate::bench::{Report, Sizes, engine};
+    let say = |text: &str| {
+        if let Ok(Some(el)) = document().map(|d| d.get_element_by_id("mixflow-progress")) {
+            el.set_text_content(Some(text));
+        }
+    };
+    say("Running B1 and B2 on the CPU backend (about 10 s)…");
+    // Lets the page show that before the benchmark holds its thread.
+    mixflow_core::platform::yield_to_page(50).await;
+    let sizes = Sizes::default();
+    let cpu = crate::backend::BackendKind::Cpu;
+    let figures = [engine::b1(&sizes, cpu), engine::b2(&sizes, cpu)];
+    let report = figures
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(|figures| Report {
+            threads: 1,
+            backend: "cpu (wasm)".into(),
+            figures,
+            skipped: Vec::new(),
+        });
+    match report {
+        Ok(report) => {
+            publish_status(&serde_json::to_string(&report).unwrap_or_default());
+            say(&report.figures.iter().map(|f| f.line()).collect::<Vec<_>>().join("\n"));
+        }
+        Err(e) => show_failure(&format!("the benchmark failed: {e:#}")),
+    }
 }
 
 /// The page's WebGPU device, made here rather than by eframe so that drawing and training share
@@ -138,6 +182,14 @@ fn document() -> Result<web_sys::Document, String> {
     web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(|| "no page document".to_string())
+}
+
+/// The address's query (`?...`): the page's switches (`renderer=webgl2`, `worker=off`,
+/// `playback`, `bench`).
+fn query() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
 }
 
 /// The address's fragment, without `#`.

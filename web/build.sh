@@ -39,7 +39,7 @@ web/node_modules/.bin/wasm-opt -Os --enable-bulk-memory --enable-nontrapping-flo
   --enable-simd "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 echo "wasm-opt: $raw -> $(stat -c %s "$wasm") bytes in $(( $(date +%s) - start )) s"
-cp index.html web/app.css web/loader.js "$dist/"
+cp index.html web/app.css web/loader.js web/worker.js "$dist/"
 echo "wasm: $(stat -c %s "$wasm") bytes raw, $(gzip -9 -c "$wasm" | wc -c) bytes gzipped"
 
 if [ "${1:-}" = "--serve" ]; then

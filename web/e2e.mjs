@@ -171,6 +171,11 @@ async function main() {
   const drawn = await shot(page, "01-loaded");
   check(drawn.colors > 40, "the canvas is drawn, not blank", `${drawn.colors} colours`);
   check(/^cpu/.test(viewed.status.backend), "without WebGPU the CPU backend trains", viewed.status.backend);
+  check(
+    viewed.status.training.length === 1 && viewed.status.training[0] === "web-worker",
+    "the run trains in a Web Worker, off the page's thread",
+    viewed.status.training.join(", "),
+  );
 
   const a = await status(page);
   await sleep(4000);
@@ -189,9 +194,24 @@ async function main() {
   const still = await status(page);
   check(!paused.status.playing && still.step === paused.status.step, "Pause stops training", `step stays ${still.step}`);
   await shot(page, "02-paused");
-  await click(page, still, "play-pause");
-  const resumed = await waitFor(page, "Play to resume training", (s) => s.playing && s.step > still.step, 15_000);
+  // Paused, the page draws with training off: its frame time beside the one while training.
+  summary.pausedFrameMs = still.frame_ms;
+  await click(page, still, "step");
+  const stepped = await waitFor(page, "Step to train one step", (s) => s.step === still.step + 1, 15_000);
+  await sleep(1000);
+  check((await status(page)).step === still.step + 1, "Step trains exactly one step", `step ${stepped.status.step}`);
+  await click(page, stepped.status, "play-pause");
+  const resumed = await waitFor(page, "Play to resume training", (s) => s.playing && s.step > still.step + 1, 15_000);
   check(true, "Play resumes training", `step ${resumed.status.step}`);
+  await sleep(3000);
+  const before = await status(page);
+  await click(page, before, "reset");
+  const restarted = await waitFor(page, "Reset to start again", (s) => s.step < before.step && s.playing, 30_000);
+  check(
+    restarted.status.training[0] === "web-worker",
+    "Reset starts the run again from step 0, in a Web Worker",
+    `step ${before.step} -> ${restarted.status.step}`,
+  );
 
   // 3. The URL round-trips: the address follows the state; opening it reproduces the state.
   const hashBefore = await page.evaluate(() => location.hash);
@@ -241,6 +261,19 @@ async function main() {
   await shot(history, "04b-training-step");
   noPanic(history, "training step link");
   await history.context().close();
+
+  // 3c. Web Workers turned off (?worker=off): the runs train on the page's thread, as in a browser
+  // without workers, and the page says so.
+  const inPage = await openPage(browser);
+  await inPage.goto(`${url.split("#")[0]}?worker=off`);
+  const fell = await waitFor(inPage, "training on the page's thread", (s) => s.views >= 1 && s.step > 5, 180_000);
+  check(
+    fell.status.training[0] === "page" && /page's thread: Web Workers are turned off/.test(fell.status.note ?? ""),
+    "with ?worker=off the run trains on the page's thread and says so",
+    `${fell.status.training.join(", ")}; ${fell.status.note ?? "no note"}`,
+  );
+  noPanic(inPage, "?worker=off");
+  await inPage.context().close();
 
   // 4. Bad URL state: the defaults open with a visible message.
   const bad = await openPage(browser);

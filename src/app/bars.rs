@@ -26,18 +26,16 @@ impl MixflowApp {
                 self.toggle_play();
             }
             self.page.control("play-pause", play.rect);
-            if ui
-                .button("Step")
-                .on_hover_text("One training step, then redraw")
-                .clicked()
-            {
+            let step = ui.button("Step").on_hover_text("One training step, then redraw");
+            self.page.control("step", step.rect);
+            if step.clicked() {
                 self.send_all(|| Command::Step);
             }
-            if ui
+            let reset = ui
                 .button("Reset")
-                .on_hover_text("Start again from step 0 with the same seeds")
-                .clicked()
-            {
+                .on_hover_text("Start again from step 0 with the same seeds");
+            self.page.control("reset", reset.rect);
+            if reset.clicked() {
                 self.act(Action::Restart);
             }
             ui.separator();

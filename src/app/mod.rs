@@ -304,6 +304,7 @@ impl MixflowApp {
             dataset: self.settings.config.dataset.clone(),
             method: self.settings.config.method.name().into(),
             backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
+            training: self.runs.iter().map(|r| r.place().name()).collect(),
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
             shown_step: first.and_then(|r| r.shown_step()),
@@ -314,6 +315,7 @@ impl MixflowApp {
                 .and_then(|r| r.view.as_ref())
                 .is_some_and(|v| v.model.advection.is_some()),
             frame_ms: (self.frames.mean_ms() * 10.0).round() / 10.0,
+            frame_median_ms: (self.frames.median_ms() * 10.0).round() / 10.0,
             longest_frame_ms: self.frames.longest_ms().round(),
             note: self.all_notes().last().cloned(),
             stopped: first.and_then(|r| r.stopped.clone()),

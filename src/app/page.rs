@@ -23,6 +23,8 @@ pub struct PageStatus {
     pub method: String,
     /// The training backend that runs, and the graphics API that draws.
     pub backend: String,
+    /// Where each run trains: `web-worker`, `page` (its thread), or `thread` (native).
+    pub training: Vec<&'static str>,
     pub renderer: String,
     /// Views of the first run drawn so far.
     pub views: u64,
@@ -32,8 +34,9 @@ pub struct PageStatus {
     pub view_ms: f64,
     /// Whether the first run's view is advected on the GPU (the advection shader).
     pub advected: bool,
-    /// Mean and longest interval between frames over the last 120 frames.
+    /// Mean, median and longest interval between frames over the last 120 frames.
     pub frame_ms: f64,
+    pub frame_median_ms: f64,
     pub longest_frame_ms: f64,
     /// The newest note shown to the user, if any.
     pub note: Option<String>,

@@ -56,6 +56,12 @@ impl FrameClock {
         self.intervals.iter().sum::<f64>() / self.intervals.len().max(1) as f64
     }
 
+    pub(super) fn median_ms(&self) -> f64 {
+        let mut v: Vec<f64> = self.intervals.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+
     pub(super) fn longest_ms(&self) -> f64 {
         self.intervals.iter().copied().fold(0.0, f64::max)
     }

@@ -53,6 +53,15 @@ fn default_backend() -> crate::backend::BackendKind {
     crate::backend::BackendKind::Cpu
 }
 
+/// Whether views are computed on the thread that draws: in a page whose runs cannot train in Web
+/// Workers.
+fn views_block_drawing() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return mixflow_live::remote::workers_unavailable().is_some();
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
+
 /// Where the particles a canvas draws are carried from base to data: on the GPU by the advection
 /// shader (`shaders/advect.wgsl`, writing straight into the trails layer's vertex buffer) or on
 /// the CPU (the fused Euler path, uploaded as vertices).
@@ -126,11 +135,12 @@ impl Default for Settings {
             layers: Layers::default(),
             // A view costs particles × Euler steps network rows on the worker: about 0.2 s on a
             // 2-core CPU here, so views keep up with training. Drawing allows 25 times more.
-            // In the page a view is one task that input waits for, so it is a third as large.
-            particles: if cfg!(target_arch = "wasm32") { 1000 } else { 2000 },
+            // In a page without Web Workers a view is one task of the page's thread that input
+            // waits for, so there it is a third as large.
+            particles: if views_block_drawing() { 1000 } else { 2000 },
             // Enough paths to show the flow's shape; 200 hid the data under them.
-            trajectories: if cfg!(target_arch = "wasm32") { 48 } else { 64 },
-            euler_steps: if cfg!(target_arch = "wasm32") { 16 } else { 24 },
+            trajectories: if views_block_drawing() { 48 } else { 64 },
+            euler_steps: if views_block_drawing() { 16 } else { 24 },
             source_w: 0.0,
             projection: Projection::Pca,
             point_radius: 1.6,

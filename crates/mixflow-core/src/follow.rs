@@ -19,7 +19,7 @@ const MAX_ITERATIONS: usize = 60;
 const TOLERANCE: f32 = 1e-6;
 
 /// A trajectory through one point, in original units.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FollowedPath {
     /// The time of each state: 0, h, 2h, …, 1.
     pub times: Vec<f32>,

@@ -5,7 +5,7 @@
 use crate::data::Points;
 use crate::rng::{self, Rng};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Mixture {
     pub dim: usize,
     /// π_k, summing to 1.

@@ -165,7 +165,7 @@ impl VelocityField {
 /// Time and conditioning are the same for every particle at a step, so their part of the first
 /// layer (and of every re-fed layer) is folded into biases on the CPU: one first-layer bias per
 /// Euler step, and the kernel multiplies only x.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlatField {
     pub dim: usize,
     pub width: usize,
@@ -183,7 +183,7 @@ pub struct FlatField {
 /// The largest network a fixed-size evaluator of [`FlatField`]s takes (the display's advection
 /// shader sizes its arrays at compile time): the renderer declares its own, and the live runs
 /// receive them with each view request, so neither has to ask the other.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShaderLimits {
     pub max_width: usize,
     pub max_dim: usize,

@@ -52,6 +52,7 @@ pub struct Generated {
 }
 
 /// MixFlow-RF's encoder read out for data points: μ, σ and the mixed source at a chosen w.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct KappaView {
     /// The data points read out (original units); row i of the others belongs to row i here.
     pub data: Points,

@@ -69,7 +69,7 @@ pub struct Solution {
 const MAX_ADAPTIVE_STEPS: usize = 10_000;
 
 /// Why an integration, or a read of its result from the device, failed.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SolveError {
     #[error("setting `solver-steps`: a fixed-step solver needs at least 1 step")]
     NoSteps,

@@ -24,7 +24,7 @@ use web_time::Instant;
 
 pub use crate::method::{Losses, Phase};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepMessage {
     /// Steps done, counting this one.
     pub step: usize,
@@ -36,7 +36,7 @@ pub struct StepMessage {
 }
 
 /// Why a training step did not happen.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TrainError {
     /// A loss became NaN or inf; the model keeps the weights of the step before.
     #[error("training diverged at step {step} (loss {loss}); lower the learning rate or turn on grad-clip")]
@@ -133,7 +133,7 @@ pub struct SnapshotRequest {
 
 /// What the display's advection shader needs to carry a snapshot's particles itself: the field
 /// for the snapshot's Euler steps, every base draw (model space) and the map back to data units.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Advection {
     pub field: FlatField,
     pub x0: Points,
@@ -142,6 +142,7 @@ pub struct Advection {
 }
 
 /// Everything a UI draws, in original units.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub step: usize,
     pub samples: Points,
@@ -163,7 +164,7 @@ pub struct Snapshot {
 
 /// One minibatch of flow matching as the next training step computes it, in the model's space
 /// (the data scaled to [-1, 1] when the dataset is a table; original units otherwise).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Inspection {
     /// The step that trains on this minibatch, counted as [`StepMessage::step`] counts.
     pub step: usize,

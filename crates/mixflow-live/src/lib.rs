@@ -9,8 +9,11 @@ mod history;
 pub mod lab;
 pub mod pace;
 mod protocol;
+#[cfg(target_arch = "wasm32")]
+pub mod remote;
 mod run;
 mod view;
+pub mod wire;
 pub mod worker;
 
 pub use lab::make_lab;

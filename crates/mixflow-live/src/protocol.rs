@@ -17,8 +17,12 @@ pub const FIELD_TIMES: usize = 11;
 /// Grid points per side of the velocity field.
 pub const FIELD_GRID: usize = 21;
 
+/// A cached start's bytes (a demo's bundled weights). An alias, so that serde's derive does not
+/// take the field for bytes borrowed from the message (it reads them into a copy of its own).
+pub type CachedStart = &'static [u8];
+
 /// What a view of the model contains.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ViewRequest {
     pub particles: usize,
     pub trajectories: usize,
@@ -72,6 +76,7 @@ impl ViewRequest {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Play,
     Pause,
@@ -81,10 +86,14 @@ pub enum Command {
     /// the device for the GPU backend, when the app has one.
     Reset {
         config: Box<TrainConfig>,
+        /// Not sent to a Web Worker: a run on the GPU trains in the page, on the window's device.
+        #[serde(skip)]
         gpu: Option<Device>,
         /// A cached start to continue from (a demo's bundled weights), instead of step 0.
-        start: Option<&'static [u8]>,
+        #[serde(with = "crate::wire::static_bytes")]
+        start: Option<CachedStart>,
         /// The run's place in its comparison's lock-step (none for a run on its own).
+        #[serde(with = "crate::wire::pace_slot")]
         pace: Option<PaceSlot>,
     },
     View(ViewRequest),
@@ -107,17 +116,23 @@ pub enum Command {
     ShowStep(Option<usize>),
     /// Follow the trajectory through this point at this time with every view (none: stop).
     Follow(Option<FollowRequest>),
+    /// Keep this table (CSV bytes) under its name, for a run on `csv:NAME` in a memory that did
+    /// not load it: a file dropped on the page, or points drawn, sent to a Web Worker.
+    Remember {
+        name: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// A point of the data space and a time the followed trajectory passes through.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FollowRequest {
     pub point: Vec<f32>,
     pub t: f32,
 }
 
 /// What the memorisation lab asks of a run on a finite training set (`train-n`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LabRequest {
     /// The time the learned and exact fields are compared at (the scrubbed time).
     pub t: f32,
@@ -147,7 +162,7 @@ impl Default for LabRequest {
 }
 
 /// One sampler's samples in the lab, each marked memorised (a copy of a training point) or not.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LabSamples {
     pub points: Points,
     pub memorised: Vec<bool>,
@@ -161,7 +176,7 @@ impl LabSamples {
 }
 
 /// The memorisation lab's picture of a run at one step, in original units.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LabView {
     pub request: LabRequest,
     pub step: usize,
@@ -187,7 +202,7 @@ pub struct LabView {
 }
 
 /// The velocity field on a grid at one time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FieldSlice {
     pub t: f32,
     pub positions: Points,
@@ -195,6 +210,7 @@ pub struct FieldSlice {
 }
 
 /// One picture of the model, in original units.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct View {
     pub request: ViewRequest,
     /// Samples, base draws, mixture, κ-FC read-out and trajectories, as the trainer gives them.
@@ -211,13 +227,13 @@ pub struct View {
 }
 
 /// What the app needs to know about a run once, when it starts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunInfo {
     pub config: TrainConfig,
     pub dim: usize,
     pub descriptor_dim: usize,
     pub conditions: Vec<mixflow_core::data::Condition>,
-    pub param_counts: Vec<(&'static str, usize)>,
+    pub param_counts: Vec<(String, usize)>,
     /// A sample of the training data, for fitting the canvas and projections.
     pub data_sample: Points,
     /// W2 between independent true draws of the metric's size (a mean over [`crate::view::FLOOR_DRAWS`]): what
@@ -233,7 +249,7 @@ pub struct RunInfo {
 }
 
 /// Metrics tracked over training, read off a view.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricPoint {
     pub step: usize,
     pub w2: f64,
@@ -242,6 +258,7 @@ pub struct MetricPoint {
     pub memorised: Option<f64>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum Event {
     Started(Box<RunInfo>),
     Steps {
@@ -277,7 +294,7 @@ pub enum Event {
 
 /// Why a run stopped training by itself. What it says is for the app's user; the command line
 /// words the failures itself from the variant.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum StopReason {
     /// Every configured step is trained (the one stop that is not a problem).
     #[error("finished all {steps} steps")]
@@ -304,7 +321,7 @@ pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 /// Why a command was not carried out (or not as asked); the run goes on as before. Like every
 /// event, it carries the engine error's text, not the error: events cross from the worker to the
 /// app and are cloned into its log, which an I/O error could not be.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CommandError {
     #[error("training has reached its last step: raise Steps and restart to train longer")]
     LastStep,

@@ -133,8 +133,9 @@ impl Run {
         self.stopped = None;
         self.finished = false;
         self.warning = None;
-        if self.crashed {
-            // The dead worker's events are gone with it: the new one's are the first to come.
+        if self.crashed || !self.worker.suits(&config) {
+            // The dead (or replaced) worker's events are gone with it: the new one's are the
+            // first to come.
             self.crashed = false;
             self.worker.respawn(config, start, pace, self.playing);
             return;
@@ -250,6 +251,11 @@ impl Run {
     /// The training step the view on screen shows when it is a past one.
     pub fn shown_step(&self) -> Option<usize> {
         self.view.as_ref().filter(|v| v.from_history).map(|v| v.model.step)
+    }
+
+    /// Where the run trains (its own thread, a Web Worker, the page's thread).
+    pub fn place(&self) -> crate::worker::Place {
+        self.worker.place()
     }
 
     /// Whether the run trained all its steps (the one stop that is not a problem).

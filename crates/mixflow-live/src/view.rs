@@ -99,7 +99,11 @@ pub(crate) fn run_info(trainer: &Trainer, backend: String, note: Option<String>)
         dim: trainer.dataset.dim,
         descriptor_dim: trainer.dataset.descriptor_dim,
         conditions: trainer.dataset.conditions.clone(),
-        param_counts: trainer.param_counts(),
+        param_counts: trainer
+            .param_counts()
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect(),
         data_sample,
         w2_floor: floor,
         backend,

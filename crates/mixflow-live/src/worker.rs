@@ -25,15 +25,37 @@ use web_time::Instant;
 
 /// The worker's end of the event channel; each event also wakes the app.
 #[derive(Clone)]
-struct Outbox {
-    events: Sender<Event>,
+pub(crate) struct Outbox {
+    events: Deliver,
     wake: Option<Waker>,
 }
 
+/// Where a worker's events go: a channel to the app in the same memory, or (a Web Worker) a
+/// function that posts them to the page.
+#[derive(Clone)]
+enum Deliver {
+    Channel(Sender<Event>),
+    #[cfg(target_arch = "wasm32")]
+    Post(std::rc::Rc<dyn Fn(Event) -> bool>),
+}
+
 impl Outbox {
+    /// An outbox that hands each event to `post` (false: the page has gone).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn posting(post: impl Fn(Event) -> bool + 'static) -> Self {
+        Self {
+            events: Deliver::Post(std::rc::Rc::new(post)),
+            wake: None,
+        }
+    }
+
     /// False when the app has gone.
     fn send(&self, event: Event) -> bool {
-        let sent = self.events.send(event).is_ok();
+        let sent = match &self.events {
+            Deliver::Channel(events) => events.send(event).is_ok(),
+            #[cfg(target_arch = "wasm32")]
+            Deliver::Post(post) => post(event),
+        };
         if let Some(wake) = &self.wake {
             wake();
         }
@@ -43,13 +65,42 @@ impl Outbox {
 
 /// The app's end of a worker.
 pub struct WorkerHandle {
-    commands: Sender<Command>,
+    commands: Sink,
     pub events: Receiver<Event>,
     /// What a replacement worker needs, should this one stop: the window's GPU device and a view
     /// request (the app sends its current one again after every reset).
     gpu: Option<Device>,
     view: ViewRequest,
     wake: Option<Waker>,
+}
+
+/// Where a handle's commands go: a channel to a worker in the same memory, or a Web Worker.
+enum Sink {
+    Channel(Sender<Command>),
+    #[cfg(target_arch = "wasm32")]
+    Remote(crate::remote::RemoteWorker),
+}
+
+/// Where a run trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A thread of its own (native).
+    Thread,
+    /// A Web Worker of the page.
+    WebWorker,
+    /// The page's own thread, between drawing (a run on the window's WebGPU device, or no Web
+    /// Workers).
+    Page,
+}
+
+impl Place {
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Thread => "thread",
+            Place::WebWorker => "web-worker",
+            Place::Page => "page",
+        }
+    }
 }
 
 impl WorkerHandle {
@@ -71,17 +122,31 @@ impl WorkerHandle {
     ) -> Self {
         let (commands, command_rx) = channel();
         let (event_tx, events) = channel();
-        let outbox = Outbox {
-            events: event_tx,
-            wake: wake.clone(),
-        };
         // The first run starts like any later one, so starting and resetting share one path.
-        let _ = commands.send(Command::Reset {
+        let reset = Command::Reset {
             config: Box::new(config),
             gpu: None,
             start,
             pace,
-        });
+        };
+        #[cfg(target_arch = "wasm32")]
+        let reset = match Self::start_remote(reset, &view, play, &event_tx, &wake) {
+            Ok(remote) => {
+                return Self {
+                    commands: Sink::Remote(remote),
+                    events,
+                    gpu,
+                    view,
+                    wake,
+                };
+            }
+            Err(reset) => reset,
+        };
+        let _ = commands.send(reset);
+        let outbox = Outbox {
+            events: Deliver::Channel(event_tx),
+            wake: wake.clone(),
+        };
         #[cfg(not(target_arch = "wasm32"))]
         let crash = outbox.clone();
         let worker = Worker::new(command_rx, outbox, gpu.clone(), view.clone(), play);
@@ -90,11 +155,68 @@ impl WorkerHandle {
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen_futures::spawn_local(worker.run_in_page());
         Self {
-            commands,
+            commands: Sink::Channel(commands),
             events,
             gpu,
             view,
             wake,
+        }
+    }
+
+    /// In the page: `reset` run in a Web Worker, unless the run trains on the page's WebGPU
+    /// device (which only the page holds) or Web Workers cannot start, which a note then says
+    /// (the reset comes back, for the page's own loop).
+    #[cfg(target_arch = "wasm32")]
+    fn start_remote(
+        reset: Command,
+        view: &ViewRequest,
+        play: bool,
+        events: &Sender<Event>,
+        wake: &Option<Waker>,
+    ) -> Result<crate::remote::RemoteWorker, Command> {
+        if matches!(&reset, Command::Reset { config, .. } if trains_on_page_gpu(config)) {
+            return Err(reset);
+        }
+        let why = match crate::remote::workers_unavailable() {
+            Some(why) => why.to_string(),
+            None => match crate::remote::RemoteWorker::start(events.clone(), wake.clone()) {
+                Ok(remote) => {
+                    remote.send(Command::View(view.clone()));
+                    remote.send(reset);
+                    if play {
+                        remote.send(Command::Play);
+                    }
+                    return Ok(remote);
+                }
+                Err(why) => why,
+            },
+        };
+        let _ = events.send(Event::Done(format!("training runs on the page's thread: {why}")));
+        Err(reset)
+    }
+
+    /// Where this run trains.
+    pub fn place(&self) -> Place {
+        match &self.commands {
+            #[cfg(target_arch = "wasm32")]
+            Sink::Remote(_) => Place::WebWorker,
+            Sink::Channel(_) if cfg!(target_arch = "wasm32") => Place::Page,
+            Sink::Channel(_) => Place::Thread,
+        }
+    }
+
+    /// Whether a reset to `config` can go to this worker: not when it would move between the
+    /// page's thread and a Web Worker (a run switched to or from the page's WebGPU device).
+    pub fn suits(&self, config: &TrainConfig) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        return match self.place() {
+            Place::WebWorker => !trains_on_page_gpu(config),
+            _ => trains_on_page_gpu(config) || crate::remote::workers_unavailable().is_some(),
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = config;
+            true
         }
     }
 
@@ -113,7 +235,7 @@ impl WorkerHandle {
         let (commands, command_rx) = channel();
         let (event_tx, events) = channel();
         let outbox = Outbox {
-            events: event_tx,
+            events: Deliver::Channel(event_tx),
             wake: None,
         };
         let crash = outbox.clone();
@@ -130,7 +252,7 @@ impl WorkerHandle {
             crash,
         );
         Self {
-            commands,
+            commands: Sink::Channel(commands),
             events,
             gpu: None,
             view,
@@ -155,10 +277,24 @@ impl WorkerHandle {
     }
 
     pub fn send(&self, command: Command) {
-        // A live worker only stops when its handle is dropped; one that crashed has said so
-        // through its events, so a failed send loses nothing that is not already reported.
-        let _ = self.commands.send(command);
+        match &self.commands {
+            // A live worker only stops when its handle is dropped; one that crashed has said so
+            // through its events, so a failed send loses nothing that is not already reported.
+            Sink::Channel(commands) => {
+                let _ = commands.send(command);
+            }
+            #[cfg(target_arch = "wasm32")]
+            Sink::Remote(remote) => remote.send(command),
+        }
     }
+}
+
+/// Whether a run in the page asks for the page's WebGPU device (`backend::browser_gpu`, which
+/// only the page's memory holds): such a run stays on the page's thread (its work runs on the
+/// GPU), and falls back to the CPU there as before where that device cannot train.
+#[cfg(target_arch = "wasm32")]
+fn trains_on_page_gpu(config: &TrainConfig) -> bool {
+    config.backend == mixflow_core::backend::BackendKind::Gpu
 }
 
 /// Runs `body` on a thread of its own. A panic there is a bug, but it must not pass silently:
@@ -176,7 +312,7 @@ fn spawn_guarded(body: impl FnOnce() + Send + 'static, crash: Outbox) {
         .expect("the OS can start a thread");
 }
 
-struct Worker {
+pub(crate) struct Worker {
     commands: Receiver<Command>,
     events: Outbox,
     gpu: Option<Device>,
@@ -208,19 +344,26 @@ struct Worker {
     pace: Option<PaceSlot>,
     /// The kept weights and the step the app asked to see (the training scrubber).
     rewind: Rewind,
+    /// Training time between looks at the commands.
+    chunk: Duration,
 }
 
-/// Training time between looks at the commands: on a thread of its own, and in the page, where
-/// the chunk also bounds how long input and drawing can wait for training.
-#[cfg(not(target_arch = "wasm32"))]
+/// Training time between looks at the commands: on a thread of its own (or a Web Worker), and
+/// in the page, where the chunk also bounds how long input and drawing can wait for training.
 const CHUNK: Duration = Duration::from_millis(25);
 #[cfg(target_arch = "wasm32")]
-const CHUNK: Duration = Duration::from_millis(8);
+const PAGE_CHUNK: Duration = Duration::from_millis(8);
 /// Views at most this often while training.
 const VIEW_EVERY: Duration = Duration::from_millis(200);
 
 impl Worker {
-    fn new(commands: Receiver<Command>, events: Outbox, gpu: Option<Device>, view: ViewRequest, play: bool) -> Self {
+    pub(crate) fn new(
+        commands: Receiver<Command>,
+        events: Outbox,
+        gpu: Option<Device>,
+        view: ViewRequest,
+        play: bool,
+    ) -> Self {
         Self {
             commands,
             events,
@@ -242,7 +385,19 @@ impl Worker {
             rate: RateMeter::default(),
             pace: None,
             rewind: Rewind::for_run(&TrainConfig::default()),
+            #[cfg(not(target_arch = "wasm32"))]
+            chunk: CHUNK,
+            #[cfg(target_arch = "wasm32")]
+            chunk: PAGE_CHUNK,
         }
+    }
+
+    /// A worker in a Web Worker: nothing else runs on its thread, so it trains in the chunks of
+    /// a thread of its own.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn off_the_page(mut self) -> Self {
+        self.chunk = CHUNK;
+        self
     }
 
     fn emit(&self, event: Event) -> bool {
@@ -270,7 +425,7 @@ impl Worker {
     /// The worker's life as a task in the page: work, then yield to the event loop (at once while
     /// there is work; a little later while idle, to look for commands), until the app has gone.
     #[cfg(target_arch = "wasm32")]
-    async fn run_in_page(mut self) {
+    pub(crate) async fn run_in_page(mut self) {
         loop {
             let idle = self.idle();
             if !self.tick().await {
@@ -396,6 +551,10 @@ impl Worker {
             Command::ShowStep(step) => {
                 self.rewind.show(step);
                 self.stale = true;
+                true
+            }
+            Command::Remember { name, bytes } => {
+                mixflow_core::data::remember(&name, bytes);
                 true
             }
             Command::Inspect => match &self.trainer {
@@ -615,7 +774,7 @@ impl Worker {
         let mut stop = None;
         let mut device_lost = None;
         let mut held_back = false;
-        while started.elapsed() < CHUNK {
+        while started.elapsed() < self.chunk {
             if let Some(pace) = &self.pace
                 && !pace.may_step(trainer.steps_done())
             {
@@ -681,8 +840,16 @@ impl Worker {
             && trained == 0
             && let Some(pace) = &self.pace
         {
-            // Waiting for a slower run of the comparison: sleep until it moves, not spin.
-            pace.wait(CHUNK);
+            // Waiting for a slower run of the comparison: sleep until it moves, not spin. In the
+            // browser the news comes as a message, which this task must yield to hear: a timer
+            // of 1 ms rather than an immediate turn, which would spin.
+            #[cfg(not(target_arch = "wasm32"))]
+            pace.wait(self.chunk);
+            #[cfg(target_arch = "wasm32")]
+            {
+                let _ = pace;
+                mixflow_core::platform::yield_to_page(1).await;
+            }
         }
         match stop {
             Some(reason) => {
@@ -940,7 +1107,7 @@ mod tests {
         spawn_guarded(
             || panic!("conditional family needs a condition"),
             Outbox {
-                events,
+                events: Deliver::Channel(events),
                 wake: Some(wake),
             },
         );
@@ -960,7 +1127,10 @@ mod tests {
     fn worker_with(trainer: Trainer, mirror: Option<Trainer>) -> (Worker, Receiver<Event>) {
         let (_, commands) = channel();
         let (events, received) = channel();
-        let outbox = Outbox { events, wake: None };
+        let outbox = Outbox {
+            events: Deliver::Channel(events),
+            wake: None,
+        };
         let mut worker = Worker::new(commands, outbox, None, ViewRequest::default(), true);
         worker.trainer = Some(trainer);
         worker.mirror = mirror;

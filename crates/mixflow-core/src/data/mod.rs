@@ -11,7 +11,8 @@ mod toy;
 pub use family::Family;
 pub use lowdim::LowDim;
 pub use table::{
-    CellProblem, CsvSpec, MAX_ROWS, Preview, Table, TableError, column_names, preview, read_csv, remember, write_points,
+    CellProblem, CsvSpec, MAX_ROWS, Preview, Table, TableError, column_names, preview, read_csv, remember, remembered,
+    write_points,
 };
 pub use toy::Toy;
 
@@ -41,7 +42,7 @@ impl Split {
 }
 
 /// One descriptor value of a conditional family.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
     pub descriptor: Vec<f32>,
     pub split: Split,
@@ -50,7 +51,7 @@ pub struct Condition {
 }
 
 /// Row-major points: `len() / dim` rows of `dim` numbers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Points {
     pub dim: usize,
     pub data: Vec<f32>,

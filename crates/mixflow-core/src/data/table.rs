@@ -71,7 +71,8 @@ pub fn remember(name: &str, bytes: Vec<u8>) {
     }
 }
 
-fn remembered(name: &str) -> Option<Arc<[u8]>> {
+/// The table kept under `name`, if any.
+pub fn remembered(name: &str) -> Option<Arc<[u8]>> {
     MEMORY.lock().ok()?.get(name).cloned()
 }
 
