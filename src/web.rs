@@ -85,7 +85,11 @@ async fn bench() {
     mixflow_core::platform::yield_to_page(50).await;
     let sizes = Sizes::default();
     let cpu = crate::backend::BackendKind::Cpu;
-    let figures = [engine::b1(&sizes, cpu), engine::b2(&sizes, cpu)];
+    let figures = [
+        engine::b1(&sizes, cpu),
+        engine::b2(&sizes, cpu),
+        view_on_the_wire(&sizes),
+    ];
     let report = figures
         .into_iter()
         .collect::<anyhow::Result<Vec<_>>>()
@@ -102,6 +106,39 @@ async fn bench() {
         }
         Err(e) => show_failure(&format!("the benchmark failed: {e:#}")),
     }
+}
+
+/// What the Web Worker split costs per view: the app's default view of its default run (2,000
+/// particles, 64 trajectories of 24 Euler steps, the velocity field), encoded into the bytes a
+/// worker posts and decoded back, in milliseconds.
+fn view_on_the_wire(sizes: &crate::bench::Sizes) -> anyhow::Result<crate::bench::Figure> {
+    use mixflow_live::{Event, wire};
+    let settings = crate::app::settings::Settings::default();
+    let trainer = crate::train::Trainer::new(settings.config.clone())?;
+    let request = settings.view_request(None, Some(([-3.0, -3.0], [3.0, 3.0])));
+    let event = Event::View(Box::new(mixflow_live::make_view(&trainer, &request)?));
+    let mut bytes = 0;
+    let rounds = (0..sizes.repeats)
+        .map(|_| {
+            let started = web_time::Instant::now();
+            let encoded = wire::encode_event(&event)?;
+            wire::decode_event(&encoded)?;
+            bytes = encoded.len();
+            Ok(started.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    let detail = format!(
+        "{bytes} bytes: {} particles, {} trajectories of {} Euler steps, the field",
+        request.particles, request.trajectories, request.euler_steps
+    );
+    Ok(crate::bench::Figure::new(
+        "B6-wire",
+        "a view encoded and decoded",
+        "ms",
+        false,
+        &rounds,
+        detail,
+    ))
 }
 
 /// The page's WebGPU device, made here rather than by eframe so that drawing and training share

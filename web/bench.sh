@@ -5,7 +5,8 @@
 # `?bench` mode). Each figure is printed beside its native twin with the ratio browser/native: the
 # median of the rounds' ratios and their range (load on these shared machines drifts within a
 # run). Then the app in the page: training steps/s and the median frame interval with training
-# on and paused, training in a Web Worker and on the page's thread (?worker=off).
+# on and paused, training in a Web Worker and on the page's thread (?worker=off); and what a view
+# costs on its way from a Web Worker to the page (encoded and decoded, in the browser).
 #   web/bench.sh             build (web and native release), then measure
 #   SKIP_BUILD=1 web/bench.sh   reuse web/dist and the release binary
 set -euo pipefail
@@ -41,6 +42,9 @@ for id in ("B1", "B2"):
     print(f"{id} browser={statistics.median(b):.1f} native={statistics.median(n):.1f} steps/s  "
           f"ratio={statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}, {rounds} rounds)  "
           f"{native[0][id]['detail']}")
+wire = [round_["B6-wire"]["median"] for round_ in browser]
+print(f"B6-wire {statistics.median(wire):.1f} ms (rounds {min(wire):.1f}-{max(wire):.1f}) in the browser: "
+      f"{browser[0]['B6-wire']['detail']}")
 app = json.load(open(f"{work}/app.json"))
 for where, a in app.items():
     ratio = a["frameMedianMs"] / a["pausedFrameMedianMs"] if a["pausedFrameMedianMs"] else float("nan")

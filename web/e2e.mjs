@@ -218,12 +218,20 @@ async function main() {
   check(/^#v1=[A-Za-z0-9_-]+$/.test(hashBefore), "the address holds the shared state", hashBefore.slice(0, 40) + "…");
   await click(page, resumed.status, "compare");
   await waitFor(page, "the comparison view", (s) => s.comparing && s.runs === 4 && s.views >= 1, 60_000);
-  await sleep(1200); // the address follows the state at most every 0.5 s
-  const link = await page.evaluate(() => location.href);
+  // The address follows the state at most every 0.5 s, in a frame: with four runs training on two
+  // cores a frame of the software renderer can take a second.
+  let link = hashBefore;
+  for (let waited = 0; waited < 20_000 && link.endsWith(hashBefore); waited += 500) {
+    await sleep(500);
+    link = await page.evaluate(() => location.href);
+  }
   check(!link.endsWith(hashBefore), "the address changes with the state (Compare on)");
   await click(page, await status(page), "copy-link");
-  await sleep(500);
-  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  let copied = "";
+  for (let waited = 0; waited < 10_000 && copied !== link; waited += 500) {
+    await sleep(500);
+    copied = await page.evaluate(() => navigator.clipboard.readText());
+  }
   check(copied === link, "Copy link puts the address of this state on the clipboard", copied.slice(0, 60) + "…");
   await shot(page, "03-compare");
   noPanic(page, "first page");
@@ -445,8 +453,10 @@ async function main() {
   try {
     const g = await waitFor(gpuPage, "the app with WebGPU offered", (s) => s.views >= 1, 180_000);
     summary.webgpuRenderer = g.status.renderer;
-    await sleep(3000);
-    const later = await status(gpuPage);
+    // A view of the desktop's size is spaced by three times its cost (about a second here).
+    const later = (
+      await waitFor(gpuPage, "more views and steps", (s) => s.views > g.status.views && s.step > g.status.step, 30_000)
+    ).status;
     await shot(gpuPage, "09-webgpu-offered");
     // This headless Chromium composites no WebGPU canvas into its screenshots (a page that only
     // clears a WebGPU canvas red comes out white too), so here the check is that views and

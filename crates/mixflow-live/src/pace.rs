@@ -104,14 +104,18 @@ impl PaceSlot {
     /// releases nobody when it is dropped.
     pub fn address(&self) -> PaceAddress {
         self.handed_over.set(true);
-        let runs = self.pace.steps.lock().map_or(0, |s| s.len());
-        (self.pace.id, self.index, runs)
+        (self.pace.id, self.index, self.runs())
     }
 
     /// The slot at `address`, in the pace of that id alive in this memory, or a new one.
     pub fn join((id, index, runs): PaceAddress) -> Self {
         let alive = PACES.with_borrow(|paces| paces.iter().filter_map(Weak::upgrade).find(|p| p.id == id));
         Self::at(alive.unwrap_or_else(|| Pace::new(id, runs.max(index + 1))), index)
+    }
+
+    /// How many runs keep this pace.
+    pub fn runs(&self) -> usize {
+        self.pace.steps.lock().map_or(1, |s| s.len())
     }
 
     /// Records this run's progress: `Some(completed steps)` while it trains, None when it stops.

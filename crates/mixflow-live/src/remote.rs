@@ -37,6 +37,22 @@ pub fn workers_unavailable() -> Option<&'static str> {
     WHY.with(|w| *w)
 }
 
+/// The share of a core each of `runs` Web Workers of a comparison may take, so that together they
+/// leave the page's thread a core to draw on: the whole of one where there are cores to spare. On
+/// two cores, four workers training flat out left the page a fifth of the machine, and its frames
+/// (and the browser test's screenshots) waited seconds.
+pub(crate) fn core_share(runs: usize) -> f64 {
+    thread_local! {
+        static CORES: usize = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| js_sys::Reflect::get(&n, &"hardwareConcurrency".into()))
+            .ok()
+            .and_then(|c| c.as_f64())
+            .map_or(2, |c| c as usize);
+    }
+    let for_workers = CORES.with(|c| c.saturating_sub(1).max(1));
+    (for_workers as f64 / runs.max(1) as f64).min(1.0)
+}
+
 /// The page's end of a run's Web Worker. Dropping it stops the worker.
 pub struct RemoteWorker {
     worker: web_sys::Worker,

@@ -140,7 +140,7 @@ impl WorkerHandle {
                     wake,
                 };
             }
-            Err(reset) => reset,
+            Err(reset) => *reset,
         };
         let _ = commands.send(reset);
         let outbox = Outbox {
@@ -173,9 +173,9 @@ impl WorkerHandle {
         play: bool,
         events: &Sender<Event>,
         wake: &Option<Waker>,
-    ) -> Result<crate::remote::RemoteWorker, Command> {
+    ) -> Result<crate::remote::RemoteWorker, Box<Command>> {
         if matches!(&reset, Command::Reset { config, .. } if trains_on_page_gpu(config)) {
-            return Err(reset);
+            return Err(Box::new(reset));
         }
         let why = match crate::remote::workers_unavailable() {
             Some(why) => why.to_string(),
@@ -192,7 +192,7 @@ impl WorkerHandle {
             },
         };
         let _ = events.send(Event::Done(format!("training runs on the page's thread: {why}")));
-        Err(reset)
+        Err(Box::new(reset))
     }
 
     /// Where this run trains.
@@ -344,8 +344,9 @@ pub(crate) struct Worker {
     pace: Option<PaceSlot>,
     /// The kept weights and the step the app asked to see (the training scrubber).
     rewind: Rewind,
-    /// Training time between looks at the commands.
-    chunk: Duration,
+    /// A worker with a Web Worker to itself (not sharing the page's thread).
+    #[cfg(target_arch = "wasm32")]
+    in_web_worker: bool,
 }
 
 /// Training time between looks at the commands: on a thread of its own (or a Web Worker), and
@@ -385,18 +386,25 @@ impl Worker {
             rate: RateMeter::default(),
             pace: None,
             rewind: Rewind::for_run(&TrainConfig::default()),
-            #[cfg(not(target_arch = "wasm32"))]
-            chunk: CHUNK,
             #[cfg(target_arch = "wasm32")]
-            chunk: PAGE_CHUNK,
+            in_web_worker: false,
         }
+    }
+
+    /// Training time between looks at the commands.
+    fn chunk(&self) -> Duration {
+        #[cfg(target_arch = "wasm32")]
+        if !self.in_web_worker {
+            return PAGE_CHUNK;
+        }
+        CHUNK
     }
 
     /// A worker in a Web Worker: nothing else runs on its thread, so it trains in the chunks of
     /// a thread of its own.
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn off_the_page(mut self) -> Self {
-        self.chunk = CHUNK;
+        self.in_web_worker = true;
         self
     }
 
@@ -428,11 +436,26 @@ impl Worker {
     pub(crate) async fn run_in_page(mut self) {
         loop {
             let idle = self.idle();
+            let started = Instant::now();
             if !self.tick().await {
                 return;
             }
-            mixflow_core::platform::yield_to_page(if idle { 30 } else { 0 }).await;
+            let rest = if idle { 30 } else { self.rest_after(started.elapsed()) };
+            mixflow_core::platform::yield_to_page(rest).await;
         }
+    }
+
+    /// Milliseconds to rest after `busy` of work: none on the page's thread (which yields to
+    /// drawing anyway); in a Web Worker, enough to keep to its share of the cores
+    /// (`remote::core_share`).
+    #[cfg(target_arch = "wasm32")]
+    fn rest_after(&self, busy: Duration) -> i32 {
+        if !self.in_web_worker {
+            return 0;
+        }
+        let runs = self.pace.as_ref().map_or(1, PaceSlot::runs);
+        let share = crate::remote::core_share(runs);
+        (busy.as_secs_f64() * 1e3 * (1.0 / share - 1.0)).round() as i32
     }
 
     /// Nothing to do until a command arrives.
@@ -765,6 +788,7 @@ impl Worker {
     /// Trains for one chunk of time; false when the app has gone.
     async fn train_chunk(&mut self) -> bool {
         let may_lose_gpu = self.may_lose_gpu();
+        let chunk = self.chunk();
         let Some(trainer) = self.trainer.as_mut() else {
             self.playing = false;
             return true;
@@ -774,7 +798,7 @@ impl Worker {
         let mut stop = None;
         let mut device_lost = None;
         let mut held_back = false;
-        while started.elapsed() < self.chunk {
+        while started.elapsed() < chunk {
             if let Some(pace) = &self.pace
                 && !pace.may_step(trainer.steps_done())
             {
@@ -844,7 +868,7 @@ impl Worker {
             // browser the news comes as a message, which this task must yield to hear: a timer
             // of 1 ms rather than an immediate turn, which would spin.
             #[cfg(not(target_arch = "wasm32"))]
-            pace.wait(self.chunk);
+            pace.wait(chunk);
             #[cfg(target_arch = "wasm32")]
             {
                 let _ = pace;
