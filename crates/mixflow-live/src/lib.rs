@@ -1,8 +1,10 @@
 //! MixFlow Explorer's live runs: the app's training runs as a stream of messages. The app sends a
 //! run [`Command`]s and reads its [`Event`]s (steps, [`View`]s of the model, metrics), folded
-//! into a [`Run`]; a [`worker`] owns the trainer, on a thread of its own natively and as a task
-//! on the page's event loop in the browser, with the GPU fallback and the CPU mirror a browser's
-//! WebGPU needs. The runs of a comparison keep in lock-step through a shared [`pace::Pace`].
+//! into a [`Run`]; a [`worker`] owns the trainer, on a thread of its own natively and in a Web
+//! Worker of its own in the browser (`remote`, speaking the protocol as bytes: [`wire`]), or as a
+//! task on the page's event loop where it must share the page's thread, with the GPU fallback and
+//! the CPU mirror a browser's WebGPU needs. The runs of a comparison keep in lock-step through a
+//! shared [`pace::Pace`].
 //! No egui and no drawing here: the app turns views into pictures.
 
 mod history;

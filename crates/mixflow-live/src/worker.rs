@@ -1,10 +1,11 @@
 //! The training worker: owns one [`Trainer`], runs it in time-boxed chunks, and talks to the app
 //! only through messages. Commands go in ([`Command`]); steps, views of the model and metrics come
 //! out ([`Event`]). Nothing here draws, and the app never touches a tensor. On native the worker
-//! has a thread of its own. In the browser (no threads) it is a task on the page's event loop that
-//! trains in chunks of a few milliseconds and yields between them, so input and drawing always
-//! come first and training takes the idle time in between. The work is written once, as async
-//! code: the thread blocks on it, the page awaits it. A browser reads its GPU only asynchronously,
+//! has a thread of its own. In the browser it runs as a task on an event loop: a Web Worker's own
+//! (see `remote.rs`), or, where it must share the page's thread (WebGPU, or no Web Workers), the
+//! page's, training in chunks of a few milliseconds and yielding between them, so input and
+//! drawing always come first. The work is written once, as async code: the thread blocks on it,
+//! the browser awaits it. A browser reads its GPU only asynchronously,
 //! so there a run on WebGPU keeps a CPU mirror of its model for views, updated by one
 //! asynchronous read of the weights per view.
 
