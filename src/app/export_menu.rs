@@ -69,7 +69,7 @@ pub struct Capture {
     tries: usize,
     /// The area cropped, and the time and play-back to restore afterwards.
     rect: Option<egui::Rect>,
-    /// When the current frame's time and step were set (the training GIF waits for its views).
+    /// When the current frame's training step was set (the training GIF waits for its views).
     framed: Instant,
     /// The time, its play-back, the training step and its play-back to restore afterwards.
     restore: (f32, bool, Option<usize>, bool),
@@ -119,7 +119,7 @@ fn kept_steps(runs: &[mixflow_live::Run], most: usize) -> Vec<usize> {
 /// early has nothing to wait for).
 fn runs_show(runs: &[mixflow_live::Run], step: usize) -> bool {
     runs.iter().all(|run| {
-        let kept = run.history_steps.iter().copied().filter(|&s| s <= step).max();
+        let kept = run.kept_step_at(step);
         kept.is_none() || run.shown_step() == kept
     })
 }
@@ -287,11 +287,7 @@ impl MixflowApp {
                 self.finish_capture(true);
             } else {
                 self.viewing.playback = false;
-                let time = capture.time(self.viewing.time);
-                if time != self.viewing.time {
-                    capture.framed = Instant::now();
-                }
-                self.viewing.time = time;
+                self.viewing.time = capture.time(self.viewing.time);
                 if let Some(step) = capture.step()
                     && self.viewing.training.shown != Some(step)
                 {

@@ -7,13 +7,13 @@
 //! Also the comparison's lock-step across memories ([`PaceLink`], a broadcast channel per pace).
 
 use crate::pace::Pace;
-use crate::protocol::{Command, Event, ViewRequest, Waker};
+use crate::protocol::{Command, Event, ViewRequest};
 use crate::wire;
 use crate::worker::{Outbox, Worker};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Weak;
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::channel;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::{Closure, JsValue};
 
@@ -56,16 +56,16 @@ pub(crate) fn core_share(runs: usize) -> f64 {
 /// The page's end of a run's Web Worker. Dropping it stops the worker.
 pub struct RemoteWorker {
     worker: web_sys::Worker,
-    events: Sender<Event>,
-    wake: Option<Waker>,
+    /// The run's event channel, as a worker in the page's memory would send into it.
+    events: Outbox,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
 }
 
 impl RemoteWorker {
-    /// Starts a Web Worker whose events go to `events` (waking the app); the page's compiled
-    /// module is its first message, so the worker neither fetches nor compiles it again.
-    pub fn start(events: Sender<Event>, wake: Option<Waker>) -> Result<Self, String> {
+    /// Starts a Web Worker whose events go to `events` (which wakes the app); the page's
+    /// compiled module is its first message, so the worker neither fetches nor compiles it again.
+    pub(crate) fn start(events: Outbox) -> Result<Self, String> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(WORKER_SCRIPT, &options)
@@ -74,28 +74,22 @@ impl RemoteWorker {
         // or else by its error event.
         let crashed = Rc::new(Cell::new(false));
         let on_message = {
-            let (events, wake, crashed) = (events.clone(), wake.clone(), crashed.clone());
+            let (events, crashed) = (events.clone(), crashed.clone());
             Closure::<dyn FnMut(_)>::new(move |message: web_sys::MessageEvent| {
-                let bytes = js_sys::Uint8Array::new(&message.data()).to_vec();
-                let event = wire::decode_event(&bytes).unwrap_or_else(|e| Event::Crashed(e.to_string()));
+                let event =
+                    wire::decode_event(&received_bytes(&message)).unwrap_or_else(|e| Event::Crashed(e.to_string()));
                 crashed.set(crashed.get() || matches!(event, Event::Crashed(_)));
-                let _ = events.send(event);
-                if let Some(wake) = &wake {
-                    wake();
-                }
+                events.send(event);
             })
         };
         let on_error = {
-            let (events, wake) = (events.clone(), wake.clone());
+            let events = events.clone();
             Closure::<dyn FnMut(_)>::new(move |error: web_sys::ErrorEvent| {
                 if !crashed.replace(true) {
-                    let _ = events.send(Event::Crashed(format!(
+                    events.send(Event::Crashed(format!(
                         "the training worker stopped: {}",
                         error.message()
                     )));
-                    if let Some(wake) = &wake {
-                        wake();
-                    }
                 }
             })
         };
@@ -110,7 +104,6 @@ impl RemoteWorker {
         Ok(Self {
             worker,
             events,
-            wake,
             _on_message: on_message,
             _on_error: on_error,
         })
@@ -137,17 +130,13 @@ impl RemoteWorker {
         let posted = wire::encode_command(&command)
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
-                let array = js_sys::Uint8Array::from(bytes.as_slice());
-                let transfer = js_sys::Array::of1(&array.buffer());
+                let (array, transfer) = moved(&bytes);
                 self.worker
                     .post_message_with_transfer(&array, &transfer)
                     .map_err(|e| format!("cannot reach the training worker: {}", text(&e)))
             });
         if let Err(why) = posted {
-            let _ = self.events.send(Event::Crashed(why));
-            if let Some(wake) = &self.wake {
-                wake();
-            }
+            self.events.send(Event::Crashed(why));
         }
     }
 }
@@ -172,8 +161,7 @@ pub fn serve() {
     let on_message = {
         let scope = scope.clone();
         Closure::<dyn FnMut(_)>::new(move |message: web_sys::MessageEvent| {
-            let bytes = js_sys::Uint8Array::new(&message.data()).to_vec();
-            match wire::decode_command(&bytes) {
+            match wire::decode_command(&received_bytes(&message)) {
                 Ok(command) => {
                     let _ = commands.send(command);
                 }
@@ -197,9 +185,20 @@ fn post(scope: &web_sys::DedicatedWorkerGlobalScope, event: &Event) -> bool {
     let Ok(bytes) = wire::encode_event(event) else {
         return false;
     };
-    let array = js_sys::Uint8Array::from(bytes.as_slice());
-    let transfer = js_sys::Array::of1(&array.buffer());
+    let (array, transfer) = moved(&bytes);
     scope.post_message_with_transfer(&array, &transfer).is_ok()
+}
+
+/// `bytes` as a message and the list that moves its buffer to the receiver instead of copying it.
+fn moved(bytes: &[u8]) -> (js_sys::Uint8Array, js_sys::Array) {
+    let array = js_sys::Uint8Array::from(bytes);
+    let transfer = js_sys::Array::of1(&array.buffer());
+    (array, transfer)
+}
+
+/// The bytes a message of the protocol carries.
+fn received_bytes(message: &web_sys::MessageEvent) -> Vec<u8> {
+    js_sys::Uint8Array::new(&message.data()).to_vec()
 }
 
 /// A pace's voice on the broadcast channel named after its id: each run's progress is told to

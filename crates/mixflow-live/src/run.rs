@@ -248,6 +248,11 @@ impl Run {
         self.send(Command::Follow(request));
     }
 
+    /// The kept state a view of `step` is drawn from: the newest kept at or before it.
+    pub fn kept_step_at(&self, step: usize) -> Option<usize> {
+        self.history_steps.iter().copied().filter(|&s| s <= step).max()
+    }
+
     /// The training step the view on screen shows when it is a past one.
     pub fn shown_step(&self) -> Option<usize> {
         self.view.as_ref().filter(|v| v.from_history).map(|v| v.model.step)

@@ -41,6 +41,14 @@ enum Deliver {
 }
 
 impl Outbox {
+    /// An outbox into the app's event channel, waking it with each event.
+    pub(crate) fn channel(events: Sender<Event>, wake: Option<Waker>) -> Self {
+        Self {
+            events: Deliver::Channel(events),
+            wake,
+        }
+    }
+
     /// An outbox that hands each event to `post` (false: the page has gone).
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn posting(post: impl Fn(Event) -> bool + 'static) -> Self {
@@ -51,7 +59,7 @@ impl Outbox {
     }
 
     /// False when the app has gone.
-    fn send(&self, event: Event) -> bool {
+    pub(crate) fn send(&self, event: Event) -> bool {
         let sent = match &self.events {
             Deliver::Channel(events) => events.send(event).is_ok(),
             #[cfg(target_arch = "wasm32")]
@@ -144,10 +152,7 @@ impl WorkerHandle {
             Err(reset) => *reset,
         };
         let _ = commands.send(reset);
-        let outbox = Outbox {
-            events: Deliver::Channel(event_tx),
-            wake: wake.clone(),
-        };
+        let outbox = Outbox::channel(event_tx, wake.clone());
         #[cfg(not(target_arch = "wasm32"))]
         let crash = outbox.clone();
         let worker = Worker::new(command_rx, outbox, gpu.clone(), view.clone(), play);
@@ -180,7 +185,7 @@ impl WorkerHandle {
         }
         let why = match crate::remote::workers_unavailable() {
             Some(why) => why.to_string(),
-            None => match crate::remote::RemoteWorker::start(events.clone(), wake.clone()) {
+            None => match crate::remote::RemoteWorker::start(Outbox::channel(events.clone(), wake.clone())) {
                 Ok(remote) => {
                     remote.send(Command::View(view.clone()));
                     remote.send(reset);
@@ -235,10 +240,7 @@ impl WorkerHandle {
     pub fn train_headless(trainer: Trainer, dir: std::path::PathBuf) -> Self {
         let (commands, command_rx) = channel();
         let (event_tx, events) = channel();
-        let outbox = Outbox {
-            events: Deliver::Channel(event_tx),
-            wake: None,
-        };
+        let outbox = Outbox::channel(event_tx, None);
         let crash = outbox.clone();
         let view = ViewRequest::default();
         let mut worker = Worker::new(command_rx, outbox, None, view.clone(), true);
@@ -1131,10 +1133,7 @@ mod tests {
         let wake: Waker = std::sync::Arc::new(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
         spawn_guarded(
             || panic!("conditional family needs a condition"),
-            Outbox {
-                events: Deliver::Channel(events),
-                wake: Some(wake),
-            },
+            Outbox::channel(events, Some(wake)),
         );
         match received.recv_timeout(Duration::from_secs(10)) {
             Ok(Event::Crashed(why)) => assert!(why.contains("needs a condition"), "{why}"),
@@ -1152,10 +1151,7 @@ mod tests {
     fn worker_with(trainer: Trainer, mirror: Option<Trainer>) -> (Worker, Receiver<Event>) {
         let (_, commands) = channel();
         let (events, received) = channel();
-        let outbox = Outbox {
-            events: Deliver::Channel(events),
-            wake: None,
-        };
+        let outbox = Outbox::channel(events, None);
         let mut worker = Worker::new(commands, outbox, None, ViewRequest::default(), true);
         worker.trainer = Some(trainer);
         worker.mirror = mirror;
