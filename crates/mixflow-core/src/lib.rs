@@ -13,6 +13,8 @@ pub mod data;
 pub mod eval;
 pub mod exact;
 pub mod experiment;
+#[cfg(any(target_arch = "wasm32", test))]
+mod f32x4;
 pub mod flex;
 pub mod follow;
 pub mod fused;

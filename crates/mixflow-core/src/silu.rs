@@ -1,5 +1,6 @@
 //! SiLU, x·σ(x), the activation of every MLP here, as slice kernels with an exp that vectorises
-//! (no libm call; in AVX-512 intrinsics, or compiled for AVX2 and FMA, where the CPU has them): the fused sampler and the
+//! (no libm call; in AVX-512 intrinsics, or compiled for AVX2 and FMA, where the CPU has them;
+//! four lanes of SIMD128 in the browser build): the fused sampler and the
 //! fused linear layers (`src/linear.rs`) call them on their own buffers, forward and backward.
 //! burn's own `activation::silu` is `x * sigmoid(x)`: on Flex a branch and a scalar `expf` per
 //! element, a second pass for the product, and under autodiff the sigmoid computed again in the
@@ -22,6 +23,9 @@ pub fn forward(values: &mut [f32]) {
             return avx2::forward(values);
         }
     }
+    #[cfg(target_arch = "wasm32")]
+    return four::forward(values);
+    #[cfg(not(target_arch = "wasm32"))]
     forward_lanes(values)
 }
 
@@ -40,7 +44,9 @@ pub fn forward_to<'a>(x: &[f32], y: &'a mut [MaybeUninit<f32>]) -> &'a mut [f32]
             forward_to_lanes(x, y);
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "wasm32")]
+    four::forward_to(x, y);
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "wasm32")))]
     forward_to_lanes(x, y);
     // SAFETY: every element of `y` was written just above; MaybeUninit<f32> has f32's layout.
     unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
@@ -57,6 +63,9 @@ pub fn backward(x: &[f32], grad: &mut [f32]) {
             return avx2::backward(x, grad);
         }
     }
+    #[cfg(target_arch = "wasm32")]
+    return four::backward(x, grad);
+    #[cfg(not(target_arch = "wasm32"))]
     backward_lanes(x, grad)
 }
 
@@ -228,6 +237,88 @@ mod avx512 {
     }
 }
 
+/// The three loops four lanes at a time ([`F32x4`](crate::f32x4::F32x4): SIMD128 in the browser
+/// build, where LLVM leaves the portable loops scalar; plain arrays in the native tests), the
+/// tail by the portable loops. The same exp and the same division as those.
+#[cfg(any(target_arch = "wasm32", test))]
+mod four {
+    use crate::f32x4::{F32x4, LANES};
+    use std::mem::MaybeUninit;
+
+    pub fn forward(values: &mut [f32]) {
+        let p = values.as_mut_ptr();
+        // SAFETY: reads and writes stay inside `values`; a lane is written after it is read.
+        let done = unsafe { map(p, p, p, values.len(), |x, _| x / (F32x4::splat(1.0) + exp(zero() - x))) };
+        super::forward_lanes(&mut values[done..]);
+    }
+
+    pub fn forward_to(x: &[f32], y: &mut [MaybeUninit<f32>]) {
+        assert_eq!(x.len(), y.len());
+        let (a, out) = (x.as_ptr(), y.as_mut_ptr().cast::<f32>());
+        // SAFETY: reads stay inside `x`, writes inside `y`, which is as long.
+        let done = unsafe { map(a, a, out, x.len(), |x, _| x / (F32x4::splat(1.0) + exp(zero() - x))) };
+        super::forward_to_lanes(&x[done..], &mut y[done..]);
+    }
+
+    pub fn backward(x: &[f32], grad: &mut [f32]) {
+        assert_eq!(x.len(), grad.len());
+        let one = F32x4::splat(1.0);
+        let g = grad.as_mut_ptr();
+        // SAFETY: reads stay inside `x` and `grad`, writes inside `grad`, lane by lane.
+        let done = unsafe {
+            map(x.as_ptr(), g, g, x.len(), |x, g| {
+                let s = one / (one + exp(zero() - x));
+                g * (s * (one + x * (one - s)))
+            })
+        };
+        super::backward_lanes(&x[done..], &mut grad[done..]);
+    }
+
+    fn zero() -> F32x4 {
+        F32x4::splat(0.0)
+    }
+
+    /// out[i] = f(a[i], b[i]) for the whole vectors below n; returns how many were done.
+    ///
+    /// # Safety
+    /// `a` and `b` must be readable and `out` writable for `n` floats; `out` may be `a` or `b`.
+    #[inline(always)]
+    unsafe fn map(a: *const f32, b: *const f32, out: *mut f32, n: usize, f: impl Fn(F32x4, F32x4) -> F32x4) -> usize {
+        let whole = n - n % LANES;
+        for i in (0..whole).step_by(LANES) {
+            // SAFETY: i + LANES ≤ n, the caller's bound.
+            unsafe { f(F32x4::load(a.add(i)), F32x4::load(b.add(i))).store(out.add(i)) };
+        }
+        whole
+    }
+
+    /// [`super::exp`], lane by lane.
+    #[inline(always)]
+    #[allow(clippy::excessive_precision)] // Cephes' coefficients as published
+    fn exp(x: F32x4) -> F32x4 {
+        let c = F32x4::splat;
+        const ROUND: f32 = 12_582_912.0;
+        // The constant first, as in the scalar clamp's order; NaN stays NaN either way.
+        let x = c(88.0).min(c(-87.0).max(x));
+        let rounded = x * c(std::f32::consts::LOG2_E) + c(ROUND);
+        let k = rounded - c(ROUND);
+        let r = x - k * c(0.693_359_4) - k * c(-2.121_944_4e-4);
+        let mut p = c(1.987_569_1e-4);
+        for coefficient in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            5.000_000_1e-1,
+        ] {
+            p = p * r + c(coefficient);
+        }
+        let e_r = p * r * r + r + c(1.0);
+        let scale = rounded.bits_plus(127 - ROUND.to_bits() as i32).bits_shl(23);
+        scale * e_r
+    }
+}
+
 /// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call):
 /// x = k ln2 + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent
 /// bits. NaN stays NaN, so a diverged model still shows as one.
@@ -305,6 +396,38 @@ mod tests {
             }
         }
     }
+    /// The browser's four-lane loops (here on plain arrays) compute what the portable loops
+    /// compute, to the bit (the same operations in the same order; NaN as any NaN), on every
+    /// remainder of four.
+    #[test]
+    fn the_four_lane_loops_agree_with_the_portable_ones_to_the_bit() {
+        let mut x = rng::normals(&mut rng::seeded(8, Stream::Eval, 0), 1003);
+        x.iter_mut().for_each(|v| *v *= 8.0);
+        (x[3], x[4], x[5], x[6]) = (f32::NAN, 200.0, -200.0, 0.0);
+        let same = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan())
+        };
+        for len in [3, 4, 5, 1003] {
+            let x = &x[..len];
+            let (mut y, mut y_ref) = (x.to_vec(), x.to_vec());
+            four::forward(&mut y);
+            forward_lanes(&mut y_ref);
+            let mut written = vec![MaybeUninit::new(f32::INFINITY); len];
+            four::forward_to(x, &mut written);
+            // SAFETY: forward_to wrote every element.
+            let y_to: Vec<f32> = written.iter().map(|v| unsafe { v.assume_init() }).collect();
+            let (mut g, mut g_ref) = (vec![0.5; len], vec![0.5; len]);
+            four::backward(x, &mut g);
+            backward_lanes(x, &mut g_ref);
+            assert!(
+                same(&y, &y_ref) && same(&y_to, &y_ref) && same(&g, &g_ref),
+                "length {len}"
+            );
+        }
+    }
+
     /// Each instruction set this CPU has computes what the portable loops compute: AVX2 to the bit
     /// (the same loops), AVX-512 (a reciprocal estimate for the division) to 1e-6, relative where
     /// the value is above 1 (the gradient's zero near x = -1.28 is a difference of near terms).
