@@ -210,25 +210,18 @@ mod avx512 {
     /// [`super::exp`], lane by lane.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::excessive_precision)] // Cephes' coefficients as published
     fn exp(x: __m512) -> __m512 {
+        use super::{EXP_POLY, LN2_HI, LN2_LO, ROUND};
         let c = _mm512_set1_ps;
-        const ROUND: f32 = 12_582_912.0;
         // The constant first: max and min return their second operand for NaN, so NaN stays NaN.
         let x = _mm512_min_ps(c(88.0), _mm512_max_ps(c(-87.0), x));
         let rounded = _mm512_fmadd_ps(x, c(std::f32::consts::LOG2_E), c(ROUND));
         let k = _mm512_sub_ps(rounded, c(ROUND));
-        let r = _mm512_fnmadd_ps(k, c(0.693_359_4), x);
-        let r = _mm512_fnmadd_ps(k, c(-2.121_944_4e-4), r);
-        let mut p = c(1.987_569_1e-4);
-        for coefficient in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            5.000_000_1e-1,
-        ] {
-            p = _mm512_fmadd_ps(p, r, c(coefficient));
+        let r = _mm512_fnmadd_ps(k, c(LN2_HI), x);
+        let r = _mm512_fnmadd_ps(k, c(LN2_LO), r);
+        let mut p = c(EXP_POLY[0]);
+        for coefficient in &EXP_POLY[1..] {
+            p = _mm512_fmadd_ps(p, r, c(*coefficient));
         }
         let e_r = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, c(1.0)));
         let k_bits = _mm512_sub_epi32(_mm512_castps_si512(rounded), _mm512_set1_epi32(ROUND.to_bits() as i32));
@@ -294,24 +287,17 @@ mod four {
 
     /// [`super::exp`], lane by lane.
     #[inline(always)]
-    #[allow(clippy::excessive_precision)] // Cephes' coefficients as published
     fn exp(x: F32x4) -> F32x4 {
+        use super::{EXP_POLY, LN2_HI, LN2_LO, ROUND};
         let c = F32x4::splat;
-        const ROUND: f32 = 12_582_912.0;
         // The constant first, as in the scalar clamp's order; NaN stays NaN either way.
         let x = c(88.0).min(c(-87.0).max(x));
         let rounded = x * c(std::f32::consts::LOG2_E) + c(ROUND);
         let k = rounded - c(ROUND);
-        let r = x - k * c(0.693_359_4) - k * c(-2.121_944_4e-4);
-        let mut p = c(1.987_569_1e-4);
-        for coefficient in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            5.000_000_1e-1,
-        ] {
-            p = p * r + c(coefficient);
+        let r = x - k * c(LN2_HI) - k * c(LN2_LO);
+        let mut p = c(EXP_POLY[0]);
+        for coefficient in &EXP_POLY[1..] {
+            p = p * r + c(*coefficient);
         }
         let e_r = p * r * r + r + c(1.0);
         let scale = rounded.bits_plus(127 - ROUND.to_bits() as i32).bits_shl(23);
@@ -319,25 +305,36 @@ mod four {
     }
 }
 
+// The exp of every lane width here: x = k ln2 + r, e^r by Cephes' expf polynomial.
+/// ln 2 in two parts, so that k · LN2_HI is exact.
+const LN2_HI: f32 = 0.693_359_4;
+#[allow(clippy::excessive_precision)] // Cephes' constant as published
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// Adding and subtracting 1.5 · 2^23 rounds to the nearest integer without a libm call.
+const ROUND: f32 = 12_582_912.0;
+/// e^r ≈ 1 + r + r² p(r): p's coefficients, the highest order first.
+#[allow(clippy::excessive_precision)] // Cephes' coefficients as published
+const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    5.000_000_1e-1,
+];
+
 /// e^x to about 1e-7 relative error, written so that LLVM vectorises it (no libm call):
 /// x = k ln2 + r with |r| ≤ ln2 / 2, e^r by Cephes' expf polynomial, 2^k through the exponent
 /// bits. NaN stays NaN, so a diverged model still shows as one.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // Cephes' coefficients as published
 fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 in two parts, so that k · LN2_HI is exact.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer without a libm call.
-    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
     let rounded = x * LOG2_E + ROUND;
     let k = rounded - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
-        * r
-        + 5.000_000_1e-1;
+    let [c0, c1, c2, c3, c4, c5] = EXP_POLY;
+    let p = ((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5;
     let e_r = p * r * r + r + 1.0;
     // k's integer sits in the low bits of `rounded` (not `k as i32`, whose saturating
     // conversion does not vectorise).
