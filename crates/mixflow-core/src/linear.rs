@@ -268,9 +268,12 @@ impl<'a> Matrix<'a> {
 /// more than it saves.
 const SPLIT_FROM: usize = 64 * 64 * 64;
 
-/// Where to split `rows` rows of `work` in two, if it is worth it.
+/// Where to split `rows` rows of `work` in two, if it is worth it. Never in the browser: there
+/// `pair::join` runs both halves on the one thread, and each half of the backward pass would copy
+/// Wᵀ for the SIMD128 tiles again and sum a second weight gradient.
 fn split(rows: usize, work: usize) -> Option<usize> {
-    (rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
+    let second_core = cfg!(not(target_arch = "wasm32"));
+    (second_core && rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
 }
 
 /// out [m, n] = a [m, k] · b [k, n] + bias [n], all row-major, on this thread (the fused
