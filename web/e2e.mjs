@@ -41,6 +41,20 @@ function check(ok, what, detail = "") {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/// `read()` every half second, the first time after half a second (what is read at once can be
+/// a state in passing), until `done` holds of what it read or `timeoutMs` has passed; the last
+/// value read.
+async function until(read, done, timeoutMs) {
+  let value;
+  let waited = 0;
+  do {
+    await sleep(500);
+    waited += 500;
+    value = await read();
+  } while (waited < timeoutMs && !done(value));
+  return value;
+}
+
 async function launch(extraFlags = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -220,18 +234,10 @@ async function main() {
   await waitFor(page, "the comparison view", (s) => s.comparing && s.runs === 4 && s.views >= 1, 60_000);
   // The address follows the state at most every 0.5 s, in a frame: with four runs training on two
   // cores a frame of the software renderer can take a second.
-  let link = hashBefore;
-  for (let waited = 0; waited < 20_000 && link.endsWith(hashBefore); waited += 500) {
-    await sleep(500);
-    link = await page.evaluate(() => location.href);
-  }
+  const link = await until(() => page.evaluate(() => location.href), (l) => !l.endsWith(hashBefore), 20_000);
   check(!link.endsWith(hashBefore), "the address changes with the state (Compare on)");
   await click(page, await status(page), "copy-link");
-  let copied = "";
-  for (let waited = 0; waited < 10_000 && copied !== link; waited += 500) {
-    await sleep(500);
-    copied = await page.evaluate(() => navigator.clipboard.readText());
-  }
+  const copied = await until(() => page.evaluate(() => navigator.clipboard.readText()), (c) => c === link, 10_000);
   check(copied === link, "Copy link puts the address of this state on the clipboard", copied.slice(0, 60) + "…");
   await shot(page, "03-compare");
   noPanic(page, "first page");
