@@ -47,9 +47,12 @@ fn lloyd(points: &Points, k: usize, iterations: usize, rng: &mut Rng) -> Vec<f32
     let mut assign = vec![0usize; n];
     for _ in 0..iterations {
         for (i, p) in points.rows().enumerate() {
-            assign[i] = (0..k)
-                .min_by(|&a, &b| dist(p, &centres[a * d..][..d]).total_cmp(&dist(p, &centres[b * d..][..d])))
-                .unwrap();
+            assign[i] = centres
+                .chunks_exact(d)
+                .map(|c| dist(p, c))
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(c, _)| c);
         }
         let mut sums = vec![0.0f32; k * d];
         let mut counts = vec![0usize; k];

@@ -304,7 +304,7 @@ fn gemm_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: us
         return;
     }
     #[cfg(target_arch = "wasm32")]
-    if n >= simd128::PANEL {
+    if n >= simd128::NARROWEST {
         return simd128_into(out, n, a, b, k, accumulate);
     }
     let last = |x: Matrix, rows: usize, cols: usize| (rows - 1) * x.row_stride + (cols - 1) * x.col_stride;
@@ -337,9 +337,7 @@ fn gemm_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: us
     }
 }
 
-/// [`gemm_into`] by the SIMD128 register tiles: b copied row-major first where its rows are not
-/// contiguous (g · Wᵀ of the backward pass: 64 KB at width 128, against 4 M multiply-adds), and
-/// the columns past the last whole panel summed one by one.
+/// [`gemm_into`] by the SIMD128 register tiles, the last `n % 4` columns summed one by one.
 #[cfg(any(target_arch = "wasm32", test))]
 fn simd128_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k: usize, accumulate: bool) {
     if !accumulate {
@@ -347,21 +345,14 @@ fn simd128_into(out: &mut [MaybeUninit<f32>], n: usize, a: Matrix, b: Matrix, k:
     }
     // SAFETY: `out` holds floats: the caller's when accumulating, the zeros above otherwise.
     let out = unsafe { assume_init(out) };
-    let row_major: Vec<f32>;
-    let b = if b.col_stride == 1 {
-        b
-    } else {
-        row_major = (0..k)
-            .flat_map(|kk| (0..n).map(move |j| b.values[kk * b.row_stride + j * b.col_stride]))
-            .collect();
-        Matrix::row_major(&row_major, n)
-    };
     simd128::product(out, n, a, b, k);
-    let whole = n - n % simd128::PANEL;
+    let whole = n - n % simd128::NARROWEST;
     for (i, row) in out.chunks_exact_mut(n).enumerate() {
         for (j, o) in row.iter_mut().enumerate().skip(whole) {
             *o += (0..k)
-                .map(|kk| a.values[i * a.row_stride + kk * a.col_stride] * b.values[kk * b.row_stride + j])
+                .map(|kk| {
+                    a.values[i * a.row_stride + kk * a.col_stride] * b.values[kk * b.row_stride + j * b.col_stride]
+                })
                 .sum::<f32>();
         }
     }
@@ -445,7 +436,15 @@ mod tests {
     #[test]
     fn simd128_tiles_match_gemm() {
         let mut rng = rng::seeded(11, Stream::Eval, 0);
-        for (m, k, n) in [(256, 128, 128), (7, 3, 8), (5, 128, 13), (1, 1, 9), (13, 64, 32)] {
+        for (m, k, n) in [
+            (256, 128, 128),
+            (7, 3, 8),
+            (5, 128, 13),
+            (1, 1, 9),
+            (13, 64, 32),
+            (3, 5, 30),
+            (6, 7, 4),
+        ] {
             let a = rng::normals(&mut rng, m * k);
             let b = rng::normals(&mut rng, k * n);
             let start = rng::normals(&mut rng, m * n);

@@ -290,8 +290,7 @@ mod four {
     fn exp(x: F32x4) -> F32x4 {
         use super::{EXP_POLY, LN2_HI, LN2_LO, ROUND};
         let c = F32x4::splat;
-        // The constant first, as in the scalar clamp's order; NaN stays NaN either way.
-        let x = c(88.0).min(c(-87.0).max(x));
+        let x = x.clamp(-87.0, 88.0);
         let rounded = x * c(std::f32::consts::LOG2_E) + c(ROUND);
         let k = rounded - c(ROUND);
         let r = x - k * c(LN2_HI) - k * c(LN2_LO);
