@@ -313,8 +313,9 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     }
     type Run = fn(&bench::Sizes, BackendKind) -> anyhow::Result<bench::Figure>;
     type GpuRun = fn(&bench::gpu::Gpu, &bench::Sizes) -> anyhow::Result<bench::Figure>;
-    let engine: [(bench::Workload, Run); 4] = [
+    let engine: [(bench::Workload, Run); 5] = [
         (bench::Workload::B1, bench::engine::b1),
+        (bench::Workload::B1Layer, bench::engine::b1_layer),
         (bench::Workload::B2, bench::engine::b2),
         (bench::Workload::B3, bench::engine::b3),
         (bench::Workload::B4, bench::engine::b4),

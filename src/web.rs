@@ -71,7 +71,7 @@ async fn run() -> Result<(), String> {
 }
 
 /// `?bench`: B1 and B2 of SPEC section 8 on the CPU backend in this browser (B6's engine half),
-/// instead of the app. The figures, as `mixflow bench --json` prints them, go into the status
+/// with B1's layer alone (the products' throughput), instead of the app. The figures, as `mixflow bench --json` prints them, go into the status
 /// element for `web/bench.sh`, and a table onto the page.
 async fn bench() {
     use crate::bench::{Report, Sizes, engine};
@@ -87,6 +87,7 @@ async fn bench() {
     let cpu = crate::backend::BackendKind::Cpu;
     let figures = [
         engine::b1(&sizes, cpu),
+        engine::b1_layer(&sizes, cpu),
         engine::b2(&sizes, cpu),
         view_on_the_wire(&sizes),
     ];

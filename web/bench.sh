@@ -2,9 +2,10 @@
 # B6 (SPEC section 8): the browser against native on this machine. ROUNDS (default 3) rounds,
 # interleaved: native B1 and B2 (`mixflow bench`, release build, pinned to one core, since the
 # wasm module trains on one thread), then the same workloads in headless Chromium (the page's
-# `?bench` mode). Each figure is printed beside its native twin with the ratio browser/native: the
-# median of the rounds' ratios and their range (load on these shared machines drifts within a
-# run). Then the app in the page: training steps/s and the median frame interval with training
+# `?bench` mode); with them B1's layer alone, the products' throughput. Each figure is printed
+# beside its native twin with the ratio browser/native: the median of the rounds' ratios and
+# their range (load on these shared machines drifts within a run). Then the app in the page:
+# training steps/s and the median frame interval with training
 # on and paused, training in a Web Worker and on the page's thread (?worker=off); and what a view
 # costs on its way from a Web Worker to the page (encoded and decoded, in the browser).
 #   web/bench.sh             build (web and native release), then measure
@@ -23,7 +24,7 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 for r in $(seq "$rounds"); do
   echo "round $r of $rounds: native B1, B2 (one core), then the browser's" >&2
-  taskset -c 0 "$CARGO_TARGET_DIR/release/mixflow" bench --only b1,b2 --json >"$work/native-$r.json"
+  taskset -c 0 "$CARGO_TARGET_DIR/release/mixflow" bench --only b1,b1-layer,b2 --json >"$work/native-$r.json"
   node web/bench.mjs "$PAGE_URL" engine >"$work/browser-$r.json"
 done
 echo "the app in the page (training on and paused; Web Worker, then ?worker=off)" >&2
@@ -35,11 +36,12 @@ work, rounds = sys.argv[1], int(sys.argv[2])
 load = lambda name: {f["id"]: f for f in json.load(open(f"{work}/{name}"))["figures"]}
 native = [load(f"native-{r}.json") for r in range(1, rounds + 1)]
 browser = [load(f"browser-{r}.json") for r in range(1, rounds + 1)]
-for id in ("B1", "B2"):
+for id in ("B1", "B1-layer", "B2"):
     n = [round_[id]["median"] for round_ in native]
     b = [round_[id]["median"] for round_ in browser]
     ratios = [bi / ni for bi, ni in zip(b, n)]
-    print(f"{id} browser={statistics.median(b):.1f} native={statistics.median(n):.1f} steps/s  "
+    unit = native[0][id]["unit"]
+    print(f"{id} browser={statistics.median(b):.1f} native={statistics.median(n):.1f} {unit}  "
           f"ratio={statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}, {rounds} rounds)  "
           f"{native[0][id]['detail']}")
 wire = [round_["B6-wire"]["median"] for round_ in browser]

@@ -91,6 +91,46 @@ pub fn b2(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     ))
 }
 
+/// B1's products alone: its hidden layer, x [batch × 128] · W [128 × 128] + b then SiLU, forward,
+/// without autodiff, in GFLOP/s of the product (2 · batch · 128 · 128 per call). A B1 step is
+/// six such products and little else, so beside B1 this says how much of a step's rate is the
+/// products' (`web/bench.sh` sets the browser's beside native's, as it does B1).
+pub fn b1_layer(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
+    use burn::tensor::{Tensor, TensorData};
+    const WIDTH: usize = 128;
+    let device = backend.device()?;
+    let mut rng = rng::seeded(0, Stream::Eval, 0);
+    let layer = crate::nn::linear(WIDTH, WIDTH, &mut rng, &device);
+    let values = rng::normals(&mut rng, sizes.batch * WIDTH);
+    let x = Tensor::<2>::from_data(TensorData::new(values, [sizes.batch, WIDTH]), &device);
+    let gflop = (2 * sizes.batch * WIDTH * WIDTH) as f64 / 1e9;
+    let mut layer_once = || {
+        let y = crate::linear::apply_silu(&layer, x.clone());
+        // Read one value back, so that a lazy backend computes the layer inside the round.
+        y.slice([0..1, 0..1]).into_scalar::<f32>();
+        Ok(1)
+    };
+    for _ in 0..WARMUP_STEPS {
+        layer_once()?;
+    }
+    let rounds = (0..sizes.repeats)
+        .map(|_| Ok(rate(ROUND, &mut layer_once)? * gflop))
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    let detail = format!(
+        "x·W + b, SiLU, {} × {WIDTH} → {WIDTH}, forward, {}",
+        sizes.batch,
+        backend.name()
+    );
+    Ok(Figure::new(
+        "B1-layer",
+        "B1's layer alone",
+        "GFLOP/s",
+        true,
+        &rounds,
+        detail,
+    ))
+}
+
 /// B3: particles × Euler steps through the reference MLP (untrained weights, no autodiff):
 /// particle-steps per second.
 pub fn b3(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {

@@ -15,6 +15,8 @@ use web_time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Workload {
     B1,
+    /// B1's hidden layer alone, forward: the products' throughput.
+    B1Layer,
     B2,
     B3,
     B4,
