@@ -80,7 +80,7 @@ async fn bench() {
             el.set_text_content(Some(text));
         }
     };
-    say("Running B1 and B2 on the CPU backend (about 10 s)…");
+    say("Running B1, B1's layer alone and B2 on the CPU backend (about 15 s)…");
     // Lets the page show that before the benchmark holds its thread.
     mixflow_core::platform::yield_to_page(50).await;
     let sizes = Sizes::default();
