@@ -71,8 +71,9 @@ async fn run() -> Result<(), String> {
 }
 
 /// `?bench`: B1 and B2 of SPEC section 8 on the CPU backend in this browser (B6's engine half),
-/// with B1's layer alone (the products' throughput), instead of the app. The figures, as `mixflow bench --json` prints them, go into the status
-/// element for `web/bench.sh`, and a table onto the page.
+/// with B1's layer alone (the products' throughput), instead of the app. The figures, as
+/// `mixflow bench --json` prints them, go into the status element for `web/bench.sh`, and a
+/// table onto the page.
 async fn bench() {
     use crate::bench::{Report, Sizes, engine};
     let say = |text: &str| {

@@ -5,9 +5,9 @@
 # `?bench` mode); with them B1's layer alone, the products' throughput. Each figure is printed
 # beside its native twin with the ratio browser/native: the median of the rounds' ratios and
 # their range (load on these shared machines drifts within a run). Then the app in the page:
-# training steps/s and the median frame interval with training
-# on and paused, training in a Web Worker and on the page's thread (?worker=off); and what a view
-# costs on its way from a Web Worker to the page (encoded and decoded, in the browser).
+# training steps/s and the median frame interval with training on and paused, training in a Web
+# Worker and on the page's thread (?worker=off); and what a view costs on its way from a Web
+# Worker to the page (encoded and decoded, in the browser).
 #   web/bench.sh             build (web and native release), then measure
 #   SKIP_BUILD=1 web/bench.sh   reuse web/dist and the release binary
 set -euo pipefail
@@ -23,7 +23,7 @@ work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 for r in $(seq "$rounds"); do
-  echo "round $r of $rounds: native B1, B2 (one core), then the browser's" >&2
+  echo "round $r of $rounds: native B1, its layer, B2 (one core), then the browser's" >&2
   taskset -c 0 "$CARGO_TARGET_DIR/release/mixflow" bench --only b1,b1-layer,b2 --json >"$work/native-$r.json"
   node web/bench.mjs "$PAGE_URL" engine >"$work/browser-$r.json"
 done

@@ -54,18 +54,23 @@ pub fn b2_config(backend: BackendKind) -> TrainConfig {
     }
 }
 
-fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> anyhow::Result<Vec<f64>> {
+/// `once` done `WARMUP_STEPS` times, then `repeats` timed rounds of it: times per second.
+fn per_second(repeats: usize, mut once: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Vec<f64>> {
     for _ in 0..WARMUP_STEPS {
-        trainer.step()?;
+        once()?;
     }
     (0..repeats)
         .map(|_| {
             rate(ROUND, || {
-                trainer.step()?;
+                once()?;
                 Ok(1)
             })
         })
         .collect()
+}
+
+fn steps_per_second(trainer: &mut Trainer, repeats: usize) -> anyhow::Result<Vec<f64>> {
+    per_second(repeats, || trainer.step().map(drop).map_err(Into::into))
 }
 
 /// B1: RF on moons, the reference MLP, Adam 1e-3: training steps per second.
@@ -104,18 +109,13 @@ pub fn b1_layer(sizes: &Sizes, backend: BackendKind) -> anyhow::Result<Figure> {
     let values = rng::normals(&mut rng, sizes.batch * WIDTH);
     let x = Tensor::<2>::from_data(TensorData::new(values, [sizes.batch, WIDTH]), &device);
     let gflop = (2 * sizes.batch * WIDTH * WIDTH) as f64 / 1e9;
-    let mut layer_once = || {
+    let per_second = per_second(sizes.repeats, || {
         let y = crate::linear::apply_silu(&layer, x.clone());
         // Read one value back, so that a lazy backend computes the layer inside the round.
         y.slice([0..1, 0..1]).into_scalar::<f32>();
-        Ok(1)
-    };
-    for _ in 0..WARMUP_STEPS {
-        layer_once()?;
-    }
-    let rounds = (0..sizes.repeats)
-        .map(|_| Ok(rate(ROUND, &mut layer_once)? * gflop))
-        .collect::<anyhow::Result<Vec<f64>>>()?;
+        Ok(())
+    })?;
+    let rounds: Vec<f64> = per_second.iter().map(|r| r * gflop).collect();
     let detail = format!(
         "x·W + b, SiLU, {} × {WIDTH} → {WIDTH}, forward, {}",
         sizes.batch,

@@ -269,8 +269,8 @@ impl<'a> Matrix<'a> {
 const SPLIT_FROM: usize = 64 * 64 * 64;
 
 /// Where to split `rows` rows of `work` in two, if it is worth it. Never in the browser: there
-/// `pair::join` runs both halves on the one thread, and each half of the backward pass would copy
-/// Wᵀ for the SIMD128 tiles again and sum a second weight gradient.
+/// `pair::join` runs both halves on the one thread, and each half would pack b's panels for the
+/// SIMD128 tiles again (and, in the backward pass, sum a second weight gradient).
 fn split(rows: usize, work: usize) -> Option<usize> {
     let second_core = cfg!(not(target_arch = "wasm32"));
     (second_core && rows >= 2 && work >= SPLIT_FROM).then_some(rows / 2)
