@@ -44,6 +44,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /// `read()` every half second, the first time after half a second (what is read at once can be
 /// a state in passing), until `done` holds of what it read or `timeoutMs` has passed; the last
 /// value read.
+/// The shared state (RON) an address's `#v1=` fragment holds; empty when it holds none.
+function sharedState(href) {
+  const payload = href.split("#v1=")[1];
+  return payload ? Buffer.from(payload, "base64url").toString() : "";
+}
+
 async function until(read, done, timeoutMs) {
   let value;
   let waited = 0;
@@ -233,9 +239,12 @@ async function main() {
   await click(page, resumed.status, "compare");
   await waitFor(page, "the comparison view", (s) => s.comparing && s.runs === 4 && s.views >= 1, 60_000);
   // The address follows the state at most every 0.5 s, in a frame: with four runs training on two
-  // cores a frame of the software renderer can take a second.
-  const link = await until(() => page.evaluate(() => location.href), (l) => !l.endsWith(hashBefore), 20_000);
-  check(!link.endsWith(hashBefore), "the address changes with the state (Compare on)");
+  // cores a frame of the software renderer can take a second. It may first change for another
+  // reason (the state as it was before the click: CI once read that address, a step behind, and
+  // reopened one run), so wait for the address that holds the comparison itself.
+  const comparing = (href) => /comparing:true/.test(sharedState(href));
+  const link = await until(() => page.evaluate(() => location.href), comparing, 20_000);
+  check(!link.endsWith(hashBefore) && comparing(link), "the address changes with the state (Compare on)");
   await click(page, await status(page), "copy-link");
   const copied = await until(() => page.evaluate(() => navigator.clipboard.readText()), (c) => c === link, 10_000);
   check(copied === link, "Copy link puts the address of this state on the clipboard", copied.slice(0, 60) + "…");
@@ -256,11 +265,29 @@ async function main() {
   check(linkAgain === link, "the reopened app keeps the same address (the state round-trips exactly)");
   await shot(reopened, "04-reopened");
   noPanic(reopened, "reopened link");
+
+  // 3a. A run whose Web Worker stops (an error thrown in it, uncaught) says so on its canvas, and
+  // the comparison's other runs train on: lock-stepped, they could never get more than one step
+  // ahead of it had the page not freed its place in their pace.
+  const workers = reopened.workers();
+  await workers[workers.length - 1].evaluate(() => setTimeout(() => { throw new Error("a test crash"); }));
+  const crash = await waitFor(reopened, "the stopped worker's run to say so", (s) => s.run_stopped.some(Boolean), 30_000);
+  const dead = crash.status.run_stopped.indexOf(true);
+  await sleep(8000);
+  const later = await status(reopened);
+  const deadStep = later.run_steps[dead];
+  check(
+    workers.length === 4 &&
+      later.run_stopped.filter(Boolean).length === 1 &&
+      later.run_steps.every((step, i) => i === dead || step > deadStep + 3),
+    "a comparison's run whose worker stops says so, and the other runs train on past it",
+    `${workers.length} workers; run ${dead} stopped at ${deadStep}; steps ${crash.status.run_steps} -> ${later.run_steps}`,
+  );
   await reopened.context().close();
 
   // 3b. The training scrubber through the address: a link naming a training step shows the run
   // as it was at that step (its kept weights), while training goes on past it.
-  const homeRon = Buffer.from(hashBefore.replace(/^#v1=/, ""), "base64url").toString();
+  const homeRon = sharedState(hashBefore);
   const scrubbedState = homeRon.replace(/training_step:\s*None/, "training_step:Some(54)");
   check(scrubbedState !== homeRon, "the shared state names the training step shown", homeRon.slice(0, 60) + "…");
   const history = await openPage(browser);

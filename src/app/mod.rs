@@ -305,6 +305,8 @@ impl MixflowApp {
             method: self.settings.config.method.name().into(),
             backend: self.info().map_or_else(|| "starting".into(), |i| i.backend.clone()),
             training: self.runs.iter().map(|r| r.place().name()).collect(),
+            run_steps: self.runs.iter().map(|r| r.step).collect(),
+            run_stopped: self.runs.iter().map(|r| r.stopped.is_some()).collect(),
             renderer: self.renderer.clone(),
             views: first.map_or(0, |r| r.view_version),
             shown_step: first.and_then(|r| r.shown_step()),

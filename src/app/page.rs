@@ -25,6 +25,9 @@ pub struct PageStatus {
     pub backend: String,
     /// Where each run trains: `web-worker`, `page` (its thread), or `thread` (native).
     pub training: Vec<&'static str>,
+    /// Each run's step, and whether it stopped by itself (finished, diverged, crashed).
+    pub run_steps: Vec<usize>,
+    pub run_stopped: Vec<bool>,
     pub renderer: String,
     /// Views of the first run drawn so far.
     pub views: u64,

@@ -6,7 +6,7 @@
 //! page, with an outbox that posts. Event bytes are moved to the page (transferred), not copied.
 //! Also the comparison's lock-step across memories ([`PaceLink`], a broadcast channel per pace).
 
-use crate::pace::Pace;
+use crate::pace::{Pace, PaceAddress, PaceSlot};
 use crate::protocol::{Command, Event, ViewRequest};
 use crate::wire;
 use crate::worker::{Outbox, Worker};
@@ -58,6 +58,7 @@ pub struct RemoteWorker {
     worker: web_sys::Worker,
     /// The run's event channel, as a worker in the page's memory would send into it.
     events: Outbox,
+    ending: Rc<Ending>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
 }
@@ -70,27 +71,27 @@ impl RemoteWorker {
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(WORKER_SCRIPT, &options)
             .map_err(|e| format!("cannot start a Web Worker: {}", text(&e)))?;
-        // A worker that stopped (a panic aborts its module) says so once, by its own panic hook
-        // or else by its error event.
-        let crashed = Rc::new(Cell::new(false));
+        let ending = Rc::new(Ending::default());
         let on_message = {
-            let (events, crashed) = (events.clone(), crashed.clone());
+            let (events, ending, worker) = (events.clone(), ending.clone(), worker.clone());
             Closure::<dyn FnMut(_)>::new(move |message: web_sys::MessageEvent| {
-                let event =
-                    wire::decode_event(&received_bytes(&message)).unwrap_or_else(|e| Event::Crashed(e.to_string()));
-                crashed.set(crashed.get() || matches!(event, Event::Crashed(_)));
-                events.send(event);
+                match wire::decode_event(&received_bytes(&message)) {
+                    Ok(Event::Crashed(why)) => ending.crashed(&worker, &events, why),
+                    Ok(event) => {
+                        events.send(event);
+                    }
+                    Err(e) => ending.crashed(&worker, &events, e.to_string()),
+                }
             })
         };
         let on_error = {
-            let events = events.clone();
+            let (events, ending, worker) = (events.clone(), ending.clone(), worker.clone());
             Closure::<dyn FnMut(_)>::new(move |error: web_sys::ErrorEvent| {
-                if !crashed.replace(true) {
-                    events.send(Event::Crashed(format!(
-                        "the training worker stopped: {}",
-                        error.message()
-                    )));
-                }
+                ending.crashed(
+                    &worker,
+                    &events,
+                    format!("the training worker stopped: {}", error.message()),
+                );
             })
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -104,6 +105,7 @@ impl RemoteWorker {
         Ok(Self {
             worker,
             events,
+            ending,
             _on_message: on_message,
             _on_error: on_error,
         })
@@ -112,7 +114,8 @@ impl RemoteWorker {
     /// Posts `command` to the worker, its bytes moved rather than copied. A run on a table the
     /// page holds in memory (a dropped file, drawn points) takes the table with it.
     pub fn send(&self, command: Command) {
-        if let Command::Reset { config, .. } = &command {
+        if let Command::Reset { config, pace, .. } = &command {
+            self.ending.pace.set(pace.as_ref().map(PaceSlot::address));
             let (source, target) = config.source_and_target();
             for name in [source, target].iter().filter_map(|d| d.strip_prefix("csv:")) {
                 if let Some(bytes) = mixflow_core::data::remembered(name) {
@@ -136,8 +139,33 @@ impl RemoteWorker {
                     .map_err(|e| format!("cannot reach the training worker: {}", text(&e)))
             });
         if let Err(why) = posted {
-            self.events.send(Event::Crashed(why));
+            self.ending.crashed(&self.worker, &self.events, why);
         }
+    }
+}
+
+/// How a run's worker ended, if it did: said once, by its own panic hook or else by its error
+/// event. A worker whose module aborted never drops its place in a comparison's pace, and its
+/// siblings would wait for it for ever; the page frees that place for it.
+#[derive(Default)]
+struct Ending {
+    reported: Cell<bool>,
+    /// The worker's place in its run's pace, if the run keeps one.
+    pace: Cell<Option<PaceAddress>>,
+}
+
+impl Ending {
+    /// Stops `worker` for good (a reset starts another), frees its place in the pace, and tells
+    /// the run why, once.
+    fn crashed(&self, worker: &web_sys::Worker, events: &Outbox, why: String) {
+        if self.reported.replace(true) {
+            return;
+        }
+        worker.terminate();
+        if let Some((id, index, _)) = self.pace.take() {
+            PaceLink::tell_once(id, index, None);
+        }
+        events.send(Event::Crashed(why));
     }
 }
 
@@ -216,7 +244,7 @@ impl std::fmt::Debug for PaceLink {
 
 impl PaceLink {
     pub fn open(id: u64, pace: Weak<Pace>) -> Self {
-        let Ok(channel) = web_sys::BroadcastChannel::new(&format!("mixflow-pace-{id}")) else {
+        let Ok(channel) = pace_channel(id) else {
             return Self {
                 channel: None,
                 _listener: None,
@@ -241,10 +269,29 @@ impl PaceLink {
     /// Tells the others that run `index` has completed `steps` (none: it stopped training).
     pub fn tell(&self, index: usize, steps: Option<usize>) {
         if let Some(channel) = &self.channel {
-            let steps = steps.map_or(-1.0, |s| s as f64);
-            let _ = channel.post_message(&js_sys::Array::of2(&(index as f64).into(), &steps.into()));
+            say(channel, index, steps);
         }
     }
+
+    /// [`Self::tell`] for pace `id` from a memory that holds no copy of it (the page, for a
+    /// worker that can no longer speak).
+    fn tell_once(id: u64, index: usize, steps: Option<usize>) {
+        if let Ok(channel) = pace_channel(id) {
+            say(&channel, index, steps);
+            // What is posted is delivered even though the sender closes at once.
+            channel.close();
+        }
+    }
+}
+
+/// The broadcast channel of pace `id`.
+fn pace_channel(id: u64) -> Result<web_sys::BroadcastChannel, JsValue> {
+    web_sys::BroadcastChannel::new(&format!("mixflow-pace-{id}"))
+}
+
+fn say(channel: &web_sys::BroadcastChannel, index: usize, steps: Option<usize>) {
+    let steps = steps.map_or(-1.0, |s| s as f64);
+    let _ = channel.post_message(&js_sys::Array::of2(&(index as f64).into(), &steps.into()));
 }
 
 impl Drop for PaceLink {
