@@ -80,18 +80,19 @@ impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
         silu: bool,
     ) -> FloatTensor<Self> {
         /// Keeps the input and the weight (the factors of the gradients' products) and, after
-        /// SiLU, the layer's pre-activation z (SiLU's gradient is taken at z).
+        /// SiLU, σ(z) and the output (SiLU's gradient at z is made of them).
         #[derive(Debug)]
         struct LinearBackward;
 
         impl Backward<Flex, 3> for LinearBackward {
-            type State = (FlexTensor, FlexTensor, Option<FlexTensor>);
+            type State = (FlexTensor, FlexTensor, Option<(FlexTensor, FlexTensor)>);
 
             fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let grad = grads.consume::<Flex>(&ops.node);
-                let (x, weight, z) = ops.state;
+                let (x, weight, silu) = ops.state;
                 let [x_parent, weight_parent, bias_parent] = ops.parents;
-                let (dx, dw, db) = backward(grad, z.as_ref(), &x, &weight, x_parent.is_some());
+                let silu = silu.as_ref().map(|(s, y)| (s, y));
+                let (dx, dw, db) = backward(grad, silu, &x, &weight, x_parent.is_some());
                 let gradients = [(x_parent, dx), (weight_parent, Some(dw)), (bias_parent, Some(db))];
                 for (parent, gradient) in gradients {
                     if let (Some(parent), Some(gradient)) = (parent, gradient) {
@@ -106,7 +107,8 @@ impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
         let (z, y) = forward(&x, &weight, &contiguous(bias.into_primitive()), silu);
         match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => match y {
-                Some(y) => prep.finish((x, weight, Some(z)), y),
+                // The output is shared, not copied (the next layer keeps it as its input too).
+                Some(y) => prep.finish((x, weight, Some((z, y.clone()))), y),
                 None => prep.finish((x, weight, None), z),
             },
             OpsKind::UnTracked(prep) => prep.finish(y.unwrap_or(z)),
@@ -114,8 +116,9 @@ impl<C: CheckpointStrategy> FusedLinear for Autodiff<Flex, C> {
     }
 }
 
-/// z = x·W + b and, when `silu`, y = SiLU(z); each half of the rows on its own core, bias rows,
-/// product and SiLU one after the other while the rows are in cache. No output is zeroed first.
+/// z = x·W + b, or when `silu` σ(z) and y = SiLU(z) (σ(z) in z's place: the gradient through SiLU
+/// is taken from it); each half of the rows on its own core, bias rows, product and SiLU one
+/// after the other while the rows are in cache. No output is zeroed first.
 fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -> (FlexTensor, Option<FlexTensor>) {
     let (m, k, n) = (dim(x, 0), dim(x, 1), dim(weight, 1));
     let (x_values, w, bias) = (values(x), Matrix::row_major(values(weight), n), values(bias));
@@ -129,7 +132,7 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -
                 gemm_into(z, n, Matrix::row_major(x_values, k).rows_from(from), w, k, true);
                 if silu {
                     // SAFETY: the bias rows and the product above wrote every element of `z`.
-                    crate::silu::forward_to(unsafe { assume_init(z) }, y);
+                    crate::silu::forward_keeping_sigmoid(unsafe { assume_init(z) }, y);
                 }
             };
             match split(m, m * n * k) {
@@ -146,12 +149,13 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -
 }
 
 /// The gradients of the input (when `want_x`), the weight and the bias, from the gradient `grad`
-/// of the layer's output, taken back through SiLU at `z` first where there is one. Each core
+/// of the layer's output, taken back through SiLU first where there is one (from σ(z) and its
+/// output). Each core
 /// takes half of the rows all the way: SiLU's gradient, its rows of g·Wᵀ, and its rows' share of
 /// xᵀ·g and of g's column sums, which are added up at the end.
 fn backward(
     grad: FlexTensor,
-    z: Option<&FlexTensor>,
+    silu: Option<(&FlexTensor, &FlexTensor)>,
     x: &FlexTensor,
     weight: &FlexTensor,
     want_x: bool,
@@ -164,8 +168,9 @@ fn backward(
     let rows =
         |from: usize, g: &mut [f32], dx: &mut [MaybeUninit<f32>], dw: &mut [MaybeUninit<f32>], db: &mut [f32]| {
             let rows = g.len() / n.max(1);
-            if let Some(z) = z {
-                crate::silu::backward(&values(z)[from * n..from * n + g.len()], g);
+            if let Some((s, y)) = silu {
+                let here = from * n..from * n + g.len();
+                crate::silu::backward(&values(s)[here.clone()], &values(y)[here], g);
             }
             if want_x {
                 gemm_into(dx, k, Matrix::row_major(g, n), w_t, n, false);
