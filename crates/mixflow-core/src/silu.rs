@@ -31,7 +31,7 @@ pub fn forward(values: &mut [f32]) {
 
 /// SiLU of `z` written into `y` (as long as `z`, holding anything before), and σ(z) in place of
 /// `z`: the training pass keeps σ(z) for [`backward`], which then needs no exp or division of its
-/// own (no change in the step rate measured through the machines' noise: docs/PERFORMANCE.md).
+/// own (B1 ×1.03 natively: docs/PERFORMANCE.md).
 pub fn forward_keeping_sigmoid(z: &mut [f32], y: &mut [MaybeUninit<f32>]) {
     assert_eq!(z.len(), y.len());
     #[cfg(target_arch = "x86_64")]
