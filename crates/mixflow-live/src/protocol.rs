@@ -120,6 +120,7 @@ pub enum Command {
     /// not load it: a file dropped on the page, or points drawn, sent to a Web Worker.
     Remember {
         name: String,
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
 }

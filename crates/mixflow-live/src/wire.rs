@@ -1,5 +1,5 @@
 //! The Command / Event protocol as bytes, for a run whose worker lives in another memory (a Web
-//! Worker of the page): postcard's compact binary form of the protocol's own types. Two fields
+//! Worker of the page): CBOR of the protocol's own types, byte fields as byte strings. Two fields
 //! cannot cross as they are and are written here: a cached start (static bytes; the receiving
 //! memory keeps one copy of each start it was sent) and a comparison's pace slot (its address;
 //! the receiver joins that pace, see `pace.rs`). The GPU device is never sent: a run on the GPU
@@ -41,21 +41,17 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> 
 /// A cached start as its bytes; read back into a copy kept for the life of the memory, one per
 /// distinct start (the demos bundle a handful), so a reset to the same start adds nothing.
 pub(crate) mod static_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::sync::Mutex;
 
     static KEPT: Mutex<Vec<&'static [u8]>> = Mutex::new(Vec::new());
 
     pub fn serialize<S: Serializer>(bytes: &Option<&'static [u8]>, s: S) -> Result<S::Ok, S::Error> {
-        match bytes {
-            // A slice serialises as a sequence of numbers, which a `Vec<u8>` reads back.
-            Some(b) => s.serialize_some(b),
-            None => s.serialize_none(),
-        }
+        bytes.map(serde_bytes::Bytes::new).serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static [u8]>, D::Error> {
-        let Some(bytes) = Option::<Vec<u8>>::deserialize(d)? else {
+        let Some(bytes) = Option::<serde_bytes::ByteBuf>::deserialize(d)?.map(serde_bytes::ByteBuf::into_vec) else {
             return Ok(None);
         };
         let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
@@ -187,5 +183,35 @@ mod tests {
         assert!(std::ptr::eq(again.unwrap(), start.unwrap()));
         let damaged = decode_command(&[200, 1, 2]).err().expect("no command");
         assert!(damaged.to_string().contains("damaged"), "{damaged}");
+    }
+
+    /// A table sent to a worker and a cached start cross as byte strings: each message is its
+    /// bytes and a few more (as integers, every byte from 24 up took two), and reads back whole.
+    #[test]
+    fn bytes_cross_as_byte_strings_barely_longer_than_themselves() {
+        let table: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let start: &'static [u8] = Box::leak(table.clone().into_boxed_slice());
+        let remember = encode_command(&Command::Remember {
+            name: "dropped/ring.csv".into(),
+            bytes: table.clone(),
+        })
+        .unwrap();
+        let reset = encode_command(&Command::Reset {
+            config: Box::default(),
+            gpu: None,
+            start: Some(start),
+            pace: None,
+        })
+        .unwrap();
+        assert!(remember.len() < table.len() + 64, "{} bytes", remember.len());
+        assert!(reset.len() < table.len() + 2_000, "{} bytes", reset.len());
+        let Command::Remember { bytes, .. } = decode_command(&remember).unwrap() else {
+            panic!("a table")
+        };
+        assert_eq!(bytes, table);
+        let Command::Reset { start: back, .. } = decode_command(&reset).unwrap() else {
+            panic!("a reset")
+        };
+        assert_eq!(back, Some(start));
     }
 }
