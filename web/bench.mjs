@@ -5,22 +5,10 @@
 //                                   training and paused (particles playing back, so every frame
 //                                   is drawn), with training in a Web Worker and on the page's
 //                                   thread (?worker=off): one JSON line
-import { chromium } from "playwright-core";
+import { launch, sleep, status } from "./browser.mjs";
 
 const [url, mode] = process.argv.slice(2);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
-});
-
-async function status(page) {
-  return page.evaluate(() => {
-    const text = document.getElementById("mixflow-status")?.textContent;
-    return text ? JSON.parse(text) : null;
-  });
-}
+const browser = await launch();
 
 async function waitFor(page, pred, timeoutMs) {
   const start = Date.now();

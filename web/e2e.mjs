@@ -7,9 +7,9 @@
 //
 //   node web/e2e.mjs URL ARTIFACT_DIR
 // Screenshots and a summary (summary.json) are written to ARTIFACT_DIR.
-import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
+import { launch, sleep, status, until } from "./browser.mjs";
 
 const [url, artifacts] = process.argv.slice(2);
 if (!url || !artifacts) {
@@ -18,17 +18,6 @@ if (!url || !artifacts) {
 }
 fs.mkdirSync(artifacts, { recursive: true });
 
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-quic",
-  // WebGL2 through SwiftShader (software), since these machines have no GPU.
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-];
 const summary = { url, checks: [] };
 const problems = [];
 
@@ -39,34 +28,10 @@ function check(ok, what, detail = "") {
   return ok;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/// `read()` every half second, the first time after half a second (what is read at once can be
-/// a state in passing), until `done` holds of what it read or `timeoutMs` has passed; the last
-/// value read.
 /// The shared state (RON) an address's `#v1=` fragment holds; empty when it holds none.
 function sharedState(href) {
   const payload = href.split("#v1=")[1];
   return payload ? Buffer.from(payload, "base64url").toString() : "";
-}
-
-async function until(read, done, timeoutMs) {
-  let value;
-  let waited = 0;
-  do {
-    await sleep(500);
-    waited += 500;
-    value = await read();
-  } while (waited < timeoutMs && !done(value));
-  return value;
-}
-
-async function launch(extraFlags = []) {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [...CHROMIUM_FLAGS, ...extraFlags],
-  });
 }
 
 /// A fresh page (its own storage) that records console errors, panics and page errors.
@@ -77,13 +42,6 @@ async function openPage(browser, viewport = { width: 1400, height: 900 }) {
   page.on("console", (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => page.consoleLines.push(`pageerror: ${e.message}`));
   return page;
-}
-
-async function status(page) {
-  return page.evaluate(() => {
-    const text = document.getElementById("mixflow-status")?.textContent;
-    return text ? JSON.parse(text) : null;
-  });
 }
 
 async function failureText(page) {

@@ -4,10 +4,9 @@
 //   node web/prof.mjs http://127.0.0.1:PORT/
 // The profiler starts on a first page of the same origin: the benchmark holds the page's thread
 // from its start, and a Profiler.start sent after it would wait until it ends.
-import { chromium } from "playwright-core";
+import { launch, status, until } from "./browser.mjs";
 const [url] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
-  args: ["--no-sandbox", "--no-first-run", "--disable-background-networking"] });
+const browser = await launch();
 const page = await browser.newPage();
 const cdp = await page.context().newCDPSession(page);
 await cdp.send("Profiler.enable");
@@ -15,12 +14,7 @@ await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
 await page.goto(`${url}index.html?nothing`);
 await cdp.send("Profiler.start");
 await page.goto(`${url}?bench`);
-const start = Date.now();
-while (Date.now() - start < 120000) {
-  const t = await page.evaluate(() => document.getElementById("mixflow-status")?.textContent);
-  if (t) break;
-  await page.waitForTimeout(250);
-}
+await until(() => status(page), (s) => s !== null, 120_000);
 const { profile } = await cdp.send("Profiler.stop");
 const self = new Map();
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
