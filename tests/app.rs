@@ -83,6 +83,12 @@ fn switching_dataset_and_method_restarts_the_run() {
         .expect("the list names each descriptor's split")
         .click_accesskit();
     wait_for_label(&mut h, "(extrapolation)");
+    // A reset trains again from step 0 and stays at the descriptor explored.
+    h.get_by_label("Reset").click();
+    h.run_steps(2);
+    wait_for_label(&mut h, "rotating-moons · 2D");
+    wait_for_label(&mut h, "(extrapolation)");
+    assert!(h.query_by_label_contains("(train)").is_none());
     // `run` settles the frame and checks that every widget has an accessible name.
     h.run();
 }

@@ -406,6 +406,13 @@ impl MixflowApp {
     fn restart_runs(&mut self) {
         self.viewing.training.follow_training();
         let lineup = self.lineup();
+        // A reset on the same data keeps the descriptor explored (and so the address); other
+        // data starts again at its first training descriptor.
+        let same_data = self
+            .runs
+            .first()
+            .zip(lineup.first())
+            .is_some_and(|(run, (_, config, _))| run.config.source_and_target() == config.source_and_target());
         self.runs.truncate(lineup.len());
         self.scenes.truncate(lineup.len());
         let view = self.settings.view_request(None, None);
@@ -439,7 +446,9 @@ impl MixflowApp {
         }
         self.viewing.camera = None;
         self.viewing.camera_follows = true;
-        self.viewing.descriptor.clear();
+        if !same_data {
+            self.viewing.descriptor.clear();
+        }
         self.viewing.plane = None;
         self.viewing.sent_view = None;
         self.lab.forget_sent();
