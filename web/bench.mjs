@@ -5,19 +5,17 @@
 //                                   training and paused (particles playing back, so every frame
 //                                   is drawn), with training in a Web Worker and on the page's
 //                                   thread (?worker=off): one JSON line
-import { launch, sleep, status } from "./browser.mjs";
+import { launch, sleep, status, until } from "./browser.mjs";
 
 const [url, mode] = process.argv.slice(2);
 const browser = await launch();
 
+/// The status once `pred` holds of it; throws after `timeoutMs`.
 async function waitFor(page, pred, timeoutMs) {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    const s = await status(page).catch(() => null);
-    if (s && pred(s)) return s;
-    await sleep(250);
-  }
-  throw new Error(`timed out; last status ${JSON.stringify(await status(page))}`);
+  const holds = (s) => s !== null && pred(s);
+  const s = await until(() => status(page).catch(() => null), holds, timeoutMs);
+  if (holds(s)) return s;
+  throw new Error(`timed out; last status ${JSON.stringify(s)}`);
 }
 
 /// Training steps/s over `seconds`, and the median frame interval at the end of it.

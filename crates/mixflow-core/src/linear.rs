@@ -150,9 +150,8 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, silu: bool) -
 
 /// The gradients of the input (when `want_x`), the weight and the bias, from the gradient `grad`
 /// of the layer's output, taken back through SiLU first where there is one (from σ(z) and its
-/// output). Each core
-/// takes half of the rows all the way: SiLU's gradient, its rows of g·Wᵀ, and its rows' share of
-/// xᵀ·g and of g's column sums, which are added up at the end.
+/// output). Each core takes half of the rows all the way: SiLU's gradient, its rows of g·Wᵀ, and
+/// its rows' share of xᵀ·g and of g's column sums, which are added up at the end.
 fn backward(
     grad: FlexTensor,
     silu: Option<(&FlexTensor, &FlexTensor)>,
